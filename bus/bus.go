@@ -1,0 +1,74 @@
+// Package bus is the seam between the device manager and the protocol packages
+// (bus/i2c, bus/spi, bus/gpio, bus/serial, bus/modbus).
+//
+// A protocol package provides a Driver. The device manager hands the Driver a
+// device's configData (DeviceConfig); the Driver checks every key, opens the
+// physical bus through hal, and returns a Device whose Points read and write one
+// property each. Points use buffers allocated when they are built, so reading a
+// Point does not allocate.
+//
+// The device manager runs one worker goroutine per physical bus (Device.Bus), so a
+// Point is never used by two goroutines at once and need not lock.
+package bus
+
+import (
+	"errors"
+	"io"
+)
+
+// A Driver opens devices of one protocol.
+type Driver interface {
+	// Protocol is the name Device CRDs use in spec.protocol.protocolName.
+	Protocol() string
+	// Open checks cfg and returns the opened device. Errors name the bad field
+	// (see FieldError). Open must not keep cfg's maps.
+	Open(cfg DeviceConfig) (Device, error)
+}
+
+// DeviceConfig is what a Driver needs to open one device.
+type DeviceConfig struct {
+	// Name is "namespace/name", for errors and logs.
+	Name string
+	// Config is spec.protocol.configData.
+	Config Config
+	// Properties are the device's properties, in spec order.
+	Properties []PropertyConfig
+}
+
+// PropertyConfig is one property of a device as the driver sees it.
+type PropertyConfig struct {
+	Name string
+	// Type is the model's property type: INT, FLOAT, DOUBLE, BOOLEAN, STRING.
+	Type string
+	// Writable is true when the model's accessMode is ReadWrite.
+	Writable bool
+	// Config is the property's visitors.configData.
+	Config Config
+}
+
+// A Device is one opened device.
+type Device interface {
+	// Bus names the physical bus the device sits on, such as "i2c:1" or
+	// "serial:/dev/ttyUSB0". Devices on the same bus are served by one worker.
+	Bus() string
+	// Points returns one Point per property, in the order of DeviceConfig.Properties.
+	Points() []Point
+	io.Closer
+}
+
+// A Point reads one property.
+type Point interface {
+	// Read returns the property's current value, decoded and scaled.
+	Read() (float64, error)
+}
+
+// A Writer is a Point that can also set its property.
+type Writer interface {
+	Point
+	// Write sets the property to v (in the same units Read returns).
+	Write(v float64) error
+}
+
+// ErrReadOnly is returned when a desired value is set on a property that the
+// protocol cannot write.
+var ErrReadOnly = errors.New("property cannot be written")

@@ -1,0 +1,99 @@
+// Package device runs devices: it keeps the models and devices EdgeCore (or a
+// standalone YAML file) describes, opens each through its protocol's bus.Driver,
+// samples every property on one worker goroutine per physical bus into a
+// ringbuf.Ring, writes desired values, and reports twins and states through a
+// Sender.
+package device
+
+import (
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+)
+
+// Model is a KubeEdge DeviceModel: the typed properties devices of this model have.
+type Model struct {
+	Namespace string
+	Name      string
+	// Protocol is spec.protocol (informational; devices name their own).
+	Protocol   string
+	Properties []ModelProperty
+}
+
+// Property types, as KubeEdge's DeviceModel spells them.
+const (
+	TypeInt     = "INT"
+	TypeFloat   = "FLOAT"
+	TypeDouble  = "DOUBLE"
+	TypeBoolean = "BOOLEAN"
+	TypeString  = "STRING"
+	TypeBytes   = "BYTES"
+	TypeStream  = "STREAM"
+)
+
+// Access modes.
+const (
+	ReadWrite = "ReadWrite"
+	ReadOnly  = "ReadOnly"
+)
+
+// ModelProperty is one property of a model.
+type ModelProperty struct {
+	Name        string
+	Description string
+	Type        string // TypeInt, TypeFloat, ...
+	AccessMode  string // ReadWrite or ReadOnly
+	Minimum     string // empty when unbounded
+	Maximum     string
+	Unit        string
+}
+
+// Device is a KubeEdge Device: an instance of a model on one protocol.
+type Device struct {
+	Namespace string
+	Name      string
+	// Model names the DeviceModel, in the device's namespace.
+	Model    string
+	Protocol string
+	// Config is spec.protocol.configData.
+	Config     bus.Config
+	Properties []Property
+}
+
+// Property is one property of a device: how to reach it and how often.
+type Property struct {
+	Name string
+	// Desired is spec.properties[].desired.value, as given ("" when unset).
+	Desired string
+	// Visitor is spec.properties[].visitors.configData.
+	Visitor bus.Config
+	// CollectCycle is how often the property is read (0: the default).
+	CollectCycle time.Duration
+	// ReportCycle is how often its twin is reported at least (0: the default).
+	ReportCycle   time.Duration
+	ReportToCloud bool
+}
+
+// Key returns "namespace/name".
+func Key(namespace, name string) string { return namespace + "/" + name }
+
+// Twin is one property's twin as reported to EdgeCore.
+type Twin struct {
+	Property string
+	// Reported is the latest value formatted for EdgeCore ("" before the first good read).
+	Reported string
+	// ObservedDesired echoes the desired value the device was given.
+	ObservedDesired string
+	// Type is the model's property type.
+	Type string
+	// Time is the sample time of Reported.
+	Time time.Time
+}
+
+// Device states reported to EdgeCore.
+const (
+	StateOnline    = "online"
+	StateOffline   = "offline"
+	StateUnhealthy = "unhealthy"
+	StateUnknown   = "unknown"
+)
