@@ -37,6 +37,17 @@ func StringValue(s string) Value { return Value{Kind: String, Str: s} }
 // BoolValue returns a boolean Value.
 func BoolValue(b bool) Value { return Value{Kind: Bool, Bool: b} }
 
+// FromFloat32 turns a float32 from EdgeCore back into the decimal the user
+// most likely wrote: 0.1 travels as float32 0.100000001490116..., and comes
+// back as float64 0.1. Whole numbers up to 2^24 are exact either way.
+func FromFloat32(f float32) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil { // ±Inf, NaN
+		return float64(f)
+	}
+	return v
+}
+
 // String formats v as a user would have written it.
 func (v Value) String() string {
 	switch v.Kind {

@@ -1,0 +1,587 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// Defaults for properties that leave their cycles unset.
+const (
+	DefaultCollectCycle = time.Second
+	DefaultReportCycle  = 60 * time.Second
+	DefaultHistory      = 256 // samples kept per property
+)
+
+// Options configure a Manager. The zero value works.
+type Options struct {
+	Log *slog.Logger
+	// History is how many samples each property's ring keeps.
+	History int
+	// Now replaces time.Now in tests.
+	Now func() time.Time
+}
+
+// Manager keeps models and devices and runs them. Its lock guards only its
+// maps: bus I/O happens on the bus workers, never under the lock.
+type Manager struct {
+	drivers map[string]bus.Driver
+	log     *slog.Logger
+	history int
+	now     func() time.Time
+
+	ctx  context.Context // set by Run
+	live bool            // workers are running; guarded by mu
+	wg   sync.WaitGroup  // workers
+
+	mu      sync.RWMutex
+	models  map[string]*Model
+	devices map[string]*running
+	workers map[string]*worker
+	changed chan struct{}
+}
+
+// running is one device as the manager runs it.
+type running struct {
+	spec   Device
+	model  *Model // nil while the model is missing
+	dev    bus.Device
+	worker *worker
+	props  []*prop
+	byName map[string]*prop
+	state  atomic.Value // string
+	err    atomic.Value // string: why the device is not running
+}
+
+// prop is one property of a running device.
+type prop struct {
+	name          string
+	typ           string
+	unit          string
+	writable      bool
+	min, max      float64
+	point         bus.Point
+	ring          *ringbuf.Ring
+	desired       atomic.Value // string
+	reportToCloud bool
+	reportCycle   time.Duration
+	collectCycle  time.Duration
+	task          *task // owned by the worker goroutine
+	lastErr       atomic.Pointer[string]
+}
+
+func (p *prop) setErr(err error) {
+	if cur := p.lastErr.Load(); cur != nil && *cur == err.Error() {
+		return
+	}
+	s := err.Error()
+	p.lastErr.Store(&s)
+}
+
+func (p *prop) clearErr() {
+	if p.lastErr.Load() != nil {
+		p.lastErr.Store(nil)
+	}
+}
+
+// NewManager returns a manager that opens devices with drivers.
+func NewManager(opts Options, drivers ...bus.Driver) *Manager {
+	m := &Manager{
+		drivers: map[string]bus.Driver{},
+		log:     opts.Log,
+		history: opts.History,
+		now:     opts.Now,
+		models:  map[string]*Model{},
+		devices: map[string]*running{},
+		workers: map[string]*worker{},
+		changed: make(chan struct{}, 1),
+		ctx:     context.Background(),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.history <= 0 {
+		m.history = DefaultHistory
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for _, d := range drivers {
+		m.drivers[d.Protocol()] = d
+	}
+	return m
+}
+
+// Protocols returns the protocols the manager has drivers for, sorted.
+func (m *Manager) Protocols() []string {
+	out := make([]string, 0, len(m.drivers))
+	for p := range m.drivers {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Run starts the bus workers and the state watcher, and blocks until ctx ends;
+// then it closes every device. Devices put before Run start when it does.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.live = true
+	for _, w := range m.workers {
+		m.startWorker(w)
+	}
+	m.mu.Unlock()
+	m.watchStates(ctx)
+	m.wg.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.live = false
+	for key, r := range m.devices {
+		m.closeDevice(r)
+		delete(m.devices, key)
+	}
+	return nil
+}
+
+func (m *Manager) startWorker(w *worker) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		w.run(m.ctx)
+	}()
+}
+
+// onWorker runs f on w's goroutine, or at once when the workers are not
+// running (before Run and after it ends nothing else touches the bus).
+// Called with m.mu held.
+func (m *Manager) onWorker(w *worker, f func()) {
+	if !m.live {
+		f()
+		return
+	}
+	w.post(m.ctx, f)
+}
+
+// PutModel adds or replaces a model. Devices waiting for it start; devices
+// using the old version restart with the new one.
+func (m *Manager) PutModel(model Model) error {
+	if model.Name == "" {
+		return &bus.FieldError{Field: "model.name", Err: errors.New("is required")}
+	}
+	if model.Namespace == "" {
+		model.Namespace = "default"
+	}
+	seen := map[string]bool{}
+	for i, p := range model.Properties {
+		field := fmt.Sprintf("model.spec.properties[%d]", i)
+		if p.Name == "" {
+			return &bus.FieldError{Field: field + ".name", Err: errors.New("is required")}
+		}
+		if seen[p.Name] {
+			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
+		}
+		seen[p.Name] = true
+		switch strings.ToUpper(p.Type) {
+		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString:
+			model.Properties[i].Type = strings.ToUpper(p.Type)
+		default:
+			return &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING", p.Type)}
+		}
+		if _, _, err := bounds(model.Properties[i]); err != nil {
+			return &bus.FieldError{Field: field, Err: err}
+		}
+	}
+	key := Key(model.Namespace, model.Name)
+	m.mu.Lock()
+	old := m.models[key]
+	m.models[key] = &model
+	var restart []*running
+	for _, r := range m.devices {
+		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
+			if old == nil || !reflect.DeepEqual(*old, model) || r.dev == nil {
+				restart = append(restart, r)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range restart {
+		if err := m.PutDevice(r.spec); err != nil {
+			m.log.Warn("device cannot run with the new model", "device", Key(r.spec.Namespace, r.spec.Name), "model", key, "err", err)
+		}
+	}
+	return nil
+}
+
+// RemoveModel forgets a model. Devices using it stop and wait for it.
+func (m *Manager) RemoveModel(namespace, name string) error {
+	if namespace == "" {
+		namespace = "default"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.models, Key(namespace, name))
+	for _, r := range m.devices {
+		if r.spec.Namespace == namespace && r.spec.Model == name && r.dev != nil {
+			m.closeDevice(r)
+			r.model = nil
+			r.err.Store("model " + Key(namespace, name) + " was removed")
+			r.state.Store(StateUnknown)
+		}
+	}
+	return nil
+}
+
+// PutDevice adds a device or applies a changed spec. A change of desired
+// values only is written to the device; any other change reopens it. A spec
+// that is invalid is refused with a *bus.FieldError and whatever ran before
+// keeps running. A device whose model is not known yet waits for it.
+func (m *Manager) PutDevice(d Device) error {
+	if d.Namespace == "" {
+		d.Namespace = "default"
+	}
+	if err := m.check(d); err != nil {
+		return err
+	}
+	key := Key(d.Namespace, d.Name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.devices[key]
+	model := m.models[Key(d.Namespace, d.Model)]
+	if model == nil {
+		if old != nil {
+			m.closeDevice(old)
+		}
+		r := &running{spec: d}
+		r.state.Store(StateUnknown)
+		r.err.Store("waiting for model " + Key(d.Namespace, d.Model))
+		m.devices[key] = r
+		m.log.Info("device waits for its model", "device", key, "model", Key(d.Namespace, d.Model))
+		return nil
+	}
+	plan, err := planProps(d, model)
+	if err != nil {
+		return err
+	}
+	if old != nil && old.dev != nil && old.model == model && sameButDesired(old.spec, d) {
+		old.spec = d
+		for i, p := range old.props {
+			if want := d.Properties[i].Desired; want != p.desired.Load().(string) {
+				p.desired.Store(want)
+				m.writeDesired(key, old, p, want)
+			}
+		}
+		return nil
+	}
+	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
+	if err != nil {
+		return err
+	}
+	points := dev.Points()
+	if len(points) != len(d.Properties) {
+		dev.Close()
+		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(d.Properties))
+	}
+	r := &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
+	r.state.Store(StateUnknown)
+	r.err.Store("")
+	for i, p := range plan.props {
+		p.point = points[i]
+		// Keep history across a restart when the property is unchanged in kind.
+		if old != nil {
+			if op := old.byName[p.name]; op != nil && op.typ == p.typ {
+				p.ring = op.ring
+			}
+		}
+		if p.ring == nil {
+			p.ring = ringbuf.New(m.history)
+		}
+		r.props = append(r.props, p)
+		r.byName[p.name] = p
+	}
+	if old != nil {
+		m.closeDevice(old)
+	}
+	m.devices[key] = r
+	r.worker = m.workerFor(dev.Bus())
+	m.startDevice(key, r)
+	return nil
+}
+
+// check validates what does not depend on the model.
+func (m *Manager) check(d Device) error {
+	if d.Name == "" {
+		return &bus.FieldError{Field: "device.name", Err: errors.New("is required")}
+	}
+	if d.Model == "" {
+		return &bus.FieldError{Field: "device.spec.deviceModelRef", Err: errors.New("is required")}
+	}
+	if _, ok := m.drivers[d.Protocol]; !ok {
+		return &bus.FieldError{Field: "device.spec.protocol.protocolName",
+			Err: fmt.Errorf("%q is not served here (protocols: %s)", d.Protocol, strings.Join(m.Protocols(), ", "))}
+	}
+	seen := map[string]bool{}
+	for i, p := range d.Properties {
+		field := fmt.Sprintf("device.spec.properties[%d]", i)
+		if p.Name == "" {
+			return &bus.FieldError{Field: field + ".name", Err: errors.New("is required")}
+		}
+		if seen[p.Name] {
+			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
+		}
+		seen[p.Name] = true
+		if p.CollectCycle < 0 {
+			return &bus.FieldError{Field: field + ".collectCycle", Err: errors.New("must not be negative")}
+		}
+		if p.ReportCycle < 0 {
+			return &bus.FieldError{Field: field + ".reportCycle", Err: errors.New("must not be negative")}
+		}
+	}
+	return nil
+}
+
+type propPlan struct {
+	props   []*prop
+	configs []bus.PropertyConfig
+}
+
+// planProps joins the device's properties with the model's.
+func planProps(d Device, model *Model) (propPlan, error) {
+	var plan propPlan
+	for _, p := range d.Properties {
+		field := "device.spec.properties[" + p.Name + "]"
+		var mp *ModelProperty
+		for i := range model.Properties {
+			if model.Properties[i].Name == p.Name {
+				mp = &model.Properties[i]
+			}
+		}
+		if mp == nil {
+			return plan, &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("model %s has no property %q", model.Name, p.Name)}
+		}
+		lo, hi, _ := bounds(*mp)
+		q := &prop{
+			name: p.Name, typ: mp.Type, unit: mp.Unit,
+			writable:      mp.AccessMode == ReadWrite,
+			min:           lo,
+			max:           hi,
+			reportToCloud: p.ReportToCloud,
+			reportCycle:   p.ReportCycle,
+			collectCycle:  p.CollectCycle,
+		}
+		if q.collectCycle == 0 {
+			q.collectCycle = DefaultCollectCycle
+		}
+		if q.reportCycle == 0 {
+			q.reportCycle = DefaultReportCycle
+		}
+		q.desired.Store(p.Desired)
+		if p.Desired != "" && q.writable {
+			if _, err := q.parseDesired(p.Desired); err != nil {
+				return plan, &bus.FieldError{Field: field + ".desired.value", Err: err}
+			}
+		}
+		plan.props = append(plan.props, q)
+		plan.configs = append(plan.configs, bus.PropertyConfig{
+			Name: p.Name, Type: mp.Type, Writable: q.writable, Config: p.Visitor,
+		})
+	}
+	return plan, nil
+}
+
+// bounds parses a model property's minimum and maximum.
+func bounds(p ModelProperty) (lo, hi float64, err error) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if p.Minimum != "" {
+		if lo, err = strconv.ParseFloat(strings.TrimSpace(p.Minimum), 64); err != nil {
+			return lo, hi, fmt.Errorf("minimum %q is not a number", p.Minimum)
+		}
+	}
+	if p.Maximum != "" {
+		if hi, err = strconv.ParseFloat(strings.TrimSpace(p.Maximum), 64); err != nil {
+			return lo, hi, fmt.Errorf("maximum %q is not a number", p.Maximum)
+		}
+	}
+	if lo > hi {
+		return lo, hi, fmt.Errorf("minimum %s is above maximum %s", p.Minimum, p.Maximum)
+	}
+	return lo, hi, nil
+}
+
+// parseDesired parses a desired value and checks it against the model bounds.
+func (p *prop) parseDesired(s string) (float64, error) {
+	v, err := ParseValue(p.typ, s)
+	if err != nil {
+		return 0, err
+	}
+	if v < p.min || v > p.max {
+		return 0, fmt.Errorf("%s is outside the model's range [%g, %g]", s, p.min, p.max)
+	}
+	return v, nil
+}
+
+// sameButDesired reports whether a and b differ at most in desired values.
+func sameButDesired(a, b Device) bool {
+	if len(a.Properties) != len(b.Properties) {
+		return false
+	}
+	a.Properties = append([]Property(nil), a.Properties...)
+	for i := range a.Properties {
+		a.Properties[i].Desired = b.Properties[i].Desired
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func (m *Manager) workerFor(busName string) *worker {
+	w := m.workers[busName]
+	if w == nil {
+		w = newWorker(busName, m.now)
+		m.workers[busName] = w
+		if m.live {
+			m.startWorker(w)
+		}
+	}
+	return w
+}
+
+// startDevice schedules the device's reads and writes its desired values.
+// Called with m.mu held.
+func (m *Manager) startDevice(key string, r *running) {
+	props := r.props
+	m.onWorker(r.worker, func() {
+		for _, p := range props {
+			r.worker.add(p, p.collectCycle)
+		}
+	})
+	for _, p := range r.props {
+		if d := p.desired.Load().(string); d != "" {
+			m.writeDesired(key, r, p, d)
+		}
+	}
+	m.log.Info("device started", "device", key, "protocol", r.spec.Protocol, "bus", r.worker.bus, "properties", len(r.props))
+	m.notify()
+}
+
+// closeDevice unschedules and closes a device. Called with m.mu held.
+func (m *Manager) closeDevice(r *running) {
+	if r.dev == nil {
+		return
+	}
+	dev, props, w := r.dev, r.props, r.worker
+	r.dev = nil
+	done := make(chan struct{})
+	job := func() {
+		for _, p := range props {
+			w.remove(p)
+		}
+		if err := dev.Close(); err != nil {
+			m.log.Warn("closing device", "device", Key(r.spec.Namespace, r.spec.Name), "err", err)
+		}
+		close(done)
+	}
+	if !m.live {
+		job()
+		return
+	}
+	w.post(m.ctx, job)
+	select {
+	case <-done:
+	case <-m.ctx.Done():
+	}
+}
+
+// writeDesired writes a desired value on the bus worker and reads it back.
+func (m *Manager) writeDesired(key string, r *running, p *prop, s string) {
+	if !p.writable {
+		m.log.Debug("desired value ignored: property is ReadOnly", "device", key, "property", p.name)
+		return
+	}
+	v, err := p.parseDesired(s)
+	if err != nil {
+		m.log.Warn("desired value refused", "device", key, "property", p.name, "err", err)
+		return
+	}
+	wr, ok := p.point.(bus.Writer)
+	if !ok {
+		m.log.Warn("desired value ignored", "device", key, "property", p.name, "err", bus.ErrReadOnly)
+		return
+	}
+	w := r.worker
+	m.onWorker(w, func() {
+		if err := wr.Write(v); err != nil {
+			p.setErr(fmt.Errorf("write %s: %w", s, err))
+			m.log.Warn("writing desired value", "device", key, "property", p.name, "value", s, "err", err)
+			return
+		}
+		m.log.Info("desired value written", "device", key, "property", p.name, "value", s)
+		w.readNow(p)
+	})
+}
+
+// RemoveDevice stops and forgets a device. Removing an unknown device is not an error.
+func (m *Manager) RemoveDevice(namespace, name string) error {
+	if namespace == "" {
+		namespace = "default"
+	}
+	key := Key(namespace, name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.devices[key]; r != nil {
+		m.closeDevice(r)
+		delete(m.devices, key)
+		m.log.Info("device removed", "device", key)
+		m.notify()
+	}
+	return nil
+}
+
+// SetDesired sets one property's desired value, as an UpdateDevice changing
+// only that value would.
+func (m *Manager) SetDesired(namespace, name, property, value string) error {
+	if namespace == "" {
+		namespace = "default"
+	}
+	m.mu.RLock()
+	r := m.devices[Key(namespace, name)]
+	var spec Device
+	if r != nil {
+		spec = r.spec
+	}
+	m.mu.RUnlock()
+	if r == nil {
+		return ErrNotFound
+	}
+	spec.Properties = append([]Property(nil), spec.Properties...)
+	for i := range spec.Properties {
+		if spec.Properties[i].Name == property {
+			if r.byName[property] != nil && !r.byName[property].writable {
+				return &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
+			}
+			spec.Properties[i].Desired = value
+			return m.PutDevice(spec)
+		}
+	}
+	return ErrNotFound
+}
+
+// ErrNotFound is returned for unknown devices and properties.
+var ErrNotFound = errors.New("not found")
+
+func (m *Manager) notify() {
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}

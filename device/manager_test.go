@@ -1,0 +1,340 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// fakeDriver is a protocol whose registers live in memory: register r of a
+// device holds regs[r]. It counts opens so tests can tell a reopen from a write.
+type fakeDriver struct {
+	mu     sync.Mutex
+	regs   map[string]float64 // "device/register" -> value
+	fail   map[string]bool    // "device/register" -> reads fail
+	opens  atomic.Int32
+	closes atomic.Int32
+	writes []string
+}
+
+func newFakeDriver() *fakeDriver {
+	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}}
+}
+
+func (d *fakeDriver) Protocol() string { return "fake" }
+
+func (d *fakeDriver) set(key string, v float64) {
+	d.mu.Lock()
+	d.regs[key] = v
+	d.mu.Unlock()
+}
+
+func (d *fakeDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	busName, err := cfg.Config.String("bus", "0")
+	if err != nil {
+		return nil, err
+	}
+	dev := &fakeDevice{d: d, bus: "fake:" + busName}
+	for _, p := range cfg.Properties {
+		reg, err := p.Config.Int("register", 0, 0, 255)
+		if err != nil {
+			return nil, err
+		}
+		pt := &fakePoint{d: d, key: fmt.Sprintf("%s/%d", cfg.Name, reg)}
+		if p.Writable {
+			dev.points = append(dev.points, &fakeWriter{pt})
+		} else {
+			dev.points = append(dev.points, pt)
+		}
+	}
+	d.opens.Add(1)
+	return dev, nil
+}
+
+type fakeDevice struct {
+	d      *fakeDriver
+	bus    string
+	points []bus.Point
+}
+
+func (f *fakeDevice) Bus() string         { return f.bus }
+func (f *fakeDevice) Points() []bus.Point { return f.points }
+func (f *fakeDevice) Close() error        { f.d.closes.Add(1); return nil }
+
+type fakePoint struct {
+	d   *fakeDriver
+	key string
+}
+
+func (p *fakePoint) Read() (float64, error) {
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	if p.d.fail[p.key] {
+		return 0, errors.New("no answer from " + p.key)
+	}
+	return p.d.regs[p.key], nil
+}
+
+type fakeWriter struct{ *fakePoint }
+
+func (w *fakeWriter) Write(v float64) error {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	w.d.regs[w.key] = v
+	w.d.writes = append(w.d.writes, fmt.Sprintf("%s=%g", w.key, v))
+	return nil
+}
+
+func cfg(path string, kv ...any) bus.Config {
+	c := bus.Config{Path: path, Values: map[string]bus.Value{}}
+	for i := 0; i < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case int:
+			c.Values[kv[i].(string)] = bus.NumberValue(float64(v))
+		case string:
+			c.Values[kv[i].(string)] = bus.StringValue(v)
+		}
+	}
+	return c
+}
+
+func testModel() Model {
+	return Model{Namespace: "default", Name: "thermo", Properties: []ModelProperty{
+		{Name: "temp", Type: TypeFloat, AccessMode: ReadOnly},
+		{Name: "setpoint", Type: TypeInt, AccessMode: ReadWrite, Minimum: "0", Maximum: "100"},
+	}}
+}
+
+func testDevice(name string, desired string) Device {
+	return Device{Namespace: "default", Name: name, Model: "thermo", Protocol: "fake",
+		Config: cfg("spec.protocol.configData", "bus", "1"),
+		Properties: []Property{
+			{Name: "temp", Visitor: cfg("v", "register", 1), CollectCycle: 10 * time.Millisecond, ReportToCloud: true},
+			{Name: "setpoint", Desired: desired, Visitor: cfg("v", "register", 2), CollectCycle: 10 * time.Millisecond, ReportToCloud: true},
+		}}
+}
+
+// startManager runs a manager with the fake driver until the test ends.
+func startManager(t *testing.T) (*Manager, *fakeDriver) {
+	t.Helper()
+	drv := newFakeDriver()
+	m := NewManager(Options{History: 64}, drv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return m, drv
+}
+
+// waitFor polls cond until it holds or the test times out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func latest(m *Manager, dev, prop string) (ringbuf.Sample, bool) {
+	var s ringbuf.Sample
+	p, ok := m.Property("default", dev, prop)
+	if !ok {
+		return s, false
+	}
+	return s, p.Ring.Latest(&s)
+}
+
+func TestDeviceIsSampledIntoItsRings(t *testing.T) {
+	m, drv := startManager(t)
+	drv.set("default/a/1", 21.5)
+	if err := m.PutModel(testModel()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutDevice(testDevice("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a sample of 21.5", func() bool {
+		s, ok := latest(m, "a", "temp")
+		return ok && s.Value == 21.5 && s.Err == 0
+	})
+	waitFor(t, "device online", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOnline })
+}
+
+func TestDeviceWaitsForItsModel(t *testing.T) {
+	m, drv := startManager(t)
+	drv.set("default/a/1", 3)
+	if err := m.PutDevice(testDevice("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := m.Device("default", "a")
+	if !ok || v.Error == "" || drv.opens.Load() != 0 {
+		t.Fatalf("device without model: view %+v, opens %d; want waiting and unopened", v, drv.opens.Load())
+	}
+	if err := m.PutModel(testModel()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sample after the model arrived", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 3 })
+}
+
+func TestDesiredChangeIsAWriteNotAReopen(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	if err := m.PutDevice(testDevice("a", "10")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
+	if err := m.PutDevice(testDevice("a", "55")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+	if got := drv.opens.Load(); got != 1 {
+		t.Errorf("device opened %d times; a desired change must not reopen it", got)
+	}
+	twins, _, _ := m.Twins("default", "a")
+	if twins[1].ObservedDesired != "55" || twins[1].Reported != "55" {
+		t.Errorf("twin = %+v; want observedDesired 55 and reported 55", twins[1])
+	}
+}
+
+func TestInvalidSpecIsRefusedAndTheOldOneKeepsRunning(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	if err := m.PutDevice(testDevice("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*Device)
+		field string
+	}{
+		{"unknown protocol", func(d *Device) { d.Protocol = "canbus" }, "device.spec.protocol.protocolName"},
+		{"bad register", func(d *Device) { d.Properties[0].Visitor = cfg("v", "register", 999) }, "v.register"},
+		{"property not in model", func(d *Device) { d.Properties[0].Name = "humidity" }, "device.spec.properties[humidity].name"},
+		{"desired above maximum", func(d *Device) { d.Properties[1].Desired = "101" }, "device.spec.properties[setpoint].desired.value"},
+		{"desired not a number", func(d *Device) { d.Properties[1].Desired = "warm" }, "device.spec.properties[setpoint].desired.value"},
+		{"duplicate property", func(d *Device) { d.Properties[1].Name = "temp" }, "device.spec.properties[1].name"},
+		{"negative cycle", func(d *Device) { d.Properties[0].CollectCycle = -1 }, "device.spec.properties[0].collectCycle"},
+		{"no model reference", func(d *Device) { d.Model = "" }, "device.spec.deviceModelRef"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testDevice("a", "")
+			tc.edit(&d)
+			err := m.PutDevice(d)
+			var fe *bus.FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("PutDevice error = %v; want a FieldError for %s", err, tc.field)
+			}
+		})
+	}
+	if drv.opens.Load() != 1 || drv.closes.Load() != 0 {
+		t.Errorf("opens %d closes %d; the running device must not be disturbed", drv.opens.Load(), drv.closes.Load())
+	}
+	drv.set("default/a/1", 42)
+	waitFor(t, "the original device still sampling", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 42 })
+}
+
+func TestRemovedDeviceStopsSampling(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+	waitFor(t, "first sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
+	if err := m.RemoveDevice("default", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Device("default", "a"); ok {
+		t.Fatal("device still listed after removal")
+	}
+	if drv.closes.Load() != 1 {
+		t.Errorf("device closed %d times; want 1", drv.closes.Load())
+	}
+	if err := m.RemoveDevice("default", "a"); err != nil {
+		t.Errorf("removing twice: %v; want no error", err)
+	}
+}
+
+func TestFailingReadsMakeTheDeviceOffline(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.mu.Lock()
+	drv.fail["default/a/1"] = true
+	drv.fail["default/a/2"] = true
+	drv.mu.Unlock()
+	m.PutDevice(testDevice("a", ""))
+	waitFor(t, "offline", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOffline })
+	p, _ := m.Property("default", "a", "temp")
+	if p.LastError == "" {
+		t.Error("LastError empty for a failing property")
+	}
+	drv.mu.Lock()
+	drv.fail["default/a/1"] = false
+	drv.mu.Unlock()
+	waitFor(t, "unhealthy", func() bool { v, _ := m.Device("default", "a"); return v.State == StateUnhealthy })
+}
+
+func TestModelUpdateRestartsItsDevices(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+	mod := testModel()
+	mod.Properties[0].Unit = "kelvin"
+	if err := m.PutModel(mod); err != nil {
+		t.Fatal(err)
+	}
+	if drv.opens.Load() != 2 || drv.closes.Load() != 1 {
+		t.Errorf("opens %d closes %d after a model change; want a reopen", drv.opens.Load(), drv.closes.Load())
+	}
+	if p, _ := m.Property("default", "a", "temp"); p.Unit != "kelvin" {
+		t.Errorf("unit %q; want the new model's", p.Unit)
+	}
+}
+
+func TestBadModelIsRefused(t *testing.T) {
+	m, _ := startManager(t)
+	cases := []struct {
+		name  string
+		edit  func(*Model)
+		field string
+	}{
+		{"no name", func(m *Model) { m.Name = "" }, "model.name"},
+		{"unknown type", func(m *Model) { m.Properties[0].Type = "DECIMAL" }, "model.spec.properties[0].type"},
+		{"minimum not a number", func(m *Model) { m.Properties[1].Minimum = "low" }, "model.spec.properties[1]"},
+		{"duplicate property", func(m *Model) { m.Properties[1].Name = "temp" }, "model.spec.properties[1].name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mod := testModel()
+			tc.edit(&mod)
+			var fe *bus.FieldError
+			if err := m.PutModel(mod); !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("PutModel error = %v; want a FieldError for %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestSetDesiredChecksAccessMode(t *testing.T) {
+	m, _ := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+	if err := m.SetDesired("default", "a", "temp", "3"); err == nil {
+		t.Error("SetDesired on a ReadOnly property succeeded")
+	}
+	if err := m.SetDesired("default", "a", "nope", "3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown property: %v; want ErrNotFound", err)
+	}
+	if err := m.SetDesired("default", "a", "setpoint", "12"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "setpoint 12", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 12 })
+}

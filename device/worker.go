@@ -1,0 +1,162 @@
+package device
+
+import (
+	"container/heap"
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// A worker owns one physical bus. It keeps a heap of due reads, runs them in
+// due order, and runs management jobs (add, remove, write) between reads, so
+// a bus is never used by two goroutines and no lock is held across bus I/O.
+type worker struct {
+	bus  string
+	jobs chan func()
+	due  taskHeap
+	now  func() time.Time
+
+	reads    atomic.Uint64
+	failures atomic.Uint64
+	lateNs   atomic.Int64 // lateness of the most recent read, for jitter metrics
+	maxLate  atomic.Int64
+}
+
+// task is one property's periodic read.
+type task struct {
+	due    int64 // unix nanoseconds
+	period int64
+	prop   *prop
+	index  int // position in the heap; -1 once removed
+}
+
+func newWorker(bus string, now func() time.Time) *worker {
+	return &worker{bus: bus, jobs: make(chan func(), 64), now: now}
+}
+
+// do runs f on the worker's goroutine and waits for it.
+func (w *worker) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case w.jobs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post runs f on the worker's goroutine without waiting.
+func (w *worker) post(ctx context.Context, f func()) {
+	select {
+	case w.jobs <- f:
+	case <-ctx.Done():
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if len(w.due) > 0 {
+			timer.Reset(time.Duration(w.due[0].due - w.now().UnixNano()))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-w.jobs:
+			f()
+		case <-timer.C:
+			w.readDue()
+		}
+	}
+}
+
+// readDue reads every task that is due. This is the sampling path: it must
+// not allocate.
+func (w *worker) readDue() {
+	for len(w.due) > 0 {
+		t := w.due[0]
+		now := w.now().UnixNano()
+		if t.due > now {
+			return
+		}
+		late := now - t.due
+		w.lateNs.Store(late)
+		if late > w.maxLate.Load() {
+			w.maxLate.Store(late)
+		}
+		w.sample(t.prop, now)
+		// Keep the phase; skip whole periods that were missed.
+		t.due += t.period
+		if t.due <= now {
+			t.due += ((now-t.due)/t.period + 1) * t.period
+		}
+		heap.Fix(&w.due, 0)
+	}
+}
+
+// sample reads one property and pushes the result to its ring.
+func (w *worker) sample(p *prop, now int64) {
+	v, err := p.point.Read()
+	w.reads.Add(1)
+	if err != nil {
+		w.failures.Add(1)
+		p.setErr(err)
+		p.ring.Push(ringbuf.Sample{Time: now, Err: 1})
+		return
+	}
+	p.clearErr()
+	p.ring.Push(ringbuf.Sample{Time: now, Value: v})
+}
+
+// add schedules p every period, first read now. Call on the worker goroutine.
+func (w *worker) add(p *prop, period time.Duration) {
+	t := &task{due: w.now().UnixNano(), period: int64(period), prop: p}
+	p.task = t
+	heap.Push(&w.due, t)
+}
+
+// remove unschedules p. Call on the worker goroutine.
+func (w *worker) remove(p *prop) {
+	if t := p.task; t != nil && t.index >= 0 {
+		heap.Remove(&w.due, t.index)
+		p.task = nil
+	}
+}
+
+// readNow reads p at once (after a write) and keeps its schedule.
+func (w *worker) readNow(p *prop) {
+	w.sample(p, w.now().UnixNano())
+}
+
+type taskHeap []*task
+
+func (h taskHeap) Len() int           { return len(h) }
+func (h taskHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h taskHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *taskHeap) Push(x any) {
+	t := x.(*task)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *taskHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	t.index = -1
+	*h = old[:len(old)-1]
+	return t
+}
