@@ -1,0 +1,244 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// ErrRateLimited is wrapped by Sender errors that mean EdgeCore refused the
+// call with its rate limiter ("too many request"). The reporter backs off.
+var ErrRateLimited = errors.New("rate limited by EdgeCore")
+
+// Reporter keeps twins and states current in EdgeCore. It is one goroutine:
+// it looks at every device a few times a second and sends, one call per
+// device, the devices whose twins changed (oldest change first), then those
+// whose reportCycle passed (oldest first). Every call is paced by the Sender.
+type Reporter struct {
+	m    *Manager
+	s    Sender
+	log  *slog.Logger
+	tick time.Duration
+
+	seen    map[*running]*reportState
+	scratch []byte
+	twins   []Twin
+}
+
+type reportState struct {
+	key       string
+	sent      map[*prop][]byte // last value sent per property
+	seenLen   map[*prop]uint64 // ring length when last looked at
+	lastSent  time.Time
+	changedAt int64 // sample time of the oldest unsent change; 0 when none
+	sentState string
+}
+
+// NewReporter returns a reporter for m's devices that sends through s.
+func NewReporter(m *Manager, s Sender, log *slog.Logger) *Reporter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reporter{m: m, s: s, log: log, tick: 100 * time.Millisecond, seen: map[*running]*reportState{}}
+}
+
+type due struct {
+	r     *running
+	st    *reportState
+	state bool  // the state changed
+	at    int64 // change time, or heartbeat due time
+	heart bool
+}
+
+// Run reports until ctx ends.
+func (rp *Reporter) Run(ctx context.Context) error {
+	t := time.NewTicker(rp.tick)
+	defer t.Stop()
+	backoff := time.Duration(0)
+	failing := false
+	for {
+		list := rp.scan(rp.m.now())
+		scanned := time.Now()
+		for _, d := range list {
+			if time.Since(scanned) > time.Second {
+				break // rescan so that newer changes take their place in line
+			}
+			if err := rp.s.Wait(ctx); err != nil {
+				return nil
+			}
+			err := rp.send(ctx, d)
+			if err == nil {
+				if failing {
+					rp.log.Info("reporting to EdgeCore again")
+				}
+				failing, backoff = false, 0
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			if errors.Is(err, ErrRateLimited) {
+				rp.log.Warn("EdgeCore rate limit hit; backing off", "device", d.st.key, "wait", backoff)
+			} else if !failing {
+				rp.log.Warn("reporting to EdgeCore failed; retrying", "device", d.st.key, "err", err)
+			}
+			failing = true
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-rp.m.changed:
+		}
+	}
+}
+
+// Flush sends every device whose twins changed since the last report, until
+// ctx ends. It is for shutdown.
+func (rp *Reporter) Flush(ctx context.Context) int {
+	n := 0
+	for _, d := range rp.scan(rp.m.now()) {
+		if d.heart {
+			continue
+		}
+		if rp.s.Wait(ctx) != nil || rp.send(ctx, d) != nil {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// scan finds the devices that are due, most urgent first.
+func (rp *Reporter) scan(now time.Time) []due {
+	rp.m.mu.RLock()
+	alive := make(map[*running]bool, len(rp.m.devices))
+	var list []due
+	var s ringbuf.Sample
+	for key, r := range rp.m.devices {
+		alive[r] = true
+		if r.dev == nil {
+			continue
+		}
+		st := rp.seen[r]
+		if st == nil {
+			st = &reportState{key: key, sent: map[*prop][]byte{}, seenLen: map[*prop]uint64{}}
+			rp.seen[r] = st
+		}
+		state := r.state.Load().(string)
+		if state != st.sentState && state != StateUnknown {
+			list = append(list, due{r: r, st: st, state: true})
+		}
+		heartbeat := time.Duration(0)
+		hasValue := false
+		for _, p := range r.props {
+			if !p.reportToCloud {
+				continue
+			}
+			if heartbeat == 0 || p.reportCycle < heartbeat {
+				heartbeat = p.reportCycle
+			}
+			n := p.ring.Len()
+			if st.seenLen[p] == n {
+				if st.sent[p] != nil {
+					hasValue = true
+				}
+				continue
+			}
+			st.seenLen[p] = n
+			if !latestGood(p.ring, &s) {
+				continue
+			}
+			hasValue = true
+			var ok bool
+			rp.scratch, ok = AppendValue(rp.scratch[:0], p.typ, s.Value)
+			if ok && !bytes.Equal(rp.scratch, st.sent[p]) && st.changedAt == 0 {
+				st.changedAt = s.Time
+			}
+		}
+		switch {
+		case !hasValue:
+		case st.changedAt != 0:
+			list = append(list, due{r: r, st: st, at: st.changedAt})
+		case now.Sub(st.lastSent) >= heartbeat:
+			list = append(list, due{r: r, st: st, at: st.lastSent.Add(heartbeat).UnixNano(), heart: true})
+		}
+	}
+	rp.m.mu.RUnlock()
+	for r := range rp.seen {
+		if !alive[r] {
+			delete(rp.seen, r)
+		}
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.state != b.state {
+			return a.state
+		}
+		if a.heart != b.heart {
+			return !a.heart
+		}
+		return a.at < b.at
+	})
+	return list
+}
+
+// send makes one call for d, with the values as they are now.
+func (rp *Reporter) send(ctx context.Context, d due) error {
+	rp.m.mu.RLock()
+	gone := rp.m.devices[d.st.key] != d.r || d.r.dev == nil
+	rp.m.mu.RUnlock()
+	if gone {
+		return nil // removed or replaced while we waited
+	}
+	ns, name := d.r.spec.Namespace, d.r.spec.Name
+	if d.state {
+		state := d.r.state.Load().(string)
+		if err := rp.s.ReportState(ctx, ns, name, state); err != nil {
+			return err
+		}
+		d.st.sentState = state
+		return nil
+	}
+	rp.twins = rp.twins[:0]
+	var s ringbuf.Sample
+	for _, p := range d.r.props {
+		if !p.reportToCloud || !latestGood(p.ring, &s) {
+			continue
+		}
+		v, ok := FormatValue(p.typ, s.Value)
+		if !ok {
+			continue
+		}
+		rp.twins = append(rp.twins, Twin{Property: p.name, Reported: v,
+			ObservedDesired: p.desired.Load().(string), Type: p.typ, Time: time.Unix(0, s.Time)})
+	}
+	if len(rp.twins) == 0 {
+		return nil
+	}
+	if err := rp.s.ReportStatus(ctx, ns, name, rp.twins); err != nil {
+		return err
+	}
+	i := 0
+	for _, p := range d.r.props {
+		if i < len(rp.twins) && rp.twins[i].Property == p.name {
+			d.st.sent[p] = append(d.st.sent[p][:0], rp.twins[i].Reported...)
+			i++
+		}
+	}
+	d.st.lastSent = rp.m.now()
+	d.st.changedAt = 0
+	return nil
+}

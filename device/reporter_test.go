@@ -1,0 +1,167 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingSender records what the reporter sends. It fails the first
+// rateLimited calls with ErrRateLimited, the way EdgeCore's limiter does.
+type recordingSender struct {
+	mu          sync.Mutex
+	status      []string // "ns/name prop=value,..."
+	states      []string // "ns/name state"
+	rateLimited int
+	calls       int
+}
+
+func (s *recordingSender) Wait(ctx context.Context) error { return ctx.Err() }
+
+func (s *recordingSender) ReportStatus(ctx context.Context, ns, name string, twins []Twin) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.rateLimited > 0 {
+		s.rateLimited--
+		return fmt.Errorf("report: %w", ErrRateLimited)
+	}
+	line := ns + "/" + name
+	for _, t := range twins {
+		if !ValidTwinValue(t.Reported) {
+			return fmt.Errorf("invalid twin value %q", t.Reported)
+		}
+		line += " " + t.Property + "=" + t.Reported + "|" + t.ObservedDesired
+	}
+	s.status = append(s.status, line)
+	return nil
+}
+
+func (s *recordingSender) ReportState(ctx context.Context, ns, name, state string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	s.states = append(s.states, ns+"/"+name+" "+state)
+	return nil
+}
+
+func (s *recordingSender) sent() ([]string, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.status...), append([]string(nil), s.states...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func startReporter(t *testing.T, m *Manager, s Sender) *Reporter {
+	rp := NewReporter(m, s, nil)
+	rp.tick = 5 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rp
+}
+
+func TestReporterSendsChangedTwinsInOneCallPerDevice(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/1", 21.25)
+	m.PutDevice(testDevice("a", "40"))
+	s := &recordingSender{}
+	startReporter(t, m, s)
+	want := "default/a temp=21.25| setpoint=40|40"
+	waitFor(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
+	waitFor(t, "state online", func() bool { _, sts := s.sent(); return contains(sts, "default/a online") })
+
+	drv.set("default/a/1", 22)
+	want = "default/a temp=22| setpoint=40|40"
+	waitFor(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
+}
+
+func TestReporterSkipsPropertiesNotReportedToCloud(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/1", 5)
+	d := testDevice("a", "")
+	d.Properties[1].ReportToCloud = false
+	m.PutDevice(d)
+	s := &recordingSender{}
+	startReporter(t, m, s)
+	waitFor(t, "a report", func() bool { st, _ := s.sent(); return len(st) > 0 })
+	st, _ := s.sent()
+	if st[0] != "default/a temp=5|" {
+		t.Errorf("sent %q; want only the reportToCloud twin", st[0])
+	}
+}
+
+func TestReporterStopsReportingRemovedDevices(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+	s := &recordingSender{}
+	startReporter(t, m, s)
+	waitFor(t, "a report", func() bool { st, _ := s.sent(); return len(st) > 0 })
+	m.RemoveDevice("default", "a")
+	time.Sleep(20 * time.Millisecond) // a report already under way may finish
+	before, _ := s.sent()
+	for i := 0; i < 5; i++ {
+		drv.set("default/a/1", float64(100+i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	after, _ := s.sent()
+	if len(after) != len(before) {
+		t.Errorf("%d reports after removal: %v", len(after)-len(before), after[len(before):])
+	}
+}
+
+func TestReporterBacksOffWhenRateLimited(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/1", 1)
+	m.PutDevice(testDevice("a", ""))
+	s := &recordingSender{rateLimited: 1}
+	start := time.Now()
+	startReporter(t, m, s)
+	waitFor(t, "a report after the refusal", func() bool { st, _ := s.sent(); return len(st) > 0 })
+	if time.Since(start) < 900*time.Millisecond {
+		t.Errorf("retried after %v; want a back-off of at least a second", time.Since(start))
+	}
+}
+
+func TestReporterSendsOldestChangeFirst(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	for _, name := range []string{"a", "b", "c"} {
+		m.PutDevice(testDevice(name, ""))
+	}
+	waitFor(t, "samples", func() bool { _, ok := latest(m, "c", "temp"); return ok })
+	rp := NewReporter(m, &recordingSender{}, nil)
+	rp.Flush(context.Background()) // everything sent once
+	// Change c, then a, then b, each seen by the reporter before the next.
+	var order []string
+	for _, name := range []string{"c", "a", "b"} {
+		drv.set("default/"+name+"/1", 77)
+		waitFor(t, name+" sampled", func() bool { s, _ := latest(m, name, "temp"); return s.Value == 77 })
+		for _, d := range rp.scan(time.Now()) {
+			_ = d
+		}
+	}
+	for _, d := range rp.scan(time.Now()) {
+		if !d.heart && !d.state {
+			order = append(order, d.r.spec.Name)
+		}
+	}
+	if fmt.Sprint(order) != "[c a b]" {
+		t.Errorf("send order %v; want [c a b] (oldest change first)", order)
+	}
+}
