@@ -1,0 +1,295 @@
+// Package crd reads KubeEdge DeviceModel and Device objects
+// (devices.kubeedge.io/v1beta1) from multi-document YAML, for standalone mode:
+// the same files a user applies to the cluster run here without EdgeCore.
+//
+// configData is converted the way EdgeCore converts it before sending it over
+// DMI: strings stay strings, booleans stay booleans, and every number becomes a
+// float32. A number that float32 cannot hold exactly is reported as a warning,
+// because on the cluster it would arrive changed; write such numbers as strings.
+package crd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/device"
+)
+
+// APIVersion is the only apiVersion accepted.
+const APIVersion = "devices.kubeedge.io/v1beta1"
+
+// Set is what one file holds.
+type Set struct {
+	Models  []device.Model
+	Devices []device.Device
+	// Warnings are things that work here but deserve a look (skipped kinds,
+	// numbers that change on the way through EdgeCore).
+	Warnings []string
+}
+
+// LoadFile reads path.
+func LoadFile(path string) (Set, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Set{}, err
+	}
+	s, err := Parse(b)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+type meta struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type header struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+}
+
+type modelDoc struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   meta   `yaml:"metadata"`
+	Spec       struct {
+		Protocol   string `yaml:"protocol"`
+		Properties []struct {
+			Name        string `yaml:"name"`
+			Description string `yaml:"description"`
+			Type        string `yaml:"type"`
+			AccessMode  string `yaml:"accessMode"`
+			Minimum     string `yaml:"minimum"`
+			Maximum     string `yaml:"maximum"`
+			Unit        string `yaml:"unit"`
+		} `yaml:"properties"`
+	} `yaml:"spec"`
+}
+
+type configData map[string]any
+
+type deviceDoc struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   meta   `yaml:"metadata"`
+	Spec       struct {
+		DeviceModelRef struct {
+			Name string `yaml:"name"`
+		} `yaml:"deviceModelRef"`
+		NodeName string `yaml:"nodeName"`
+		Protocol struct {
+			ProtocolName string     `yaml:"protocolName"`
+			ConfigData   configData `yaml:"configData"`
+		} `yaml:"protocol"`
+		Properties []struct {
+			Name    string `yaml:"name"`
+			Desired struct {
+				Value    string            `yaml:"value"`
+				Metadata map[string]string `yaml:"metadata"`
+			} `yaml:"desired"`
+			Visitors struct {
+				ProtocolName string     `yaml:"protocolName"`
+				ConfigData   configData `yaml:"configData"`
+			} `yaml:"visitors"`
+			ReportCycle   int64     `yaml:"reportCycle"`
+			CollectCycle  int64     `yaml:"collectCycle"`
+			ReportToCloud bool      `yaml:"reportToCloud"`
+			PushMethod    yaml.Node `yaml:"pushMethod"`
+		} `yaml:"properties"`
+		Methods []struct {
+			Name          string   `yaml:"name"`
+			Description   string   `yaml:"description"`
+			PropertyNames []string `yaml:"propertyNames"`
+		} `yaml:"methods"`
+	} `yaml:"spec"`
+	Status yaml.Node `yaml:"status"`
+}
+
+// Parse reads every document in b.
+func Parse(b []byte) (Set, error) {
+	var set Set
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for i := 1; ; i++ {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return set, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(node.Content) == 0 || node.Content[0].Kind == 0 {
+			continue // empty document
+		}
+		var h header
+		if err := node.Decode(&h); err != nil {
+			return set, fmt.Errorf("document %d: %w", i, err)
+		}
+		where := fmt.Sprintf("document %d (%s %s)", i, h.Kind, h.Metadata.Name)
+		if h.Kind != "Device" && h.Kind != "DeviceModel" {
+			set.Warnings = append(set.Warnings, where+": skipped: only Device and DeviceModel are read")
+			continue
+		}
+		if h.APIVersion != APIVersion {
+			return set, fmt.Errorf("%s: apiVersion %q is not supported; use %s", where, h.APIVersion, APIVersion)
+		}
+		if err := strictDecode(&node, h.Kind, &set); err != nil {
+			return set, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return set, nil
+}
+
+func strictDecode(node *yaml.Node, kind string, set *Set) error {
+	// Re-encode so that KnownFields can flag typos such as "colectCycle".
+	raw, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if kind == "DeviceModel" {
+		var d modelDoc
+		if err := dec.Decode(&d); err != nil {
+			return err
+		}
+		m, err := toModel(d)
+		if err != nil {
+			return err
+		}
+		set.Models = append(set.Models, m)
+		return nil
+	}
+	var d deviceDoc
+	if err := dec.Decode(&d); err != nil {
+		return err
+	}
+	dev, warns, err := toDevice(d)
+	if err != nil {
+		return err
+	}
+	set.Devices = append(set.Devices, dev)
+	set.Warnings = append(set.Warnings, warns...)
+	return nil
+}
+
+func toModel(d modelDoc) (device.Model, error) {
+	if d.Metadata.Name == "" {
+		return device.Model{}, errors.New("metadata.name is required")
+	}
+	m := device.Model{Namespace: orDefault(d.Metadata.Namespace), Name: d.Metadata.Name, Protocol: d.Spec.Protocol}
+	for _, p := range d.Spec.Properties {
+		m.Properties = append(m.Properties, device.ModelProperty{
+			Name: p.Name, Description: p.Description, Type: strings.ToUpper(p.Type),
+			AccessMode: p.AccessMode, Minimum: p.Minimum, Maximum: p.Maximum, Unit: p.Unit,
+		})
+	}
+	return m, nil
+}
+
+func toDevice(d deviceDoc) (device.Device, []string, error) {
+	var warns []string
+	if d.Metadata.Name == "" {
+		return device.Device{}, nil, errors.New("metadata.name is required")
+	}
+	dev := device.Device{
+		Namespace: orDefault(d.Metadata.Namespace), Name: d.Metadata.Name,
+		Model: d.Spec.DeviceModelRef.Name, Protocol: d.Spec.Protocol.ProtocolName,
+	}
+	var err error
+	dev.Config, warns, err = convert("spec.protocol.configData", d.Spec.Protocol.ConfigData, warns)
+	if err != nil {
+		return dev, nil, err
+	}
+	for i, p := range d.Spec.Properties {
+		path := fmt.Sprintf("spec.properties[%d]", i)
+		if p.ReportCycle < 0 || p.CollectCycle < 0 {
+			return dev, nil, fmt.Errorf("%s: reportCycle and collectCycle must not be negative", path)
+		}
+		prop := device.Property{
+			Name: p.Name, Desired: p.Desired.Value,
+			CollectCycle:  time.Duration(p.CollectCycle) * time.Millisecond,
+			ReportCycle:   time.Duration(p.ReportCycle) * time.Millisecond,
+			ReportToCloud: p.ReportToCloud,
+		}
+		prop.Visitor, warns, err = convert("spec.properties["+p.Name+"].visitors.configData", p.Visitors.ConfigData, warns)
+		if err != nil {
+			return dev, nil, err
+		}
+		dev.Properties = append(dev.Properties, prop)
+	}
+	return dev, warns, nil
+}
+
+// convert turns YAML configData into bus.Config the way EdgeCore would.
+func convert(path string, in configData, warns []string) (bus.Config, []string, error) {
+	c := bus.Config{Path: path, Values: make(map[string]bus.Value, len(in))}
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, warn, err := value(in[k])
+		if err != nil {
+			return c, warns, &bus.FieldError{Field: path + "." + k, Err: err}
+		}
+		if warn != "" {
+			warns = append(warns, path+"."+k+": "+warn)
+		}
+		c.Values[k] = v
+	}
+	return c, warns, nil
+}
+
+func value(x any) (bus.Value, string, error) {
+	var f float64
+	switch v := x.(type) {
+	case string:
+		return bus.StringValue(v), "", nil
+	case bool:
+		return bus.BoolValue(v), "", nil
+	case int:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case uint64:
+		f = float64(v)
+	case float64:
+		f = v
+	case nil:
+		return bus.Value{}, "", errors.New("has no value")
+	default:
+		return bus.Value{}, "", fmt.Errorf("must be a string, number or boolean (EdgeCore cannot pass a %T)", x)
+	}
+	got := bus.FromFloat32(float32(f))
+	warn := ""
+	if got != f && !math.IsInf(f, 0) {
+		warn = fmt.Sprintf("%v arrives from EdgeCore as %v (numbers travel as float32); write it as a string", f, got)
+	}
+	return bus.NumberValue(got), warn, nil
+}
+
+func orDefault(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
