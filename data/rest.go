@@ -1,0 +1,234 @@
+// Package data is tinymapper's data plane: it serves the samples the bus
+// workers put in the rings to applications, without going through EdgeCore.
+// This file is the REST API; push sinks and metrics sit beside it.
+package data
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// Source is what the REST API reads; *device.Manager implements it.
+type Source interface {
+	Devices() []device.DeviceView
+	Device(namespace, name string) (device.DeviceView, bool)
+	Property(namespace, name, property string) (device.PropertyView, bool)
+	SetDesired(namespace, name, property, value string) error
+}
+
+// MaxHistory caps ?history=N.
+const MaxHistory = 4096
+
+// Handler returns the REST API:
+//
+//	GET /healthz                                  liveness
+//	GET /readyz                                   readiness (ready() true)
+//	GET /api/v1/devices                           every device and its state
+//	GET /api/v1/device/{ns}/{name}                one device, latest value of each property
+//	GET /api/v1/device/{ns}/{name}/{property}     latest sample; ?history=N adds the last N
+//	PUT /api/v1/device/{ns}/{name}/{property}     set the desired value: {"value":"42"}
+func Handler(src Source, ready func() bool, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &api{src: src, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready != nil && !ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /api/v1/devices", h.devices)
+	mux.HandleFunc("GET /api/v1/device/{ns}/{name}", h.device)
+	mux.HandleFunc("GET /api/v1/device/{ns}/{name}/{property}", h.property)
+	mux.HandleFunc("PUT /api/v1/device/{ns}/{name}/{property}", h.setDesired)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+type api struct {
+	src Source
+	log *slog.Logger
+}
+
+// Sample is one sample as the API shows it.
+type Sample struct {
+	Value     any       `json:"value"`
+	Timestamp time.Time `json:"timestamp"`
+	Error     bool      `json:"error,omitempty"`
+}
+
+// Property is the JSON of one property.
+type Property struct {
+	Namespace string     `json:"namespace"`
+	Device    string     `json:"device"`
+	Property  string     `json:"property"`
+	Type      string     `json:"type"`
+	Unit      string     `json:"unit,omitempty"`
+	Value     any        `json:"value"`
+	Timestamp *time.Time `json:"timestamp,omitempty"`
+	Desired   string     `json:"desired,omitempty"`
+	Writable  bool       `json:"writable"`
+	Error     string     `json:"error,omitempty"`
+	History   []Sample   `json:"history,omitempty"`
+}
+
+// Device is the JSON of one device.
+type Device struct {
+	Namespace  string     `json:"namespace"`
+	Name       string     `json:"name"`
+	Model      string     `json:"model"`
+	Protocol   string     `json:"protocol"`
+	State      string     `json:"state"`
+	Error      string     `json:"error,omitempty"`
+	Properties []Property `json:"properties,omitempty"`
+}
+
+func (h *api) devices(w http.ResponseWriter, r *http.Request) {
+	views := h.src.Devices()
+	out := make([]Device, 0, len(views))
+	for _, v := range views {
+		d := deviceJSON(v)
+		d.Properties = nil
+		out = append(out, d)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *api) device(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.src.Device(r.PathValue("ns"), r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "device "+r.PathValue("ns")+"/"+r.PathValue("name")+" not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, deviceJSON(v))
+}
+
+func deviceJSON(v device.DeviceView) Device {
+	d := Device{Namespace: v.Namespace, Name: v.Name, Model: v.Model, Protocol: v.Protocol, State: v.State, Error: v.Error}
+	for _, p := range v.Properties {
+		d.Properties = append(d.Properties, propertyJSON(v.Namespace, v.Name, p))
+	}
+	return d
+}
+
+func propertyJSON(ns, name string, p device.PropertyView) Property {
+	out := Property{Namespace: ns, Device: name, Property: p.Name, Type: p.Type, Unit: p.Unit,
+		Desired: p.Desired, Writable: p.Writable, Error: p.LastError}
+	var s ringbuf.Sample
+	if p.Ring.Latest(&s) {
+		if s.Err == 0 {
+			out.Value = typed(p.Type, s.Value)
+		}
+		t := time.Unix(0, s.Time).UTC()
+		out.Timestamp = &t
+	}
+	return out
+}
+
+func (h *api) property(w http.ResponseWriter, r *http.Request) {
+	ns, name, prop := r.PathValue("ns"), r.PathValue("name"), r.PathValue("property")
+	p, ok := h.src.Property(ns, name, prop)
+	if !ok {
+		writeError(w, http.StatusNotFound, "property "+ns+"/"+name+"/"+prop+" not found")
+		return
+	}
+	out := propertyJSON(ns, name, p)
+	if q := r.URL.Query().Get("history"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "history: "+strconv.Quote(q)+" is not a non-negative integer")
+			return
+		}
+		n = min(n, MaxHistory, p.Ring.Cap())
+		buf := make([]ringbuf.Sample, n)
+		buf = buf[:p.Ring.Last(buf)]
+		out.History = make([]Sample, 0, len(buf))
+		for _, s := range buf {
+			hs := Sample{Timestamp: time.Unix(0, s.Time).UTC(), Error: s.Err != 0}
+			if s.Err == 0 {
+				hs.Value = typed(p.Type, s.Value)
+			}
+			out.History = append(out.History, hs)
+		}
+	}
+	if out.Timestamp == nil {
+		writeJSON(w, http.StatusServiceUnavailable, out)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *api) setDesired(w http.ResponseWriter, r *http.Request) {
+	ns, name, prop := r.PathValue("ns"), r.PathValue("name"), r.PathValue("property")
+	var body struct {
+		Value json.RawMessage `json:"value"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	if err := dec.Decode(&body); err != nil || len(body.Value) == 0 {
+		writeError(w, http.StatusBadRequest, `body: want {"value": ...}`)
+		return
+	}
+	value := string(body.Value)
+	var s string
+	if json.Unmarshal(body.Value, &s) == nil {
+		value = s
+	}
+	err := h.src.SetDesired(ns, name, prop, value)
+	var fe *bus.FieldError
+	switch {
+	case err == nil:
+		h.log.Info("desired value set over REST", "device", ns+"/"+name, "property", prop, "value", value)
+		writeJSON(w, http.StatusAccepted, map[string]string{"desired": value})
+	case errors.Is(err, device.ErrNotFound):
+		writeError(w, http.StatusNotFound, "property "+ns+"/"+name+"/"+prop+" not found")
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// typed turns a sample into the JSON value of its model type.
+func typed(typ string, v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	if strings.ToUpper(typ) == device.TypeBoolean {
+		return v != 0
+	}
+	// The twin's own formatting: integers rounded, FLOAT at float32 precision.
+	s, ok := device.FormatValue(strings.ToUpper(typ), v)
+	if !ok {
+		return nil
+	}
+	return json.Number(s)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
