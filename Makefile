@@ -1,0 +1,80 @@
+# tinymapper — build, run and test. `make help` lists the targets.
+#
+# `make test` installs what it needs when it is missing (Debian packages with
+# apt-get, Go tools at pinned versions into bin/tools), then runs every test.
+
+SHELL        := /bin/bash
+GO           ?= go
+BIN          := bin/tinymapper
+TOOLS        := $(CURDIR)/bin/tools
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE         ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+GOBUILD      := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+# Pinned code generators.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# Debian packages the tests use.
+APT_PACKAGES := protobuf-compiler
+
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: help run build test unit kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
+
+help:
+	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
+	@echo "make build     build $(BIN) for this machine"
+	@echo "make test      install test dependencies when missing, run every test"
+	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
+
+run: build
+	./$(BIN) --board sim --devices deploy/examples/sim.yaml --http 127.0.0.1:7777
+
+build:
+	$(GOBUILD) -o $(BIN) .
+
+test: deps lint check-generate unit kubeedge-compat
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+kubeedge-compat:
+	cd test/kubeedge && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The generated code must be what `make generate` produces from the .proto.
+check-generate: go-tools
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	cp -r dmi/v1beta1/. $$tmp/; \
+	dmi/v1beta1/generate.sh; \
+	if ! diff -r -q $$tmp dmi/v1beta1 >/dev/null; then \
+		echo "dmi/v1beta1: generated code is stale; run make generate and commit"; \
+		diff -r $$tmp dmi/v1beta1 | head -40; cp -r $$tmp/. dmi/v1beta1/; exit 1; fi
+
+generate: deps
+	dmi/v1beta1/generate.sh
+
+deps: apt-deps go-tools
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+go-tools:
+	@mkdir -p $(TOOLS)
+	@[ -x $(TOOLS)/protoc-gen-go ] && $(TOOLS)/protoc-gen-go --version | grep -q $(PROTOC_GEN_GO_VERSION) || \
+		GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@[ -x $(TOOLS)/protoc-gen-go-grpc ] && $(TOOLS)/protoc-gen-go-grpc --version | grep -q $(PROTOC_GEN_GO_GRPC_VERSION:v%=%) || \
+		GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+clean:
+	rm -rf bin dist
