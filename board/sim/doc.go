@@ -1,0 +1,72 @@
+// Package sim is the simulated board: emulated chips that answer at the
+// register level, behind the same periph.io interfaces real hardware uses.
+//
+// The sim plugs in at the lowest level. Register adds an I²C bus to periph's
+// i2creg registry under bus number 1, so i2creg.Open("1") and hal.OpenI2C("1")
+// (or "I2C1", or "/dev/i2c-1") reach it, and every layer above (hal, bus/i2c,
+// the scheduler, the decoders) runs the same code as on a Raspberry Pi. A
+// Device CRD that reads a TMP102 on the sim reads a TMP102 on a Pi, byte for
+// byte. Nothing above board/ knows which it got.
+//
+//	board.Open("sim")  // or, directly: sim.Register()
+//
+// Values are deterministic functions of wall time, so two runs, or a test and a
+// dashboard, agree.
+//
+// # I²C bus 1 ("SIM-I2C1", also "1", "I2C1", "/dev/i2c-1")
+//
+//	address  part     what it is
+//	0x48     TMP102   temperature sensor, 12-bit, 0.0625 °C per LSB
+//	0x50     24C02    2-Kbit EEPROM, 256 bytes, 8-byte pages
+//
+// Any other address does not acknowledge: the transaction fails with an error
+// that names the address and wraps ErrNACK, as a real bus fails with "remote
+// I/O error". A transaction with both a write and a read is a write, a repeated
+// START and a read, as i2c.Bus.Tx does on hardware.
+//
+// # TMP102 at 0x48 (board/sim/tmp102)
+//
+// The first byte written is the pointer register; it selects the register that
+// later reads return. Write 1 byte to set the pointer, or 3 bytes (pointer, MSB,
+// LSB) to set the pointer and write the register. A read returns the pointed
+// register, 2 bytes, MSB first.
+//
+//	pointer  register      access  power-on  format
+//	0x00     temperature   read    -         12-bit two's complement, left-justified: °C = int16(v) >> 4 × 0.0625
+//	0x01     configuration r/w     0x60A0    OS R1 R0 F1 F0 POL TM SD | CR1 CR0 AL EM 0 0 0 0
+//	0x02     TLOW          r/w     0x4B00    as temperature (75 °C)
+//	0x03     THIGH         r/w     0x5000    as temperature (80 °C)
+//
+// The temperature follows a one-minute sine around 22.5 °C:
+//
+//	T(t) = 22.5 + 2.5·sin(2π·t / 60 s) °C, quantized to 0.0625 °C
+//
+// with t the time since the Unix epoch, so every reading is between 20.0 and
+// 25.0 °C: 22.5 °C on each minute, 25.0 °C at second 15, 20.0 °C at second 45.
+// Setting EM in the configuration switches the temperature to 13-bit format
+// (>> 3); SD holds the last reading, and writing OS while shut down takes a new
+// one. R1, R0 and AL are read only; the ALERT comparison, fault queue and
+// conversion time are not emulated. To read the temperature through bus/i2c:
+// register 0, dataType int16, shift 4, scale 0.0625.
+//
+// # 24C02 EEPROM at 0x50 (board/sim/at24c02)
+//
+// 256 bytes, erased to 0xFF at start, kept for the life of the process. There
+// are no registers, only an address counter:
+//
+//	write [addr]                set the address counter
+//	write [addr, d0, d1, ...]   page write from addr; wraps within the 8-byte page
+//	read  n bytes               sequential read from the counter, wrapping at 0xFF
+//
+// Every byte read or written advances the counter, so a read with no write
+// first continues where the last transaction stopped. Through bus/i2c each
+// property is one address: register 0x10, dataType uint8. The real part's
+// self-timed write cycle (up to 5 ms of NACKs after a write) is not emulated.
+//
+// # Adding a part
+//
+// A part is a folder under board/sim with registers.go (the datasheet's
+// register map as named constants, datasheet link at the top) and one short
+// file of logic implementing Part. Attach it to a bus in Register, and add it
+// to the table above.
+package sim

@@ -1,0 +1,39 @@
+package sim
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/i2c/i2creg"
+
+	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/tmp102"
+)
+
+// I2C1 is the registered name of the simulated I²C bus 1. It also answers to
+// "1", "I2C1" and "/dev/i2c-1".
+const I2C1 = "SIM-I2C1"
+
+// Register puts the simulated board into periph's registries: I²C bus 1 with a
+// TMP102 at 0x48 and a 24C02 at 0x50. The first call registers; later calls
+// return the first call's result, so it is safe to call from every user. The
+// registration lasts for the process, as periph's own drivers' do.
+//
+// It fails when another driver (host.Init on a board with /dev/i2c-1) already
+// registered bus 1 or one of its names.
+func Register() error { return register() }
+
+var register = sync.OnceValue(func() error {
+	bus := NewI2CBus(I2C1)
+	if err := bus.Attach(tmp102.Address, tmp102.New(time.Now)); err != nil {
+		return err
+	}
+	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
+		return err
+	}
+	if err := i2creg.Register(I2C1, []string{"I2C1", "/dev/i2c-1"}, 1, bus.Open); err != nil {
+		return fmt.Errorf("sim: register I²C bus 1: %w", err)
+	}
+	return nil
+})
