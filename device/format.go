@@ -82,7 +82,12 @@ func ParseValue(typ, s string) (float64, error) {
 		}
 		return 0, fmt.Errorf("%q is not true or false", s)
 	case TypeInt:
-		n, err := strconv.ParseInt(s, 0, 64)
+		// Decimal first, as EdgeCore reads INT twins: "010" is ten, not
+		// octal eight. Prefixed forms ("0x2A", "0b101", "0o17") still work.
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			n, err = strconv.ParseInt(s, 0, 64)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("%q is not an integer", s)
 		}
