@@ -37,9 +37,10 @@ func AppendValue(dst []byte, typ string, v float64) (out []byte, ok bool) {
 	}
 }
 
-// appendFixed formats without exponent and turns "-0" into "0".
+// appendFixed formats without exponent and turns "-0" into "0", including
+// negative values too small for float32 that round to -0 there.
 func appendFixed(dst []byte, v float64, bits int) []byte {
-	if v == 0 {
+	if v == 0 || (bits == 32 && float32(v) == 0) {
 		return append(dst, '0')
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, bits)
