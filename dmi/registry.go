@@ -1,0 +1,26 @@
+package dmi
+
+import "github.com/tinymapper/tinymapper/device"
+
+// A Registry keeps the models and devices the mapper runs; the device manager
+// implements it. Server and Client hand it what EdgeCore sends.
+//
+// Namespaces are never empty ("default" is filled in). Calls may come from
+// several goroutines, but Server never makes two changing calls at once.
+type Registry interface {
+	// PutModel adds or replaces a model.
+	PutModel(m device.Model) error
+	// RemoveModel forgets a model. Removing an unknown model is not an error.
+	RemoveModel(namespace, name string) error
+	// PutDevice adds or replaces a device and starts running it. An error
+	// leaves what was running before untouched; a *bus.FieldError (or an
+	// error wrapping one) means the spec is wrong and is reported to
+	// EdgeCore as an invalid argument naming the field.
+	PutDevice(d device.Device) error
+	// RemoveDevice stops and forgets a device. Removing an unknown device
+	// is not an error.
+	RemoveDevice(namespace, name string) error
+	// Twins returns the current twins and state of a device, and false when
+	// the device is unknown.
+	Twins(namespace, name string) (twins []device.Twin, state string, ok bool)
+}
