@@ -1,0 +1,179 @@
+package dmi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc/connectivity"
+
+	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
+)
+
+// Run registers every protocol with EdgeCore, then watches the connection
+// and registers again whenever EdgeCore comes back after going away (or
+// answers a report with Unavailable). While EdgeCore cannot be reached it
+// retries with exponential backoff, from half a second up to 30 seconds, and
+// logs one warning per outage. Run returns nil when ctx ends.
+func (c *Client) Run(ctx context.Context) error {
+	outage := false
+	for {
+		if err := c.registerAll(ctx, &outage); err != nil {
+			return nil // ctx ended
+		}
+		if err := c.watch(ctx); err != nil {
+			return nil // ctx ended
+		}
+		c.log.Warn("lost EdgeCore; registering again when it is back", "socket", c.cfg.Socket)
+		outage = true
+	}
+}
+
+// registerAll registers every protocol, retrying those that fail until all
+// have succeeded or ctx ends. *outage says whether the current outage has
+// been logged already.
+func (c *Client) registerAll(ctx context.Context, outage *bool) error {
+	pending := slices.Clone(c.cfg.Protocols)
+	delay := c.retryMin
+	for {
+		var failed []string
+		var firstErr error
+		for _, p := range pending {
+			if err := c.Register(ctx, p); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed = append(failed, p)
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		if len(failed) == 0 {
+			c.log.Info("registered with EdgeCore", "socket", c.cfg.Socket, "protocols", c.cfg.Protocols)
+			*outage = false
+			return nil
+		}
+		if !*outage {
+			c.log.Warn("cannot register with EdgeCore; retrying until it answers", "socket", c.cfg.Socket, "err", firstErr)
+			*outage = true
+		} else {
+			c.log.Debug("still cannot register with EdgeCore", "err", firstErr, "retry_in", delay)
+		}
+		pending = failed
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(delay*2, c.retryMax)
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Register registers one protocol with EdgeCore, asking for its data, and
+// loads the models and devices EdgeCore returns into the Registry: models
+// first, then devices. A model or device that is rejected is logged and the
+// others are still loaded. Register waits for the pacer itself.
+func (c *Client) Register(ctx context.Context, protocol string) error {
+	info, ok := c.mappers[protocol]
+	if !ok {
+		return fmt.Errorf("dmi: register %s: protocol not in the client's configuration", protocol)
+	}
+	if err := c.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("dmi: register %s: %w", protocol, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.api.MapperRegister(ctx, &pb.MapperRegisterRequest{WithData: true, Mapper: info})
+	if err != nil {
+		return c.callError("register "+protocol, err, false)
+	}
+	c.load(protocol, resp)
+	return nil
+}
+
+// load hands the models and devices of one registration to the Registry.
+func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
+	models, devices := 0, 0
+	for _, m := range resp.GetModelList() {
+		if err := c.putModel(m); err != nil {
+			c.log.Warn("rejected model from EdgeCore", "protocol", protocol, "model", m.GetName(), "err", err)
+			continue
+		}
+		models++
+	}
+	for _, d := range resp.GetDeviceList() {
+		if err := c.putDevice(d); err != nil {
+			c.log.Warn("rejected device from EdgeCore", "protocol", protocol, "device", d.GetName(), "err", err)
+			continue
+		}
+		devices++
+	}
+	c.log.Info("loaded from EdgeCore", "protocol", protocol, "models", models, "devices", devices)
+}
+
+// putModel converts m and hands it to the Registry.
+func (c *Client) putModel(m *pb.DeviceModel) error {
+	if c.cfg.Server != nil {
+		_, err := c.cfg.Server.putModelInto(c.reg, m)
+		return err
+	}
+	model, err := ModelFromProto(m)
+	if err != nil {
+		return err
+	}
+	return c.reg.PutModel(model)
+}
+
+// putDevice converts d and hands it to the Registry (through the Server, if
+// there is one, so that it remembers the spec).
+func (c *Client) putDevice(d *pb.Device) error {
+	if c.cfg.Server != nil {
+		_, err := c.cfg.Server.putDeviceInto(c.reg, d)
+		return err
+	}
+	dev, err := DeviceFromProto(d)
+	if err != nil {
+		return err
+	}
+	return c.reg.PutDevice(dev)
+}
+
+// watch returns nil when the connection to EdgeCore is lost (or a report
+// found EdgeCore unavailable), and ctx's error when ctx ends.
+func (c *Client) watch(ctx context.Context) error {
+	// Registration has just succeeded: earlier news is stale.
+	select {
+	case <-c.unavailable:
+	default:
+	}
+	st := c.conn.GetState()
+	if st != connectivity.Ready {
+		return nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	changed := make(chan struct{})
+	go func() {
+		c.conn.WaitForStateChange(wctx, st)
+		close(changed)
+	}()
+	select {
+	case <-changed:
+	case <-c.unavailable:
+	case <-ctx.Done():
+	}
+	cancel()
+	<-changed
+	return ctx.Err()
+}
