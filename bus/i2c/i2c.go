@@ -1,0 +1,235 @@
+// Package i2c is the "i2c" protocol: devices on an I²C bus whose properties
+// are registers.
+//
+// A device is one chip: a bus and a 7-bit address. Each property is one
+// register: reading it writes the register number and reads the register's
+// bytes after a repeated START (the pointer-register convention of most I²C
+// sensors and of 24Cxx EEPROMs); writing it writes the register number followed
+// by the value's bytes. A bus.Codec turns the bytes into the property's value.
+//
+// Device configData (spec.protocol.configData):
+//
+//	bus      the I²C bus: 1, "1", "I2C1" or "/dev/i2c-1" (default "1")
+//	address  the chip's 7-bit address, 0x03 to 0x77: 72 or "0x48" (required)
+//
+// Property configData (spec.properties[].visitors.configData):
+//
+//	register   the register number, 0 to 255 (required)
+//	dataType   uint8, int8, uint16, int16, uint32, int32, float32 or bool (default uint8)
+//	byteOrder  big or little (default big: most significant byte first)
+//	shift      right shift of the raw register (default 0)
+//	mask       bits kept after the shift, such as "0x0FFF" (default: all)
+//	scale      multiplier (default 1)
+//	offset     added after scaling (default 0)
+//
+// value = ((raw >> shift) & mask) * scale + offset; see bus.Codec. A TMP102's
+// temperature is register 0, dataType int16, shift 4, scale 0.0625.
+//
+// A ReadWrite property's Point is a bus.Writer. When shift or mask leave part
+// of the register to other fields, Write reads the register first and changes
+// only the field's bits.
+//
+// Unknown keys are not errors (they may belong to a newer version); Device
+// returns them from Warnings for the log.
+package i2c
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"periph.io/x/conn/v3/i2c/i2creg"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/hal"
+)
+
+// Driver opens I²C devices. The zero value is ready to use.
+type Driver struct{}
+
+// Protocol returns "i2c".
+func (Driver) Protocol() string { return "i2c" }
+
+var (
+	deviceKeys   = []string{"bus", "address"}
+	propertyKeys = append([]string{"register"}, bus.CodecKeys()...)
+)
+
+// Open checks cfg, opens the device's bus through hal (shared with every other
+// device on it) and builds one Point per property. Errors in configData are
+// *bus.FieldError naming the key.
+func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	c := cfg.Config
+	name, err := busName(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Require("address"); err != nil {
+		return nil, err
+	}
+	addr, err := c.Int("address", 0, 0x03, 0x77)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{addr: uint16(addr)}
+	d.warn(c, deviceKeys)
+
+	points := make([]*point, len(cfg.Properties))
+	for i, p := range cfg.Properties {
+		pc := propertyConfig(p)
+		if points[i], err = newPoint(pc); err != nil {
+			return nil, err
+		}
+		d.warn(pc, propertyKeys)
+	}
+
+	h, err := hal.OpenI2C(name)
+	if err != nil {
+		return nil, c.Errorf("bus", "%w", err)
+	}
+	d.i2c, d.busName = h, canonical(name)
+	d.points = make([]bus.Point, len(points))
+	for i, p := range points {
+		p.bus, p.addr = h, d.addr
+		d.points[i] = p
+		if cfg.Properties[i].Writable {
+			d.points[i] = writer{p}
+		}
+	}
+	return d, nil
+}
+
+// busName reads the bus key: a bus number or a name registered in i2creg.
+func busName(c bus.Config) (string, error) {
+	v, ok := c.Values["bus"]
+	switch {
+	case !ok:
+		return "1", nil
+	case v.Kind == bus.Number:
+		n, err := c.Int("bus", 1, 0, math.MaxInt32)
+		return strconv.FormatInt(n, 10), err
+	case v.Kind == bus.String && strings.TrimSpace(v.Str) != "":
+		return strings.TrimSpace(v.Str), nil
+	}
+	return "", c.Errorf("bus", "%s is not a bus number or name", v)
+}
+
+// canonical returns the registered name of the bus called name, so that every
+// spelling of one bus gives the same Device.Bus (and so one worker).
+func canonical(name string) string {
+	for _, r := range i2creg.All() {
+		if r.Name == name || (r.Number >= 0 && strconv.Itoa(r.Number) == name) {
+			return r.Name
+		}
+		for _, a := range r.Aliases {
+			if a == name {
+				return r.Name
+			}
+		}
+	}
+	return name
+}
+
+// Device is an opened I²C device.
+type Device struct {
+	i2c      *hal.I2C
+	busName  string
+	addr     uint16
+	points   []bus.Point
+	warnings []string
+}
+
+// Bus returns "i2c:" and the bus's registered name, such as "i2c:SIM-I2C1" or
+// "i2c:/dev/i2c-1", whatever alias the device was configured with.
+func (d *Device) Bus() string { return "i2c:" + d.busName }
+
+// Points returns one Point per property, in order. A ReadWrite property's
+// Point is also a bus.Writer.
+func (d *Device) Points() []bus.Point { return d.points }
+
+// Warnings returns one line per configData key the driver ignored.
+func (d *Device) Warnings() []string { return d.warnings }
+
+// Close releases the device's share of the bus.
+func (d *Device) Close() error { return d.i2c.Close() }
+
+func (d *Device) warn(c bus.Config, known []string) {
+	for _, k := range c.Unknown(known...) {
+		d.warnings = append(d.warnings, c.Errorf(k, "unknown key, ignored").Error())
+	}
+}
+
+// point is one register. Its buffers live in the struct, so Read and Write do
+// not allocate.
+type point struct {
+	bus   *hal.I2C
+	addr  uint16
+	codec bus.Codec
+	size  int
+	reg   [1]byte
+	rbuf  [4]byte // rbuf[:size] is the register
+	wbuf  [1 + 4]byte
+}
+
+// propertyConfig returns p's configData, with a path naming the property when
+// the caller gave none.
+func propertyConfig(p bus.PropertyConfig) bus.Config {
+	c := p.Config
+	if c.Path == "" {
+		c.Path = "properties[" + p.Name + "]"
+	}
+	return c
+}
+
+func newPoint(c bus.Config) (*point, error) {
+	if err := c.Require("register"); err != nil {
+		return nil, err
+	}
+	reg, err := c.Int("register", 0, 0, 255)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := bus.ParseCodec(c, "uint8")
+	if err != nil {
+		return nil, err
+	}
+	pt := &point{codec: codec, size: codec.Size()}
+	pt.reg[0] = byte(reg)
+	pt.wbuf[0] = byte(reg)
+	return pt, nil
+}
+
+// Read reads the register and decodes it.
+func (p *point) Read() (float64, error) {
+	r := p.rbuf[:p.size]
+	if err := p.bus.Tx(p.addr, p.reg[:], r); err != nil {
+		return 0, p.errorf("read", err)
+	}
+	return p.codec.Decode(r), nil
+}
+
+func (p *point) errorf(op string, err error) error {
+	return fmt.Errorf("i2c bus %s address 0x%02x register 0x%02x: %s: %w", p.bus.Name(), p.addr, p.reg[0], op, err)
+}
+
+// writer is the Point of a ReadWrite property.
+type writer struct{ *point }
+
+// Write encodes v and writes the register. A partial field (shift or mask) is
+// read first, so the register's other bits keep their values.
+func (p writer) Write(v float64) error {
+	b := p.wbuf[:1+p.size]
+	if p.codec.Partial() {
+		if err := p.bus.Tx(p.addr, p.reg[:], b[1:]); err != nil {
+			return p.errorf("read before write", err)
+		}
+	}
+	if err := p.codec.Encode(v, b[1:]); err != nil {
+		return p.errorf("write", err)
+	}
+	if err := p.bus.Tx(p.addr, b, nil); err != nil {
+		return p.errorf("write", err)
+	}
+	return nil
+}
