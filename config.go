@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is tinymapper's configuration. Every key can be set in the YAML file
+// given by --config and overridden by the flag of the same meaning.
+type Config struct {
+	GRPCServer struct {
+		// SocketPath is our DeviceMapperService socket (--sock).
+		SocketPath string `yaml:"socket_path"`
+	} `yaml:"grpc_server"`
+	Common struct {
+		Name         string   `yaml:"name"`          // --name
+		EdgeCoreSock string   `yaml:"edgecore_sock"` // --edgecore-sock
+		Protocols    []string `yaml:"protocols"`     // --protocols
+		HTTPAddress  string   `yaml:"http_address"`  // --http
+		Board        string   `yaml:"board"`         // --board
+	} `yaml:"common"`
+	Report struct {
+		Rate  float64 `yaml:"rate"`  // --report-rate
+		Burst int     `yaml:"burst"` // --report-burst
+	} `yaml:"report"`
+	// Devices is a KubeEdge Device/DeviceModel YAML file; set, it selects
+	// standalone mode (--devices).
+	Devices  string `yaml:"devices"`
+	LogLevel string `yaml:"log_level"` // --log-level
+}
+
+// flagHelp is returned when -h was asked for: usage was printed, exit 0.
+var flagHelp = errors.New("help requested")
+
+// defaults returns the configuration with nothing set.
+func defaults() Config {
+	var c Config
+	c.GRPCServer.SocketPath = "/etc/kubeedge/tinymapper.sock"
+	c.Common.Name = "tinymapper"
+	c.Common.EdgeCoreSock = "/etc/kubeedge/dmi.sock"
+	c.Common.Protocols = []string{"i2c", "spi", "gpio", "serial", "modbus-rtu"}
+	c.Common.HTTPAddress = "127.0.0.1:7777"
+	c.Common.Board = "auto"
+	// EdgeCore allows 1 call/s with a burst of 100 for every mapper on the
+	// node together: stay well inside it.
+	c.Report.Rate = 0.5
+	c.Report.Burst = 20
+	c.LogLevel = "info"
+	return c
+}
+
+// loadConfig parses args: the config file first, then the flags over it.
+func loadConfig(args []string) (Config, error) {
+	c := defaults()
+	fs := flag.NewFlagSet("tinymapper", flag.ContinueOnError)
+	configFile := fs.String("config", "", "YAML config file (keys as in deploy/config.yaml)")
+	sock := fs.String("sock", c.GRPCServer.SocketPath, "unix socket for EdgeCore to call us on (grpc_server.socket_path)")
+	edgecore := fs.String("edgecore-sock", c.Common.EdgeCoreSock, "EdgeCore's DMI socket (common.edgecore_sock)")
+	name := fs.String("name", c.Common.Name, "mapper name; registered as NAME-PROTOCOL (common.name)")
+	protocols := fs.String("protocols", strings.Join(c.Common.Protocols, ","), "protocols to serve, comma-separated (common.protocols)")
+	httpAddr := fs.String("http", c.Common.HTTPAddress, "data plane REST address; empty disables it (common.http_address)")
+	board := fs.String("board", c.Common.Board, "board: auto, sim, rpi, linux (common.board)")
+	rate := fs.Float64("report-rate", c.Report.Rate, "DMI calls per second to EdgeCore; 0 = unpaced (report.rate)")
+	burst := fs.Int("report-burst", c.Report.Burst, "DMI call burst (report.burst)")
+	devices := fs.String("devices", "", "standalone mode: run the Devices and DeviceModels in this YAML file without EdgeCore (devices)")
+	logLevel := fs.String("log-level", c.LogLevel, "debug, info, warn or error (log_level)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, flagHelp
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configFile != "" {
+		b, err := os.ReadFile(*configFile)
+		if err != nil {
+			return c, err
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("%s: %w", *configFile, err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	over := func(flagName string, apply func()) {
+		if set[flagName] {
+			apply()
+		}
+	}
+	over("sock", func() { c.GRPCServer.SocketPath = *sock })
+	over("edgecore-sock", func() { c.Common.EdgeCoreSock = *edgecore })
+	over("name", func() { c.Common.Name = *name })
+	over("protocols", func() { c.Common.Protocols = splitList(*protocols) })
+	over("http", func() { c.Common.HTTPAddress = *httpAddr })
+	over("board", func() { c.Common.Board = *board })
+	over("report-rate", func() { c.Report.Rate = *rate })
+	over("report-burst", func() { c.Report.Burst = *burst })
+	over("devices", func() { c.Devices = *devices })
+	over("log-level", func() { c.LogLevel = *logLevel })
+	return c, c.check()
+}
+
+func (c Config) check() error {
+	switch {
+	case c.Common.Name == "":
+		return errors.New("common.name (--name) must not be empty")
+	case c.Report.Rate < 0:
+		return errors.New("report.rate (--report-rate) must not be negative")
+	case c.Report.Rate > 0 && c.Report.Burst < 1:
+		return errors.New("report.burst (--report-burst) must be at least 1")
+	case len(c.Common.Protocols) == 0:
+		return errors.New("common.protocols (--protocols) must name at least one protocol")
+	case c.Devices == "" && c.GRPCServer.SocketPath == "":
+		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

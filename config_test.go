@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("common:\n  name: gw1\n  protocols: [i2c]\nreport:\n  rate: 2\n  burst: 4\n"), 0o600)
+	cases := []struct {
+		name  string
+		args  []string
+		check func(Config) bool
+	}{
+		{"defaults", nil, func(c Config) bool {
+			return c.GRPCServer.SocketPath == "/etc/kubeedge/tinymapper.sock" && c.Common.EdgeCoreSock == "/etc/kubeedge/dmi.sock" &&
+				c.Common.HTTPAddress == "127.0.0.1:7777" && len(c.Common.Protocols) == 5 && c.Report.Rate == 0.5
+		}},
+		{"file", []string{"--config", file}, func(c Config) bool {
+			return c.Common.Name == "gw1" && reflect.DeepEqual(c.Common.Protocols, []string{"i2c"}) && c.Report.Rate == 2 && c.Report.Burst == 4
+		}},
+		{"flag over file", []string{"--config", file, "--name", "gw2", "--report-rate", "0"}, func(c Config) bool {
+			return c.Common.Name == "gw2" && c.Report.Rate == 0 && c.Report.Burst == 4
+		}},
+		{"protocol list", []string{"--protocols", " i2c, gpio ,"}, func(c Config) bool {
+			return reflect.DeepEqual(c.Common.Protocols, []string{"i2c", "gpio"})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadConfig(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("config %+v", c)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("common:\n  nmae: x\n"), 0o600)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--report-rate", "-1"}, "report.rate"},
+		{[]string{"--report-burst", "0"}, "report.burst"},
+		{[]string{"--name", ""}, "common.name"},
+		{[]string{"--protocols", ","}, "common.protocols"},
+		{[]string{"--config", typo}, "nmae"},
+		{[]string{"stray"}, "stray"},
+	}
+	for _, tc := range cases {
+		_, err := loadConfig(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("loadConfig(%q) = %v; want an error naming %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestShippedConfigParses(t *testing.T) {
+	c, err := loadConfig([]string{"--config", "deploy/config.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := loadConfig(nil)
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("deploy/config.yaml %+v differs from the defaults %+v", c, d)
+	}
+}

@@ -1,0 +1,232 @@
+// Command tinymapper is a KubeEdge device mapper for embedded gateways: it reads
+// GPIO, I²C, SPI and serial devices, keeps their twins current in EdgeCore over
+// DMI, and serves their samples on a local REST data plane.
+//
+//	tinymapper [flags]              run (under EdgeCore, or standalone with --devices)
+//	tinymapper version              print version, commit and build date
+//
+// See the README for flags and the config file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tinymapper/tinymapper/board"
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/i2c"
+	"github.com/tinymapper/tinymapper/data"
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
+	"github.com/tinymapper/tinymapper/dmi"
+)
+
+// Stamped by the Makefile with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+	date    = "unknown"
+)
+
+// shutdownBudget bounds the last report and the socket cleanup on exit.
+const shutdownBudget = 3 * time.Second
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tinymapper:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintf(stdout, "tinymapper %s (commit %s, built %s)\n", version, commit, date)
+		return nil
+	}
+	cfg, err := loadConfig(args)
+	if errors.Is(err, flagHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log)
+}
+
+// drivers returns the protocol drivers for the configured protocols.
+func drivers(protocols []string) []bus.Driver {
+	all := []bus.Driver{i2c.Driver{}}
+	var out []bus.Driver
+	for _, d := range all {
+		if slices.Contains(protocols, d.Protocol()) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	b, err := board.Open(cfg.Common.Board)
+	if err != nil {
+		return fmt.Errorf("board %q: %w", cfg.Common.Board, err)
+	}
+	defer b.Close()
+	log.Info("tinymapper starting", "version", version, "board", b.Name)
+
+	drv := drivers(cfg.Common.Protocols)
+	if len(drv) == 0 {
+		return fmt.Errorf("none of the protocols %s has a driver", strings.Join(cfg.Common.Protocols, ", "))
+	}
+	mgr := device.NewManager(device.Options{Log: log}, drv...)
+
+	var sender device.Sender
+	var wg sync.WaitGroup
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	errc := make(chan error, 4)
+
+	if cfg.Devices != "" {
+		if err := loadDevices(mgr, cfg.Devices, log); err != nil {
+			return err
+		}
+		log.Info("standalone mode: EdgeCore is not contacted", "devices", cfg.Devices)
+	} else {
+		srv := dmi.NewServer(mgr, log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(work, cfg.GRPCServer.SocketPath); err != nil {
+				errc <- fmt.Errorf("DMI server: %w", err)
+			}
+		}()
+		client, err := dmi.NewClient(dmi.ClientConfig{
+			Socket: cfg.Common.EdgeCoreSock, Address: cfg.GRPCServer.SocketPath,
+			Name: cfg.Common.Name, Version: version, Protocols: mgr.Protocols(),
+			Rate: cfg.Report.Rate, Burst: cfg.Report.Burst, Log: log,
+		}, mgr)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		sender = client
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client.Run(work)
+		}()
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mgr.Run(work)
+	}()
+
+	var reporter *device.Reporter
+	reportCtx, stopReports := context.WithCancel(work)
+	reportDone := make(chan struct{})
+	if sender != nil {
+		reporter = device.NewReporter(mgr, sender, log)
+		go func() {
+			defer close(reportDone)
+			reporter.Run(reportCtx)
+		}()
+	} else {
+		close(reportDone)
+	}
+
+	var httpSrv *http.Server
+	if cfg.Common.HTTPAddress != "" {
+		ln, err := net.Listen("tcp", cfg.Common.HTTPAddress)
+		if err != nil {
+			stopReports()
+			stopWork()
+			wg.Wait()
+			return fmt.Errorf("data plane: %w", err)
+		}
+		httpSrv = &http.Server{Handler: data.Handler(mgr, func() bool { return true }, log), ReadHeaderTimeout: 5 * time.Second}
+		log.Info("data plane listening", "address", "http://"+ln.Addr().String())
+		go func() {
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("data plane: %w", err)
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case runErr = <-errc:
+		log.Error("stopping", "err", runErr)
+	}
+
+	// Stop reporting, send what changed since the last report, then stop
+	// sampling and serving. All of it within shutdownBudget.
+	stopReports()
+	<-reportDone
+	final, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	if reporter != nil {
+		n := reporter.Flush(final)
+		log.Info("last report sent", "devices", n)
+	}
+	if httpSrv != nil {
+		httpSrv.Shutdown(final)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-final.Done():
+		log.Warn("shutdown budget exceeded")
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func loadDevices(mgr *device.Manager, path string, log *slog.Logger) error {
+	set, err := crd.LoadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, w := range set.Warnings {
+		log.Warn(w)
+	}
+	for _, m := range set.Models {
+		if err := mgr.PutModel(m); err != nil {
+			return fmt.Errorf("%s: DeviceModel %s/%s: %w", path, m.Namespace, m.Name, err)
+		}
+	}
+	for _, d := range set.Devices {
+		if err := mgr.PutDevice(d); err != nil {
+			// One bad device must not keep the others from running.
+			log.Error("device refused", "file", path, "device", device.Key(d.Namespace, d.Name), "err", err)
+		}
+	}
+	return nil
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
+	"github.com/tinymapper/tinymapper/internal/edgecore"
+)
+
+// These tests run the whole mapper (serve, as main runs it) on the simulated
+// board against the EdgeCore stand-in, over real unix sockets.
+
+// anyOf wraps a value the way EdgeCore's dataToAny does: strings as
+// StringValue, every JSON number as FloatValue, booleans as BoolValue.
+func anyOf(t *testing.T, v any) *anypb.Any {
+	t.Helper()
+	var a *anypb.Any
+	var err error
+	switch x := v.(type) {
+	case string:
+		a, err = anypb.New(wrapperspb.String(x))
+	case float64:
+		a, err = anypb.New(wrapperspb.Float(float32(x)))
+	case int:
+		a, err = anypb.New(wrapperspb.Float(float32(x)))
+	case bool:
+		a, err = anypb.New(wrapperspb.Bool(x))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func configData(t *testing.T, kv ...any) *pb.CustomizedValue {
+	c := &pb.CustomizedValue{Data: map[string]*anypb.Any{}}
+	for i := 0; i < len(kv); i += 2 {
+		c.Data[kv[i].(string)] = anyOf(t, kv[i+1])
+	}
+	return c
+}
+
+func tmp102Model() *pb.DeviceModel {
+	return &pb.DeviceModel{Name: "tmp102", Namespace: "default", Spec: &pb.DeviceModelSpec{
+		Properties: []*pb.ModelProperty{{Name: "temperature", Type: "FLOAT", AccessMode: "ReadOnly", Minimum: "-40", Maximum: "125"}}}}
+}
+
+func tmp102Device(t *testing.T, name string, address any) *pb.Device {
+	return &pb.Device{Name: name, Namespace: "default", Spec: &pb.DeviceSpec{
+		DeviceModelReference: "tmp102",
+		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", 1, "address", address)},
+		Properties: []*pb.DeviceProperty{{
+			Name: "temperature", CollectCycle: 200, ReportCycle: 1000, ReportToCloud: true,
+			Desired:  &pb.TwinProperty{},
+			Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(t, "register", 0, "dataType", "int16", "shift", 4, "scale", 0.0625)},
+		}}}}
+}
+
+func eepromModel() *pb.DeviceModel {
+	return &pb.DeviceModel{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceModelSpec{
+		Properties: []*pb.ModelProperty{{Name: "byte16", Type: "INT", AccessMode: "ReadWrite", Minimum: "0", Maximum: "255"}}}}
+}
+
+func eepromDevice(t *testing.T, desired string) *pb.Device {
+	return &pb.Device{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceSpec{
+		DeviceModelReference: "eeprom",
+		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", "1", "address", "0x50")},
+		Properties: []*pb.DeviceProperty{{
+			Name: "byte16", CollectCycle: 200, ReportCycle: 1000, ReportToCloud: true,
+			Desired:  &pb.TwinProperty{Value: desired},
+			Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(t, "register", 16, "dataType", "uint8")},
+		}}}}
+}
+
+// syncBuffer is a log sink tests can read while the mapper writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	dir, sock, edgecore string
+	logs                *syncBuffer
+	stop                func() error
+}
+
+// startMapper runs serve with the sim board until the test ends.
+func startMapper(t *testing.T, extra ...string) *harness {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	h := &harness{dir: dir, sock: filepath.Join(dir, "mapper.sock"), edgecore: filepath.Join(dir, "dmi.sock"), logs: &syncBuffer{}}
+	args := append([]string{"--board", "sim", "--sock", h.sock, "--edgecore-sock", h.edgecore, "--http", ""}, extra...)
+	cfg, err := loadConfig(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- serve(ctx, cfg, log) }()
+	var once sync.Once
+	var serveErr error
+	h.stop = func() error {
+		once.Do(func() { cancel(); serveErr = <-errc })
+		return serveErr
+	}
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("mapper log:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
+	h := startMapper(t, "--report-rate", "5", "--report-burst", "5")
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{
+		Models: []*pb.DeviceModel{tmp102Model()}, Devices: []*pb.Device{tmp102Device(t, "room", 0x48)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+
+	eventually(t, 10*time.Second, "a temperature twin", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
+	mappers := stub.Mappers()
+	if len(mappers) != 1 || mappers["i2c"] == nil {
+		t.Fatalf("registered mappers %v; want one, for i2c (the only protocol with a driver here)", mappers)
+	}
+	if m := mappers["i2c"]; m.Name != "tinymapper-i2c" || string(m.Address) != h.sock {
+		t.Errorf("mapper info %+v; want name tinymapper-i2c and address %s", m, h.sock)
+	}
+	tw, _ := stub.Twin("default", "room", "temperature")
+	v, err := strconv.ParseFloat(tw.Reported, 64)
+	if err != nil || v < 20 || v > 25 {
+		t.Errorf("temperature twin %q; want a number in the sim's range [20, 25]", tw.Reported)
+	}
+	eventually(t, 5*time.Second, "state online", func() bool {
+		return strings.Contains(strings.Join(stub.States("default", "room"), ","), "online")
+	})
+	if bad := stub.Invalid(); len(bad) > 0 {
+		t.Errorf("EdgeCore would drop: %v", bad)
+	}
+	if c := stub.Counts(); c.Rejected > 0 {
+		t.Errorf("%d calls refused by the rate limiter", c.Rejected)
+	}
+}
+
+func TestDeviceLifecycleOverDMI(t *testing.T) {
+	h := startMapper(t, "--report-rate", "0")
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{Unlimited: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+	eventually(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// RegisterDevice: the sensor and the EEPROM with a desired value.
+	if err := stub.Deploy(ctx, tmp102Model(), tmp102Device(t, "room", 0x48)); err != nil {
+		t.Fatal(err)
+	}
+	if err := stub.Deploy(ctx, eepromModel(), eepromDevice(t, "7")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "EEPROM twin 7", func() bool {
+		tw, _ := stub.Twin("default", "eeprom", "byte16")
+		return tw.Reported == "7" && tw.ObservedDesired == "7"
+	})
+
+	// UpdateDevice with a new desired value is a write, read back as reported.
+	c, done, err := stub.Mapper("i2c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if _, err := c.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Device: eepromDevice(t, "99")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "EEPROM twin 99", func() bool {
+		tw, _ := stub.Twin("default", "eeprom", "byte16")
+		return tw.Reported == "99" && tw.ObservedDesired == "99"
+	})
+
+	// GetDevice returns the spec and the current twins.
+	got, err := c.GetDevice(ctx, &pb.GetDeviceRequest{DeviceName: "eeprom", DeviceNamespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Device.GetSpec().GetDeviceModelReference() != "eeprom" || len(got.Device.GetStatus().GetTwins()) != 1 ||
+		got.Device.Status.Twins[0].GetReported().GetValue() != "99" {
+		t.Errorf("GetDevice = %v; want the eeprom spec with twin byte16=99", got.Device)
+	}
+
+	// An invalid device is refused with the field named; the others keep reporting.
+	_, err = c.RegisterDevice(ctx, &pb.RegisterDeviceRequest{Device: tmp102Device(t, "broken", 72.5)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "address") {
+		t.Errorf("RegisterDevice(address 72.5) = %v; want InvalidArgument naming address", err)
+	}
+	before := stub.ReportsFor("default", "room")
+	eventually(t, 5*time.Second, "the sensor still reporting", func() bool { return stub.ReportsFor("default", "room") > before+1 })
+
+	// RemoveDevice: no reports after it.
+	if _, err := c.RemoveDevice(ctx, &pb.RemoveDeviceRequest{DeviceName: "room", DeviceNamespace: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a report already in flight may land
+	after := stub.ReportsFor("default", "room")
+	time.Sleep(1500 * time.Millisecond)
+	if n := stub.ReportsFor("default", "room"); n != after {
+		t.Errorf("%d reports for a removed device", n-after)
+	}
+	if _, err := c.GetDevice(ctx, &pb.GetDeviceRequest{DeviceName: "room", DeviceNamespace: "default"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetDevice after removal = %v; want NotFound", err)
+	}
+	if bad := stub.Invalid(); len(bad) > 0 {
+		t.Errorf("EdgeCore would drop: %v", bad)
+	}
+}
+
+func TestEdgeCoreAbsentAtStartIsRetriedQuietly(t *testing.T) {
+	h := startMapper(t)
+	time.Sleep(1500 * time.Millisecond) // several retries without EdgeCore
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{
+		Models: []*pb.DeviceModel{tmp102Model()}, Devices: []*pb.Device{tmp102Device(t, "room", 0x48)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+	eventually(t, 40*time.Second, "registration once EdgeCore is up", func() bool { return stub.Mappers()["i2c"] != nil })
+	eventually(t, 10*time.Second, "the device from registration reporting", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
+	logs := h.logs.String()
+	var failures int
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			failures++
+		}
+	}
+	if failures == 0 || failures > 2 {
+		t.Errorf("%d warning lines while EdgeCore was absent; want it said once, not per retry:\n%s", failures, logs)
+	}
+}
+
+func TestHundredDevicesStayInsideEdgeCoresLimiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	var devices []*pb.Device
+	for i := 0; i < 100; i++ {
+		devices = append(devices, tmp102Device(t, fmt.Sprintf("sensor-%03d", i), 0x48))
+	}
+	h := startMapper(t) // default pacing
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{Models: []*pb.DeviceModel{tmp102Model()}, Devices: devices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+	eventually(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
+	time.Sleep(6 * time.Second)
+	c := stub.Counts()
+	if c.Rejected != 0 {
+		t.Errorf("%d calls refused by EdgeCore's limiter; want 0", c.Rejected)
+	}
+	if c.Reports < 10 {
+		t.Errorf("%d reports in 6 s; the reporter should use its budget", c.Reports)
+	}
+	if len(stub.Invalid()) > 0 {
+		t.Errorf("EdgeCore would drop: %v", stub.Invalid()[:1])
+	}
+}
