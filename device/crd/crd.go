@@ -135,8 +135,8 @@ func Parse(b []byte) (Set, error) {
 		if err != nil {
 			return set, fmt.Errorf("document %d: %w", i, err)
 		}
-		if len(node.Content) == 0 || node.Content[0].Kind == 0 {
-			continue // empty document
+		if len(node.Content) == 0 || node.Content[0].Kind == 0 || node.Content[0].ShortTag() == "!!null" {
+			continue // empty document ("---" with nothing or only comments after it)
 		}
 		var h header
 		if err := node.Decode(&h); err != nil {
