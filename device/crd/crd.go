@@ -126,6 +126,11 @@ type deviceDoc struct {
 func Parse(b []byte) (Set, error) {
 	var set Set
 	dec := yaml.NewDecoder(bytes.NewReader(b))
+	// strict reads the same documents in step with dec, straight into the
+	// typed structs, so that KnownFields flags typos such as "colectCycle"
+	// with their line in the file.
+	strict := yaml.NewDecoder(bytes.NewReader(b))
+	strict.KnownFields(true)
 	for i := 1; ; i++ {
 		var node yaml.Node
 		err := dec.Decode(&node)
@@ -136,6 +141,7 @@ func Parse(b []byte) (Set, error) {
 			return set, fmt.Errorf("document %d: %w", i, err)
 		}
 		if len(node.Content) == 0 || node.Content[0].Kind == 0 || node.Content[0].ShortTag() == "!!null" {
+			strict.Decode(new(yaml.Node))
 			continue // empty document ("---" with nothing or only comments after it)
 		}
 		var h header
@@ -145,26 +151,21 @@ func Parse(b []byte) (Set, error) {
 		where := fmt.Sprintf("document %d (%s %s)", i, h.Kind, h.Metadata.Name)
 		if h.Kind != "Device" && h.Kind != "DeviceModel" {
 			set.Warnings = append(set.Warnings, where+": skipped: only Device and DeviceModel are read")
+			strict.Decode(new(yaml.Node))
 			continue
 		}
 		if h.APIVersion != APIVersion {
 			return set, fmt.Errorf("%s: apiVersion %q is not supported; use %s", where, h.APIVersion, APIVersion)
 		}
-		if err := strictDecode(&node, h.Kind, &set); err != nil {
+		if err := strictDecode(strict, h.Kind, &set); err != nil {
 			return set, fmt.Errorf("%s: %w", where, err)
 		}
 	}
 	return set, nil
 }
 
-func strictDecode(node *yaml.Node, kind string, set *Set) error {
-	// Re-encode so that KnownFields can flag typos such as "colectCycle".
-	raw, err := yaml.Marshal(node)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
+// strictDecode decodes dec's next document, which is of the given kind.
+func strictDecode(dec *yaml.Decoder, kind string, set *Set) error {
 	if kind == "DeviceModel" {
 		var d modelDoc
 		if err := dec.Decode(&d); err != nil {
