@@ -56,6 +56,17 @@ type Device interface {
 	io.Closer
 }
 
+// A Batcher is a Device that can read several of its points in one bus
+// transaction (adjacent I²C registers, contiguous Modbus registers). The bus
+// worker uses it when several points of one device are due together; devices
+// that are not Batchers have their points read one by one.
+type Batcher interface {
+	// ReadPoints reads the points at the indices idx (into Points()) and
+	// stores each value and error at the same position of vals and errs,
+	// which are as long as idx. It must not allocate.
+	ReadPoints(idx []int, vals []float64, errs []error)
+}
+
 // A Point reads one property.
 type Point interface {
 	// Read returns the property's current value, decoded and scaled.
