@@ -165,3 +165,26 @@ func TestReporterSendsOldestChangeFirst(t *testing.T) {
 		t.Errorf("send order %v; want [c a b] (oldest change first)", order)
 	}
 }
+
+func TestFlushSendsOnlyWhatChanged(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/1", 1)
+	m.PutDevice(testDevice("a", ""))
+	m.PutDevice(testDevice("b", ""))
+	waitFor(t, "samples", func() bool { _, ok := latest(m, "b", "temp"); return ok })
+	s := &recordingSender{}
+	rp := NewReporter(m, s, nil)
+	if n := rp.Flush(context.Background()); n != 2 {
+		t.Fatalf("first flush sent %d devices; want both", n)
+	}
+	drv.set("default/a/1", 2)
+	waitFor(t, "a sampled", func() bool { v, _ := latest(m, "a", "temp"); return v.Value == 2 })
+	if n := rp.Flush(context.Background()); n != 1 {
+		t.Fatalf("second flush sent %d devices; want only the changed one", n)
+	}
+	st, _ := s.sent()
+	if last := st[len(st)-1]; last != "default/a temp=2| setpoint=0|" {
+		t.Errorf("last report %q", last)
+	}
+}
