@@ -21,15 +21,17 @@ import (
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
 
-// DefaultEdgeCoreSocket is where EdgeCore serves DeviceManagerService unless
-// its configuration says otherwise.
-const DefaultEdgeCoreSocket = "/etc/kubeedge/dmi.sock"
-
-// Defaults for ClientConfig fields left empty.
 const (
+	// DefaultEdgeCoreSocket is where EdgeCore serves DeviceManagerService
+	// unless its configuration says otherwise.
+	DefaultEdgeCoreSocket = "/etc/kubeedge/dmi.sock"
+	// DefaultName is the mapper name used when ClientConfig.Name is empty.
 	DefaultName = "tinymapper"
 	// APIVersion is sent as MapperInfo.api_version.
 	APIVersion = "v1beta1"
+)
+
+const (
 	// mapperState is sent as MapperInfo.state, as KubeEdge's mapper
 	// framework does.
 	mapperState = "OK"

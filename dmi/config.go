@@ -1,6 +1,7 @@
 package dmi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -62,7 +63,7 @@ func DecodeConfig(path string, m map[string]*anypb.Any) (bus.Config, error) {
 // decodeValue unwraps one configData value.
 func decodeValue(a *anypb.Any) (bus.Value, error) {
 	if a == nil {
-		return bus.Value{}, fmt.Errorf("has no value")
+		return bus.Value{}, errors.New("has no value")
 	}
 	url := a.GetTypeUrl()
 	name := url[strings.LastIndexByte(url, '/')+1:]
