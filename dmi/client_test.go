@@ -22,11 +22,12 @@ import (
 )
 
 // fakeEdgeCore is an in-test DeviceManagerService. It answers MapperRegister
-// with data[protocol] and records every request. answer, when set, decides
-// the reply to reports.
+// with data[protocol] and records every request, except status reports when
+// forget is set. answer, when set, decides the reply to reports.
 type fakeEdgeCore struct {
 	pb.UnimplementedDeviceManagerServiceServer
-	data map[string]*pb.MapperRegisterResponse
+	data   map[string]*pb.MapperRegisterResponse
+	forget bool
 
 	mu        sync.Mutex
 	registers []*pb.MapperRegisterRequest
@@ -53,7 +54,9 @@ func (f *fakeEdgeCore) ReportDeviceStatus(_ context.Context, in *pb.ReportDevice
 			return nil, err
 		}
 	}
-	f.statuses = append(f.statuses, proto.Clone(in).(*pb.ReportDeviceStatusRequest))
+	if !f.forget {
+		f.statuses = append(f.statuses, proto.Clone(in).(*pb.ReportDeviceStatusRequest))
+	}
 	return &pb.ReportDeviceStatusResponse{}, nil
 }
 
@@ -408,5 +411,35 @@ func TestNewClientChecksItsConfig(t *testing.T) {
 	defer c.Close()
 	if c.cfg.Socket != DefaultEdgeCoreSocket || c.mappers["gpio"].GetName() != "tinymapper-gpio" {
 		t.Errorf("defaults not applied: socket %q, mapper %v", c.cfg.Socket, c.mappers["gpio"])
+	}
+}
+
+func BenchmarkReportStatus(b *testing.B) {
+	sock := filepath.Join(socketDir(b), "dmi.sock")
+	edge := &fakeEdgeCore{forget: true}
+	edge.start(b, sock)
+	c := newTestClient(b, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
+	ctx := context.Background()
+	at := time.Now()
+	twins := []device.Twin{
+		{Property: "temperature", Reported: "21.5", Type: device.TypeFloat, Time: at},
+		{Property: "alert", Reported: "false", ObservedDesired: "false", Type: device.TypeBoolean, Time: at},
+		{Property: "count", Reported: "7", Type: device.TypeInt, Time: at},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.ReportStatus(ctx, "plant", "thermo", twins); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeConfig(b *testing.B) {
+	data := thermometer(b, "thermo").GetSpec().GetProtocol().GetConfigData().GetData()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeConfig("spec.protocol.configData", data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
