@@ -3,6 +3,8 @@ module github.com/tinymapper/tinymapper
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24 // indirect
+	go.bug.st/serial v1.8.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect

@@ -1,0 +1,487 @@
+package hal
+
+// # Serial ports
+//
+// OpenSerial opens a serial port (a UART, a USB adapter, a pseudo-terminal)
+// by name with a mode, shared and reference-counted like OpenI2C: the Modbus
+// devices of one RS-485 line all hold handles on one open port.
+//
+// Names resolve through a small registry, so a board can say what a name
+// means: the sim board registers "/dev/ttyUSB0" (alias "ttyUSB0") for the pty
+// its Modbus slave listens on, and a Device CRD naming /dev/ttyUSB0 runs
+// unchanged on the sim and on a gateway. Unregistered names are device paths;
+// a bare "ttyUSB0" means "/dev/ttyUSB0", and symbolic links (such as
+// /dev/serial/by-id/...) are resolved so every spelling of a port shares one
+// handle.
+//
+// # Why reads and writes do not go through go.bug.st/serial
+//
+// go.bug.st/serial v1.8.0 configures the port well: raw mode, 5 to 8 data
+// bits, parity none/even/odd/mark/space (CMSPAR), any baud rate (termios2
+// BOTHER on Linux), TIOCEXCL. Its data path is broken for a long-running
+// mapper, in ways verified on this module's pinned version:
+//
+//   - Read waits in select(2) on an fd_set, a fixed 1024-bit array: once the
+//     port's descriptor (or its close-signal pipe) is 1024 or above, Read
+//     panics with an index out of range. A gateway process with many sockets,
+//     files and ports open gets there.
+//   - A read timeout returns (0, nil), which callers take for "no data yet"
+//     or for EOF; it is not an error.
+//   - SetDTR, SetRTS and GetModemStatusBits fail with ENOTTY on a pty (and on
+//     adapters without modem lines), and Open with Mode.InitialStatusBits
+//     set fails outright there, since it reads the modem bits first.
+//   - OnePointFiveStopBits is always refused on Linux.
+//
+// So hal opens the tty twice. First itself, with os.OpenFile(O_RDWR|O_NOCTTY|
+// O_NONBLOCK): that descriptor lives in Go's runtime poller (epoll, no
+// descriptor limit), honours read and write deadlines without a thread per
+// read, and does not allocate per read. Then with serial.Open, which applies
+// the mode; termios settings belong to the tty, not to a descriptor, so they
+// hold for both. Every byte goes through the os.File; the library's port is
+// used only for ioctls (mode, flushing input, draining output, modem bits),
+// none of which select. InitialStatusBits is never set, modem-control errors
+// on ports that have no modem lines wrap errors.ErrUnsupported, a read
+// deadline returns ErrTimeout, and 1.5 stop bits are accepted with 5 data
+// bits, where a UART sends 1.5 when asked for 2 (and refused otherwise, as
+// no UART can do it).
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
+)
+
+// Parity is a serial port's parity bit: ParityNone, ParityEven, ParityOdd,
+// ParityMark (always 1) or ParitySpace (always 0).
+type Parity byte
+
+// Parities, as the letter of "8N1".
+const (
+	ParityNone  Parity = 'N'
+	ParityEven  Parity = 'E'
+	ParityOdd   Parity = 'O'
+	ParityMark  Parity = 'M'
+	ParitySpace Parity = 'S'
+)
+
+// StopBits is the length of a character's stop bits, in half bits.
+type StopBits uint8
+
+// Stop bit lengths.
+const (
+	Stop1     StopBits = 2
+	Stop1Half StopBits = 3 // with 5 data bits only
+	Stop2     StopBits = 4
+)
+
+func (s StopBits) String() string {
+	switch s {
+	case Stop1:
+		return "1"
+	case Stop1Half:
+		return "1.5"
+	case Stop2:
+		return "2"
+	}
+	return "?" + strconv.Itoa(int(s))
+}
+
+// SerialMode is how a serial port frames characters. The zero values of
+// DataBits, Parity and StopBits mean 8, none and 1; Baud must be set.
+type SerialMode struct {
+	// Baud is the bit rate. Rates that are not standard termios speeds
+	// (such as 250000 or 31250) are set with termios2 on Linux; whether the
+	// UART can produce them is up to its driver.
+	Baud     int
+	DataBits int // 5 to 8
+	Parity   Parity
+	StopBits StopBits
+}
+
+// normal returns m with its zero fields set to their defaults.
+func (m SerialMode) normal() SerialMode {
+	if m.DataBits == 0 {
+		m.DataBits = 8
+	}
+	if m.Parity == 0 {
+		m.Parity = ParityNone
+	}
+	if m.StopBits == 0 {
+		m.StopBits = Stop1
+	}
+	return m
+}
+
+// String returns the mode as "9600 8N1".
+func (m SerialMode) String() string {
+	m = m.normal()
+	return fmt.Sprintf("%d %d%c%s", m.Baud, m.DataBits, m.Parity, m.StopBits)
+}
+
+// Check reports what is wrong with m, if anything.
+func (m SerialMode) Check() error {
+	m = m.normal()
+	switch {
+	case m.Baud <= 0 || m.Baud > 16_000_000:
+		return fmt.Errorf("baud rate %d is out of range [1, 16000000]", m.Baud)
+	case m.DataBits < 5 || m.DataBits > 8:
+		return fmt.Errorf("%d data bits: want 5 to 8", m.DataBits)
+	case strings.IndexByte("NEOMS", byte(m.Parity)) < 0:
+		return fmt.Errorf("parity %q: want N, E, O, M or S", rune(m.Parity))
+	case m.StopBits != Stop1 && m.StopBits != Stop1Half && m.StopBits != Stop2:
+		return fmt.Errorf("stop bits %s: want 1, 1.5 or 2", m.StopBits)
+	case m.StopBits == Stop1Half && m.DataBits != 5:
+		return fmt.Errorf("1.5 stop bits exist only with 5 data bits (a UART sends 1.5 when asked for 2 with 5-bit characters); use 1 or 2 with %d data bits", m.DataBits)
+	}
+	return nil
+}
+
+// CharTime returns how long one character takes on the wire: a start bit,
+// the data bits, the parity bit if any and the stop bits.
+func (m SerialMode) CharTime() time.Duration {
+	m = m.normal()
+	if m.Baud <= 0 {
+		return 0
+	}
+	halfBits := 2 * (1 + m.DataBits)
+	if m.Parity != ParityNone {
+		halfBits += 2
+	}
+	halfBits += int(m.StopBits)
+	return time.Duration(int64(halfBits) * int64(time.Second) / int64(2*m.Baud))
+}
+
+func (m SerialMode) library() *serial.Mode {
+	m = m.normal()
+	lm := &serial.Mode{BaudRate: m.Baud, DataBits: m.DataBits} // InitialStatusBits stays nil: it fails on ptys
+	switch m.Parity {
+	case ParityEven:
+		lm.Parity = serial.EvenParity
+	case ParityOdd:
+		lm.Parity = serial.OddParity
+	case ParityMark:
+		lm.Parity = serial.MarkParity
+	case ParitySpace:
+		lm.Parity = serial.SpaceParity
+	default:
+		lm.Parity = serial.NoParity
+	}
+	switch m.StopBits {
+	case Stop2, Stop1Half: // 1.5 is CSTOPB with CS5
+		lm.StopBits = serial.TwoStopBits
+	default:
+		lm.StopBits = serial.OneStopBit
+	}
+	return lm
+}
+
+// ErrTimeout is returned by Serial's Read and Write when the deadline passes
+// first. It is a net.Error-style timeout (Timeout() is true), and
+// errors.Is(ErrTimeout, os.ErrDeadlineExceeded) holds.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string        { return "serial port timed out" }
+func (timeoutError) Timeout() bool        { return true }
+func (timeoutError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+
+// # Registry
+
+var serialNames struct {
+	mu    sync.Mutex
+	ports map[string]registered // by registered name
+	alias map[string]string     // name or alias -> registered name
+}
+
+type registered struct {
+	path    string
+	aliases []string
+}
+
+// RegisterSerial makes name and each of aliases open the serial device at
+// path (such as a pseudo-terminal's /dev/pts/3). The canonical name of the
+// port, in Serial.Port and in bus names, is name. It fails when name or an
+// alias is already registered.
+func RegisterSerial(name string, aliases []string, path string) error {
+	if name == "" || path == "" {
+		return errors.New("hal: register serial port: name and path are required")
+	}
+	serialNames.mu.Lock()
+	defer serialNames.mu.Unlock()
+	if serialNames.ports == nil {
+		serialNames.ports = map[string]registered{}
+		serialNames.alias = map[string]string{}
+	}
+	for _, n := range append([]string{name}, aliases...) {
+		if owner, ok := serialNames.alias[n]; ok {
+			return fmt.Errorf("hal: register serial port %q: %q is already a name of %q", name, n, owner)
+		}
+	}
+	serialNames.ports[name] = registered{path: path, aliases: append([]string(nil), aliases...)}
+	for _, n := range append([]string{name}, aliases...) {
+		serialNames.alias[n] = name
+	}
+	return nil
+}
+
+// UnregisterSerial forgets the port registered as name and its aliases.
+// Handles already open stay open.
+func UnregisterSerial(name string) error {
+	serialNames.mu.Lock()
+	defer serialNames.mu.Unlock()
+	r, ok := serialNames.ports[name]
+	if !ok {
+		return fmt.Errorf("hal: unregister serial port %q: not registered", name)
+	}
+	delete(serialNames.ports, name)
+	delete(serialNames.alias, name)
+	for _, a := range r.aliases {
+		delete(serialNames.alias, a)
+	}
+	return nil
+}
+
+// SerialPortInfo describes one registered serial port.
+type SerialPortInfo struct {
+	Name    string
+	Aliases []string
+	Path    string
+}
+
+// SerialPorts returns the registered serial ports, sorted by name.
+func SerialPorts() []SerialPortInfo {
+	serialNames.mu.Lock()
+	defer serialNames.mu.Unlock()
+	out := make([]SerialPortInfo, 0, len(serialNames.ports))
+	for n, r := range serialNames.ports {
+		out = append(out, SerialPortInfo{Name: n, Aliases: append([]string(nil), r.aliases...), Path: r.path})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SerialPort resolves a port name: the canonical name every spelling of the
+// port shares, and the device path that opens it. A registered name or alias
+// gives the registered name and path; otherwise a name without a slash is a
+// device in /dev, and a path that is a symbolic link is resolved.
+func SerialPort(name string) (canonical, path string) {
+	name = strings.TrimSpace(name)
+	serialNames.mu.Lock()
+	if reg, ok := serialNames.alias[name]; ok {
+		p := serialNames.ports[reg].path
+		serialNames.mu.Unlock()
+		return reg, p
+	}
+	serialNames.mu.Unlock()
+	if name == "" {
+		return "", ""
+	}
+	path = name
+	if !strings.Contains(name, "/") {
+		path = "/dev/" + name
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path, path
+}
+
+// # Opening
+
+var serialPorts shared[*serialPort]
+
+// serialPort is one open port, shared by every handle on it.
+type serialPort struct {
+	name string // canonical
+	path string
+	mode SerialMode
+	f    *os.File    // all reads and writes; in the runtime poller
+	ctl  serial.Port // ioctls only
+	mu   sync.Mutex  // Lock/Unlock: one transaction at a time
+	last atomic.Int64
+}
+
+func (p *serialPort) Close() error {
+	return errors.Join(p.ctl.Close(), p.f.Close())
+}
+
+// Serial is a shared handle on a serial port. Read, Write and the deadline
+// methods may be called from any goroutine; users that exchange requests and
+// replies hold Lock for the exchange so that users of the same port (the
+// devices of one RS-485 line) never interleave.
+type Serial struct {
+	p       *serialPort
+	name    string
+	release func() error
+}
+
+// OpenSerial opens the serial port called name with mode. Every name of one
+// port shares one open port: a second open with the same mode gets a new
+// handle on it, one with a different mode fails, since one line has one
+// mode. Pending input is discarded when the port is first opened.
+func OpenSerial(name string, mode SerialMode) (*Serial, error) {
+	if err := mode.Check(); err != nil {
+		return nil, fmt.Errorf("open serial port %q: %w", name, err)
+	}
+	mode = mode.normal()
+	canon, path := SerialPort(name)
+	if canon == "" {
+		return nil, errors.New("open serial port: no name given")
+	}
+	p, release, err := serialPorts.get(canon, func(string) string { return canon }, func(string) (*serialPort, error) {
+		return openSerialPort(canon, path, mode)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.mode != mode {
+		release()
+		return nil, fmt.Errorf("open serial port %s at %s: it is already open at %s, and a port has one mode", canon, mode, p.mode)
+	}
+	return &Serial{p: p, name: name, release: release}, nil
+}
+
+func openSerialPort(canon, path string, mode SerialMode) (*serialPort, error) {
+	// O_NONBLOCK: open does not wait for carrier, and the descriptor goes
+	// into the runtime poller, so deadlines work.
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open serial port %s: %w", canon, err)
+	}
+	ctl, err := serial.Open(path, mode.library())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open serial port %s (%s) at %s: %w", canon, path, mode, err)
+	}
+	p := &serialPort{name: canon, path: path, mode: mode, f: f, ctl: ctl}
+	if err := ctl.ResetInputBuffer(); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open serial port %s: discard pending input: %w", canon, err)
+	}
+	return p, nil
+}
+
+// Name returns the name the port was opened by.
+func (s *Serial) Name() string { return s.name }
+
+// Port returns the port's canonical name (see SerialPort), the same for
+// every spelling of the port.
+func (s *Serial) Port() string { return s.p.name }
+
+// Path returns the device path of the port.
+func (s *Serial) Path() string { return s.p.path }
+
+// Mode returns the port's mode.
+func (s *Serial) Mode() SerialMode { return s.p.mode }
+
+// Read reads what has arrived, at least one byte: it waits until a byte
+// arrives or the read deadline passes, and then returns 0 and ErrTimeout. It
+// does not allocate.
+func (s *Serial) Read(b []byte) (int, error) {
+	n, err := s.p.f.Read(b)
+	if n > 0 {
+		s.p.last.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		return n, s.p.ioError(err)
+	}
+	return n, nil
+}
+
+// Write writes b, waiting at most until the write deadline.
+func (s *Serial) Write(b []byte) (int, error) {
+	n, err := s.p.f.Write(b)
+	if n > 0 {
+		s.p.last.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		return n, s.p.ioError(err)
+	}
+	return n, nil
+}
+
+func (p *serialPort) ioError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrTimeout
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("serial port %s: hung up: %w", p.name, io.EOF)
+	}
+	return fmt.Errorf("serial port %s: %w", p.name, err)
+}
+
+// SetReadDeadline sets when Read gives up; the zero time waits for ever.
+// The deadline belongs to the port: every handle shares it.
+func (s *Serial) SetReadDeadline(t time.Time) error { return s.p.f.SetReadDeadline(t) }
+
+// SetWriteDeadline sets when Write gives up; the zero time waits for ever.
+func (s *Serial) SetWriteDeadline(t time.Time) error { return s.p.f.SetWriteDeadline(t) }
+
+// Lock takes the port for one exchange (a request and its reply), so that
+// the users of a shared port never interleave. It does not allocate.
+func (s *Serial) Lock() { s.p.mu.Lock() }
+
+// Unlock ends the exchange Lock began.
+func (s *Serial) Unlock() { s.p.mu.Unlock() }
+
+// LastActivity returns when a byte was last read or written through any
+// handle on the port (the zero time before the first). Protocols that frame
+// by silence, such as Modbus RTU, wait from it.
+func (s *Serial) LastActivity() time.Time {
+	ns := s.p.last.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// ResetInput discards input that has arrived and not been read.
+func (s *Serial) ResetInput() error {
+	if err := s.p.ctl.ResetInputBuffer(); err != nil {
+		return fmt.Errorf("serial port %s: discard input: %w", s.p.name, err)
+	}
+	return nil
+}
+
+// Drain waits until everything written has been sent.
+func (s *Serial) Drain() error {
+	if err := s.p.ctl.Drain(); err != nil {
+		return fmt.Errorf("serial port %s: drain: %w", s.p.name, err)
+	}
+	return nil
+}
+
+// SetDTR sets the DTR modem line. Ports without modem lines (a pty, some
+// adapters) return an error wrapping errors.ErrUnsupported.
+func (s *Serial) SetDTR(on bool) error { return s.p.modemError("DTR", s.p.ctl.SetDTR(on)) }
+
+// SetRTS sets the RTS modem line, which some RS-485 adapters use for
+// direction. Ports without modem lines return an error wrapping
+// errors.ErrUnsupported.
+func (s *Serial) SetRTS(on bool) error { return s.p.modemError("RTS", s.p.ctl.SetRTS(on)) }
+
+func (p *serialPort) modemError(line string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("serial port %s: set %s: the port has no modem lines: %w (%w)", p.name, line, errors.ErrUnsupported, err)
+	}
+	return fmt.Errorf("serial port %s: set %s: %w", p.name, line, err)
+}
+
+// Close releases this handle; the port closes with its last handle.
+func (s *Serial) Close() error { return s.release() }

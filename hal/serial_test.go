@@ -1,0 +1,548 @@
+package hal_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
+
+	"github.com/tinymapper/tinymapper/hal"
+)
+
+// These tests run the serial layer over real pseudo-terminals: the test holds
+// the master side, hal opens the slave side by its path as it would open
+// /dev/ttyUSB0.
+
+// newPty returns a pty's master, in non-blocking mode so that deadlines work
+// (creack/pty leaves it blocking), and the path of its slave side, set raw so
+// that nothing echoes before hal opens it.
+func newPty(t testing.TB) (*os.File, string) {
+	t.Helper()
+	m, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := makeRaw(tty); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Dup(int(m.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	master := os.NewFile(uintptr(fd), "ptmx")
+	m.Close()
+	t.Cleanup(func() { master.Close(); tty.Close() })
+	return master, tty.Name()
+}
+
+func makeRaw(tty *os.File) error {
+	sc, err := tty.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	err = sc.Control(func(fd uintptr) {
+		t, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+		if err != nil {
+			ioErr = err
+			return
+		}
+		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		t.Cflag &^= unix.CSIZE | unix.PARENB
+		t.Cflag |= unix.CS8
+		t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+		ioErr = unix.IoctlSetTermios(int(fd), unix.TCSETS, t)
+	})
+	if err != nil {
+		return err
+	}
+	return ioErr
+}
+
+var mode9600 = hal.SerialMode{Baud: 9600}
+
+func openSerial(t testing.TB, name string, mode hal.SerialMode) *hal.Serial {
+	t.Helper()
+	s, err := hal.OpenSerial(name, mode)
+	if err != nil {
+		t.Fatalf("OpenSerial(%q, %v): %v", name, mode, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// readFull reads len(b) bytes from r within a second.
+func readFull(t testing.TB, r interface {
+	Read([]byte) (int, error)
+	SetReadDeadline(time.Time) error
+}, b []byte) {
+	t.Helper()
+	r.SetReadDeadline(time.Now().Add(time.Second))
+	for n := 0; n < len(b); {
+		k, err := r.Read(b[n:])
+		if err != nil {
+			t.Fatalf("read after %d of %d bytes: %v", n, len(b), err)
+		}
+		n += k
+	}
+}
+
+func TestSerialBytesPassBothWays(t *testing.T) {
+	master, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+
+	if _, err := master.Write([]byte("from the device\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("from the device\r\n"))
+	readFull(t, s, got)
+	if string(got) != "from the device\r\n" {
+		t.Errorf("port read %q", got)
+	}
+
+	if _, err := s.Write([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}); err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, 8)
+	readFull(t, master, frame)
+	if !bytes.Equal(frame, []byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}) {
+		t.Errorf("device read % x: bytes changed on the way (raw mode?)", frame)
+	}
+	if s.LastActivity().IsZero() || time.Since(s.LastActivity()) > time.Minute {
+		t.Errorf("LastActivity = %v after a read and a write", s.LastActivity())
+	}
+}
+
+func TestSerialReadTimeoutIsAnError(t *testing.T) {
+	_, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	n, err := s.Read(make([]byte, 16))
+	if n != 0 || !errors.Is(err, hal.ErrTimeout) {
+		t.Fatalf("Read with nothing sent = %d, %v; want 0, ErrTimeout (go.bug.st/serial says 0, nil)", n, err)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("ErrTimeout is not os.ErrDeadlineExceeded")
+	}
+	if te, ok := err.(interface{ Timeout() bool }); !ok || !te.Timeout() {
+		t.Errorf("ErrTimeout has no Timeout() true")
+	}
+}
+
+func TestSerialDiscardsInputPendingAtOpen(t *testing.T) {
+	master, path := newPty(t)
+	// Bytes that arrive while nobody has the port open are stale by the time
+	// somebody does.
+	pre, err := hal.OpenSerial(path, mode9600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
+	master.Write([]byte("stale line\n"))
+	time.Sleep(10 * time.Millisecond) // let the tty take the bytes
+	s := openSerial(t, path, mode9600)
+	master.Write([]byte("fresh\n"))
+	got := make([]byte, 6)
+	readFull(t, s, got)
+	if string(got) != "fresh\n" {
+		t.Errorf("first read after open = %q, want the fresh line only", got)
+	}
+}
+
+func TestSerialResetInputDiscardsUnreadBytes(t *testing.T) {
+	master, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+	master.Write([]byte("old reply"))
+	// Wait until the bytes are readable, then throw them away.
+	for i := 0; i < 100 && !waitReadable(t, s); i++ {
+	}
+	if err := s.ResetInput(); err != nil {
+		t.Fatal(err)
+	}
+	master.Write([]byte("new"))
+	got := make([]byte, 3)
+	readFull(t, s, got)
+	if string(got) != "new" {
+		t.Errorf("read %q after ResetInput, want new", got)
+	}
+}
+
+// waitReadable reports whether the port has input, waiting a little.
+func waitReadable(t testing.TB, s *hal.Serial) bool {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fdOf(t, s.Path())), Events: unix.POLLIN}}
+	defer unix.Close(int(fds[0].Fd))
+	n, _ := unix.Poll(fds, 10)
+	return n > 0
+}
+
+// fdOf opens another descriptor on the tty at path, for poll and ioctls.
+func fdOf(t testing.TB, path string) int {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func TestSerialModesReachTheTTY(t *testing.T) {
+	tests := []struct {
+		name string
+		mode hal.SerialMode
+	}{
+		{"9600 8N1 by default", hal.SerialMode{Baud: 9600}},
+		{"19200 8E1, the Modbus default", hal.SerialMode{Baud: 19200, Parity: hal.ParityEven}},
+		{"38400 7O2", hal.SerialMode{Baud: 38400, DataBits: 7, Parity: hal.ParityOdd, StopBits: hal.Stop2}},
+		{"1200 6 mark 1", hal.SerialMode{Baud: 1200, DataBits: 6, Parity: hal.ParityMark}},
+		{"4800 8 space 1", hal.SerialMode{Baud: 4800, Parity: hal.ParitySpace}},
+		{"110 5N1.5, a teleprinter", hal.SerialMode{Baud: 110, DataBits: 5, StopBits: hal.Stop1Half}},
+		{"31250 MIDI, not a termios speed", hal.SerialMode{Baud: 31250}},
+		{"250000 DMX, not a termios speed", hal.SerialMode{Baud: 250000, StopBits: hal.Stop2}},
+		{"115200 8N1", hal.SerialMode{Baud: 115200}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, path := newPty(t)
+			s := openSerial(t, path, tt.mode)
+			fd := fdOf(t, path)
+			defer unix.Close(fd)
+			tio, err := unix.IoctlGetTermios(fd, unix.TCGETS2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(tio.Ispeed) != tt.mode.Baud || int(tio.Ospeed) != tt.mode.Baud {
+				t.Errorf("speed in/out = %d/%d, want %d", tio.Ispeed, tio.Ospeed, tt.mode.Baud)
+			}
+			// A Linux pty forces CS8 and clears PARENB whatever is asked
+			// (drivers/tty/pty.c), so data bits and parity enable cannot be
+			// seen here; the parity kind (PARODD, CMSPAR), the stop bits and
+			// the speed are kept.
+			m := s.Mode()
+			parity := map[hal.Parity]uint32{
+				hal.ParityNone: 0, hal.ParityEven: 0, hal.ParityOdd: unix.PARODD,
+				hal.ParityMark: unix.PARODD | unix.CMSPAR, hal.ParitySpace: unix.CMSPAR,
+			}[m.Parity]
+			if got := tio.Cflag & (unix.PARODD | unix.CMSPAR); got != parity {
+				t.Errorf("parity flags = %#o, want %#o for %c", got, parity, m.Parity)
+			}
+			if got, want := tio.Cflag&unix.CSTOPB != 0, m.StopBits != hal.Stop1; got != want {
+				t.Errorf("CSTOPB = %v, want %v for %s stop bits", got, want, m.StopBits)
+			}
+			if tio.Lflag&(unix.ICANON|unix.ECHO) != 0 || tio.Oflag&unix.OPOST != 0 {
+				t.Errorf("port is not raw: lflag %#o oflag %#o", tio.Lflag, tio.Oflag)
+			}
+		})
+	}
+}
+
+func TestSerialRefusesModesNoUARTHas(t *testing.T) {
+	tests := []struct {
+		name string
+		mode hal.SerialMode
+		want string
+	}{
+		{"no baud rate", hal.SerialMode{}, "baud rate 0"},
+		{"negative baud rate", hal.SerialMode{Baud: -9600}, "baud rate"},
+		{"4 data bits", hal.SerialMode{Baud: 9600, DataBits: 4}, "4 data bits"},
+		{"9 data bits", hal.SerialMode{Baud: 9600, DataBits: 9}, "9 data bits"},
+		{"parity X", hal.SerialMode{Baud: 9600, Parity: 'X'}, "parity 'X'"},
+		{"1.5 stop bits with 8 data bits", hal.SerialMode{Baud: 9600, StopBits: hal.Stop1Half}, "only with 5 data bits"},
+		{"3 stop bits", hal.SerialMode{Baud: 9600, StopBits: 6}, "stop bits"},
+	}
+	_, path := newPty(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := hal.OpenSerial(path, tt.mode)
+			if err == nil {
+				s.Close()
+				t.Fatalf("OpenSerial(%v) succeeded", tt.mode)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSerialModeStringAndCharTime(t *testing.T) {
+	tests := []struct {
+		mode hal.SerialMode
+		str  string
+		char time.Duration
+	}{
+		{hal.SerialMode{Baud: 9600}, "9600 8N1", 10 * time.Second / 9600},
+		{hal.SerialMode{Baud: 19200, Parity: hal.ParityEven}, "19200 8E1", 11 * time.Second / 19200},
+		{hal.SerialMode{Baud: 9600, Parity: hal.ParityNone, StopBits: hal.Stop2}, "9600 8N2", 11 * time.Second / 9600},
+		{hal.SerialMode{Baud: 110, DataBits: 5, StopBits: hal.Stop1Half}, "110 5N1.5", 15 * time.Second / 220},
+	}
+	for _, tt := range tests {
+		if got := tt.mode.String(); got != tt.str {
+			t.Errorf("String() = %q, want %q", got, tt.str)
+		}
+		if got := tt.mode.CharTime(); got != tt.char {
+			t.Errorf("%s: CharTime() = %v, want %v", tt.str, got, tt.char)
+		}
+	}
+}
+
+func TestSerialPortIsSharedByEveryName(t *testing.T) {
+	master, path := newPty(t)
+	const name = "/dev/ttyTEST-shared"
+	if err := hal.RegisterSerial(name, []string{"ttyTEST-shared", "RS485-A"}, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+
+	a := openSerial(t, "RS485-A", mode9600)
+	b := openSerial(t, "ttyTEST-shared", mode9600)
+	if a.Port() != name || b.Port() != name {
+		t.Errorf("Port() = %q and %q, want %q for both", a.Port(), b.Port(), name)
+	}
+	if a.Name() != "RS485-A" {
+		t.Errorf("Name() = %q, want the name it was opened by", a.Name())
+	}
+	if _, err := hal.OpenSerial(name, hal.SerialMode{Baud: 19200}); err == nil || !strings.Contains(err.Error(), "already open at 9600 8N1") {
+		t.Errorf("open at another mode = %v, want an error naming the mode in use", err)
+	}
+
+	// Closing one handle leaves the port open for the other.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	master.Write([]byte("still here"))
+	got := make([]byte, 10)
+	readFull(t, b, got)
+	if string(got) != "still here" {
+		t.Errorf("read %q through the remaining handle", got)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The last close closed the port: it opens again at another mode.
+	c := openSerial(t, name, hal.SerialMode{Baud: 19200, Parity: hal.ParityEven})
+	if c.Mode().String() != "19200 8E1" {
+		t.Errorf("reopened at %s", c.Mode())
+	}
+}
+
+func TestSerialNames(t *testing.T) {
+	_, path := newPty(t)
+	link := filepath.Join(t.TempDir(), "usb-FTDI_FT232R-if00-port0")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := hal.RegisterSerial("/dev/ttyTEST-names", []string{"ttyTEST-names"}, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial("/dev/ttyTEST-names") })
+
+	tests := []struct {
+		name, canonical, path string
+	}{
+		{"/dev/ttyTEST-names", "/dev/ttyTEST-names", path},
+		{" ttyTEST-names ", "/dev/ttyTEST-names", path},
+		{"ttyNOSUCH9", "/dev/ttyNOSUCH9", "/dev/ttyNOSUCH9"},
+		{"/dev/ttyNOSUCH9", "/dev/ttyNOSUCH9", "/dev/ttyNOSUCH9"},
+		{link, path, path}, // like /dev/serial/by-id/... -> ../../ttyUSB0
+	}
+	for _, tt := range tests {
+		c, p := hal.SerialPort(tt.name)
+		if c != tt.canonical || p != tt.path {
+			t.Errorf("SerialPort(%q) = %q, %q; want %q, %q", tt.name, c, p, tt.canonical, tt.path)
+		}
+	}
+	if err := hal.RegisterSerial("/dev/ttyOTHER", []string{"ttyTEST-names"}, path); err == nil {
+		t.Error("registering a taken alias succeeded")
+	}
+	found := false
+	for _, info := range hal.SerialPorts() {
+		if info.Name == "/dev/ttyTEST-names" && info.Path == path && len(info.Aliases) == 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("SerialPorts() = %v, want /dev/ttyTEST-names listed", hal.SerialPorts())
+	}
+
+	byLink := openSerial(t, link, mode9600)
+	byPath := openSerial(t, path, mode9600)
+	if byLink.Port() != byPath.Port() {
+		t.Errorf("a symlink and its target are different ports: %q, %q", byLink.Port(), byPath.Port())
+	}
+	if _, err := hal.OpenSerial("/dev/ttyNOSUCH9", mode9600); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("opening a missing port = %v, want os.ErrNotExist", err)
+	}
+	if _, err := hal.OpenSerial("/dev/null", mode9600); err == nil || !strings.Contains(err.Error(), "/dev/null") {
+		t.Errorf("opening /dev/null = %v, want an error: it is not a tty", err)
+	}
+}
+
+func TestSerialModemLinesOfAPtyAreUnsupported(t *testing.T) {
+	_, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+	for name, set := range map[string]func(bool) error{"DTR": s.SetDTR, "RTS": s.SetRTS} {
+		err := set(true)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Set%s on a pty = %v, want errors.ErrUnsupported", name, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+	if err := s.Drain(); err != nil {
+		t.Errorf("Drain on a pty: %v", err)
+	}
+}
+
+// highFDs fills the descriptor table up to beyond 1100, so that whatever is
+// opened next gets a descriptor of 1024 or more, and closes them when the
+// test ends.
+func highFDs(t *testing.T) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < 2048 {
+		want := lim
+		want.Cur = min(2048, lim.Max)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err != nil || want.Cur < 2048 {
+			t.Skipf("cannot raise RLIMIT_NOFILE to 2048 (limit %d/%d): %v", lim.Cur, lim.Max, err)
+		}
+		t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := []int{null}
+	t.Cleanup(func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	})
+	for fds[len(fds)-1] < 1100 {
+		fd, err := unix.Dup(null)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	probe, _ := unix.Dup(null)
+	unix.Close(probe)
+	if probe < 1024 {
+		t.Fatalf("next descriptor is %d, want >= 1024", probe)
+	}
+}
+
+// The regression test for go.bug.st/serial's select(2): with every
+// descriptor of the port above 1023, reading, timing out and writing work.
+func TestSerialWorksWithDescriptorsAbove1024(t *testing.T) {
+	highFDs(t)
+	master, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := s.Read(make([]byte, 8)); n != 0 || !errors.Is(err, hal.ErrTimeout) {
+		t.Fatalf("Read with nothing sent = %d, %v; want 0, ErrTimeout", n, err)
+	}
+	master.Write([]byte("T=21.5\r\n"))
+	got := make([]byte, 8)
+	readFull(t, s, got)
+	if string(got) != "T=21.5\r\n" {
+		t.Errorf("read %q", got)
+	}
+	if _, err := s.Write([]byte("READ?\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := make([]byte, 7)
+	readFull(t, master, cmd)
+	if string(cmd) != "READ?\r\n" {
+		t.Errorf("device read %q", cmd)
+	}
+}
+
+// TestGoBugStSerialTraps pins down the behaviour of go.bug.st/serial v1.8.0
+// that hal works around (see the comment at the top of serial.go). If one of
+// these starts failing after an upgrade, the library changed: revisit the
+// workaround rather than this test.
+func TestGoBugStSerialTraps(t *testing.T) {
+	t.Run("Read panics once the descriptor is 1024 or more", func(t *testing.T) {
+		highFDs(t)
+		_, path := newPty(t)
+		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.SetReadTimeout(10 * time.Millisecond)
+		panicked := func() (panicked bool) {
+			defer func() { panicked = recover() != nil }()
+			p.Read(make([]byte, 8))
+			return false
+		}()
+		if !panicked {
+			t.Error("the library's Read did not panic above descriptor 1023")
+		}
+	})
+	t.Run("a read timeout is (0, nil)", func(t *testing.T) {
+		_, path := newPty(t)
+		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.SetReadTimeout(10 * time.Millisecond)
+		if n, err := p.Read(make([]byte, 8)); n != 0 || err != nil {
+			t.Errorf("the library's Read timed out with %d, %v; the trap was (0, nil)", n, err)
+		}
+	})
+	t.Run("Open with InitialStatusBits fails on a pty", func(t *testing.T) {
+		_, path := newPty(t)
+		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600, InitialStatusBits: &serial.ModemOutputBits{DTR: true}})
+		if err == nil {
+			p.Close()
+			t.Error("the library's Open with InitialStatusBits succeeded on a pty")
+		}
+	})
+	t.Run("1.5 stop bits are refused", func(t *testing.T) {
+		_, path := newPty(t)
+		p, err := serial.Open(path, &serial.Mode{BaudRate: 110, DataBits: 5, StopBits: serial.OnePointFiveStopBits})
+		if err == nil {
+			p.Close()
+			t.Error("the library accepted 1.5 stop bits")
+		}
+	})
+}
+
+func BenchmarkSerialRead(b *testing.B) {
+	master, path := newPty(b)
+	s := openSerial(b, path, mode9600)
+	msg := []byte("T=23.4 H=45.1\r\n")
+	buf := make([]byte, 64)
+	s.SetReadDeadline(time.Time{})
+	b.ReportAllocs()
+	for b.Loop() {
+		master.Write(msg)
+		for n := 0; n < len(msg); {
+			k, err := s.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += k
+		}
+	}
+}
