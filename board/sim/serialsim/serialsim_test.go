@@ -1,0 +1,121 @@
+package serialsim_test
+
+import (
+	"bufio"
+	"bytes"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim/rtuslave"
+	"github.com/tinymapper/tinymapper/board/sim/serialsim"
+	"github.com/tinymapper/tinymapper/hal"
+)
+
+func frame(b ...byte) []byte {
+	crc := rtuslave.CRC(b)
+	return append(b, byte(crc), byte(crc>>8))
+}
+
+func start(t *testing.T) *serialsim.Board {
+	t.Helper()
+	b, err := serialsim.Start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if again, err := serialsim.Start(); again != b || err != nil {
+		t.Fatalf("second Start = %p, %v; want the first board", again, err)
+	}
+	return b
+}
+
+// exchange sends req and reads a reply of want bytes.
+func exchange(t *testing.T, s *hal.Serial, req []byte, want int) []byte {
+	t.Helper()
+	if _, err := s.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, want)
+	s.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for n := 0; n < want; {
+		k, err := s.Read(got[n:])
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", n, want, err)
+		}
+		n += k
+	}
+	return got
+}
+
+func TestModbusSlavesAnswerOnTtyUSB0(t *testing.T) {
+	b := start(t)
+	for _, name := range []string{"/dev/ttyUSB0", "ttyUSB0"} {
+		s, err := hal.OpenSerial(name, hal.SerialMode{Baud: 19200, Parity: hal.ParityEven})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Port() != serialsim.ModbusPort || s.Path() != b.Modbus.Path {
+			t.Errorf("%q opens %q at %q, want %q at the pty %q", name, s.Port(), s.Path(), serialsim.ModbusPort, b.Modbus.Path)
+		}
+		for _, id := range []byte{rtuslave.ID, rtuslave.SecondID} {
+			got := exchange(t, s, frame(id, 3, 0, 1, 0, 1), 7)
+			if !bytes.Equal(got, frame(id, 3, 2, 0, 50)) {
+				t.Errorf("slave %d fan speed reply % x", id, got)
+			}
+		}
+		got := exchange(t, s, frame(1, 4, 0, 20, 0, 1), 5)
+		if !bytes.Equal(got, frame(1, 0x84, 2)) {
+			t.Errorf("reply to a read past the map % x, want exception 02", got)
+		}
+		s.Close()
+	}
+}
+
+func TestModbusLineIgnoresACorruptedFrame(t *testing.T) {
+	b := start(t)
+	s, err := hal.OpenSerial(serialsim.ModbusPort, hal.SerialMode{Baud: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := b.Slaves[0].CRCErrors()
+	bad := frame(1, 3, 0, 0, 0, 1)
+	bad[3] ^= 0x40 // a bit flipped on the wire
+	s.Write(bad)
+	s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := s.Read(make([]byte, 16)); err == nil {
+		t.Fatalf("a corrupted frame got %d bytes of reply", n)
+	}
+	if b.Slaves[0].CRCErrors() == before {
+		t.Error("the slave did not count the CRC error")
+	}
+	// The line works on after it.
+	if got := exchange(t, s, frame(1, 3, 0, 0, 0, 1), 7); got[1] != 3 {
+		t.Errorf("reply after the corrupted frame: % x", got)
+	}
+}
+
+func TestLineSensorTalksOnTtyACM0(t *testing.T) {
+	b := start(t)
+	s, err := hal.OpenSerial("ttyACM0", hal.SerialMode{Baud: 9600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Port() != serialsim.LinePort || s.Path() != b.Line.Path {
+		t.Errorf("ttyACM0 opens %q at %q", s.Port(), s.Path())
+	}
+	s.Write([]byte("READ?\r\n"))
+	s.SetReadDeadline(time.Now().Add(3 * time.Second))
+	r := bufio.NewReader(s)
+	reading := regexp.MustCompile(`^T=\d+\.\d H=\d+\.\d\r\n$`)
+	for i := 0; i < 2; i++ { // the reply, and an unsolicited line within a second
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reading.MatchString(line) {
+			t.Errorf("line %q is not a reading", line)
+		}
+	}
+}
