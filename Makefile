@@ -16,6 +16,14 @@ LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X mai
 TAGS         := grpcnotrace
 GOBUILD      := CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)'
 
+# Release binaries: `make cross` writes $(DIST)/tinymapper-linux-ARCH for each of CROSS.
+DIST         ?= dist
+CROSS        ?= arm64 armv7 armv6 amd64
+GOENV_arm64  := GOARCH=arm64
+GOENV_armv7  := GOARCH=arm GOARM=7
+GOENV_armv6  := GOARCH=arm GOARM=6
+GOENV_amd64  := GOARCH=amd64
+
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
@@ -24,11 +32,13 @@ APT_PACKAGES := protobuf-compiler
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: help run build test unit kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
+.PHONY: help run build cross size test unit kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
 
 help:
 	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
 	@echo "make build     build $(BIN) for this machine"
+	@echo "make cross     static release binaries in $(DIST)/: linux arm64, armv7, armv6 (Pi Zero/1), amd64"
+	@echo "make size      sizes of the release binaries and the packages that weigh most"
 	@echo "make test      install test dependencies when missing, run every test"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
@@ -37,6 +47,20 @@ run: build
 
 build:
 	$(GOBUILD) -o $(BIN) .
+
+cross: $(CROSS:%=cross-%)
+
+cross-%:
+	$(if $(GOENV_$*),,$(error cross-$*: unknown target; want one of $(CROSS)))
+	@mkdir -p $(DIST)
+	GOOS=linux $(GOENV_$*) $(GOBUILD) -o $(DIST)/tinymapper-linux-$* .
+
+# The packages are counted in an unstripped arm64 build with the same flags.
+size: cross
+	@GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' \
+		-ldflags '$(filter-out -s -w,$(LDFLAGS))' -o $(DIST)/tinymapper-linux-arm64.unstripped .
+	@$(GO) run ./scripts/binsize -top 15 -packages $(DIST)/tinymapper-linux-arm64.unstripped \
+		$(CROSS:%=$(DIST)/tinymapper-linux-%)
 
 test: deps lint check-generate unit kubeedge-compat
 

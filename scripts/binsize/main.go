@@ -1,0 +1,123 @@
+// Command binsize prints the size of Go binaries and, for an unstripped ELF
+// binary, the packages that contribute most to it: the sizes of the symbols
+// that occupy the file (text, rodata, data; not bss), summed by the package
+// they belong to. `make size` runs it.
+//
+//	go run ./scripts/binsize [-top 15] [-packages UNSTRIPPED] BINARY...
+package main
+
+import (
+	"cmp"
+	"debug/elf"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+func main() {
+	top := flag.Int("top", 15, "how many packages to list")
+	unstripped := flag.String("packages", "", "unstripped ELF binary whose symbols to sum by package")
+	flag.Parse()
+	if err := run(os.Stdout, flag.Args(), *unstripped, *top); err != nil {
+		fmt.Fprintln(os.Stderr, "binsize:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer, binaries []string, unstripped string, top int) error {
+	for _, b := range binaries {
+		fi, err := os.Stat(b)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-40s %10d bytes  %6.2f MiB\n", b, fi.Size(), mib(fi.Size()))
+	}
+	if unstripped == "" {
+		return nil
+	}
+	f, err := elf.Open(unstripped)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pkgs, total, err := byPackage(f)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		pkg  string
+		size int64
+	}
+	var rows []row
+	for p, s := range pkgs {
+		rows = append(rows, row{p, s})
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if c := cmp.Compare(b.size, a.size); c != 0 {
+			return c
+		}
+		return strings.Compare(a.pkg, b.pkg)
+	})
+	fmt.Fprintf(w, "\nlargest packages in %s (symbols in the file: %.2f MiB; the rest is pclntab and headers)\n", unstripped, mib(total))
+	for i, r := range rows {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(w, "  %8d KiB  %5.1f%%  %s\n", r.size/1024, 100*float64(r.size)/float64(total), r.pkg)
+	}
+	return nil
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// byPackage sums the sizes of the symbols that take room in the file, by
+// package, and returns the sums and their total.
+func byPackage(f *elf.File) (map[string]int64, int64, error) {
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, 0, fmt.Errorf("no symbols (build without -s -w): %w", err)
+	}
+	out := map[string]int64{}
+	var total int64
+	for _, s := range syms {
+		if s.Size == 0 || int(s.Section) >= len(f.Sections) || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		if sec := f.Sections[s.Section]; sec.Type == elf.SHT_NOBITS || sec.Flags&elf.SHF_ALLOC == 0 {
+			continue // bss takes no room in the file
+		}
+		p := packageOf(s.Name)
+		out[p] += int64(s.Size)
+		total += int64(s.Size)
+	}
+	return out, total, nil
+}
+
+// packageOf returns the import path a Go symbol name belongs to:
+// "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders"
+// → "google.golang.org/grpc/internal/transport". Type descriptors
+// ("type:*foo/bar.T") count for their package; compiler-generated symbols
+// without one ("go:func.*", "type:int") are grouped by their prefix.
+func packageOf(name string) string {
+	name = strings.TrimPrefix(name, "type:")
+	name = strings.TrimLeft(name, "*[]")
+	if strings.HasPrefix(name, "go:") {
+		return "(" + strings.SplitN(name, ".", 2)[0] + ".*: func metadata, itabs, strings)"
+	}
+	slash := strings.LastIndexByte(name, '/')
+	if slash < 0 {
+		slash = 0
+	}
+	dot := strings.IndexByte(name[slash:], '.')
+	if dot < 0 {
+		return "(other)"
+	}
+	p := name[:slash+dot]
+	if strings.ContainsAny(p, "()[]{}*, ") {
+		return "(other)"
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(p, "vendor/"), "%2e", ".")
+}
