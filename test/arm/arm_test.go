@@ -1,0 +1,293 @@
+// Package arm_test runs tinymapper's ARM release binaries (linux arm64, armv7
+// and armv6, as `make cross` builds them) under qemu user-mode emulation on
+// the simulated board: standalone with the REST data plane, and under the
+// EdgeCore stand-in over DMI. It also holds the size budget of the arm64
+// binary.
+//
+// The binaries are built once per test binary: `make test-arm` builds them
+// with `make cross` and passes their directory in TINYMAPPER_DIST; without
+// it the first test that needs them runs `make cross` into a temporary
+// directory. The tests need qemu-aarch64-static and qemu-arm-static
+// (Debian's qemu-user-static, which `make test` installs); without them they
+// skip, except under CI, where they fail.
+package arm_test
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// budget is the most the stripped linux/arm64 binary may weigh.
+const budget = 12 << 20
+
+// target is one ARM build and the emulator that runs it.
+type target struct {
+	name          string // suffix of dist/tinymapper-linux-NAME
+	qemu          string
+	goarch, goarm string
+	machine       elf.Machine
+}
+
+var targets = []target{
+	{"arm64", "qemu-aarch64-static", "arm64", "", elf.EM_AARCH64},
+	{"armv7", "qemu-arm-static", "arm", "7", elf.EM_ARM},
+	{"armv6", "qemu-arm-static", "arm", "6", elf.EM_ARM},
+}
+
+var (
+	buildOnce sync.Once
+	dist      string // directory holding the binaries
+	tmpDist   string // dist, when this test binary made it
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tmpDist != "" {
+		os.RemoveAll(tmpDist)
+	}
+	os.Exit(code)
+}
+
+// repoRoot is the module root, two levels up from this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// binary returns the path of the release binary of tg, building them all on
+// first use.
+func binary(t *testing.T, tg target) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if d := os.Getenv("TINYMAPPER_DIST"); d != "" {
+			dist = d
+			return
+		}
+		tmpDist, buildErr = os.MkdirTemp("", "tm-dist")
+		if buildErr != nil {
+			return
+		}
+		dist = tmpDist
+		var names []string
+		for _, tg := range targets {
+			names = append(names, tg.name)
+		}
+		cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "cross",
+			"CROSS="+strings.Join(names, " "), "DIST="+tmpDist)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("make cross: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	p := filepath.Join(dist, "tinymapper-linux-"+tg.name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("release binary: %v (TINYMAPPER_DIST=%q)", err, os.Getenv("TINYMAPPER_DIST"))
+	}
+	return p
+}
+
+// emulator returns the path of the qemu user-mode emulator of tg. It skips
+// the test when it is missing, unless CI is set.
+func emulator(t *testing.T, tg target) string {
+	t.Helper()
+	p, err := exec.LookPath(tg.qemu)
+	if err == nil {
+		return p
+	}
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+		t.Fatalf("%s not found, and CI=%s: `make test` installs qemu-user-static", tg.qemu, ci)
+	}
+	t.Skipf("%s not found: apt-get install qemu-user-static (make test does)", tg.qemu)
+	return ""
+}
+
+func TestArm64BinaryFitsTheSizeBudget(t *testing.T) {
+	for _, tg := range targets {
+		fi, err := os.Stat(binary(t, tg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("linux/%s: %d bytes (%.2f MiB)", tg.name, fi.Size(), float64(fi.Size())/(1<<20))
+		if tg.name == "arm64" && fi.Size() > budget {
+			t.Errorf("linux/arm64 binary is %d bytes (%.2f MiB), over the budget of %d bytes (12 MiB); `make size` shows what weighs most",
+				fi.Size(), float64(fi.Size())/(1<<20), budget)
+		}
+	}
+}
+
+// TestBinariesAreStaticStrippedReleaseBuilds reads the ELF headers and the
+// Go build information of each binary.
+func TestBinariesAreStaticStrippedReleaseBuilds(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			path := binary(t, tg)
+			f, err := elf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if f.Machine != tg.machine {
+				t.Errorf("ELF machine %v, want %v", f.Machine, tg.machine)
+			}
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+					t.Errorf("has a %v program header: not a static binary", p.Type)
+				}
+			}
+			if f.Section(".symtab") != nil {
+				t.Error("has a symbol table: not stripped (-ldflags -s)")
+			}
+			info, err := buildinfo.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": "linux", "GOARCH": tg.goarch}
+			if tg.goarm != "" {
+				want["GOARM"] = tg.goarm
+			}
+			got := map[string]string{}
+			for _, s := range info.Settings {
+				got[s.Key] = s.Value
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("built with %s=%q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestVersionIsStampedUnderEmulation(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(emulator(t, tg), binary(t, tg), "version").CombinedOutput()
+			if err != nil {
+				t.Fatalf("version: %v\n%s", err, out)
+			}
+			line := strings.TrimSpace(string(out))
+			var v, c, d string
+			if _, err := fmt.Sscanf(line, "tinymapper %s (commit %s built %s", &v, &c, &d); err != nil {
+				t.Fatalf("version printed %q: %v", line, err)
+			}
+			c, d = strings.TrimSuffix(c, ","), strings.TrimSuffix(d, ")")
+			if v == "dev" || c == "unknown" || d == "unknown" || v == "" || c == "" || d == "" {
+				t.Errorf("version printed %q; want version, commit and date stamped by the Makefile", line)
+			}
+			if _, err := time.Parse(time.RFC3339, d); err != nil {
+				t.Errorf("build date %q: %v", d, err)
+			}
+		})
+	}
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a release binary running under emulation.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error // from Wait, once done is closed
+}
+
+// start runs the binary of tg under its emulator until the test ends.
+func start(t *testing.T, tg target, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(emulator(t, tg), append([]string{binary(t, tg)}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("tinymapper (%s under %s) output:\n%s", tg.name, tg.qemu, p.out.String())
+		}
+	})
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// terminate sends SIGTERM and waits for the process to exit; it fails the
+// test unless the exit code is 0.
+func (p *proc) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !p.exited() {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20 s after SIGTERM")
+	}
+	if p.err != nil {
+		t.Fatalf("exit after SIGTERM: %v; want exit code 0", p.err)
+	}
+}
+
+// eventually polls cond until it holds, failing the test after within, or
+// at once if the process has exited.
+func eventually(t *testing.T, p *proc, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if p.exited() {
+			t.Fatalf("tinymapper exited (%v) while waiting for %s", p.err, what)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
