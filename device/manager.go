@@ -22,7 +22,7 @@ import (
 const (
 	DefaultCollectCycle = time.Second
 	DefaultReportCycle  = 60 * time.Second
-	DefaultHistory      = 256 // samples kept per property
+	DefaultHistory      = 63 // samples kept per property (64 slots, 1.5 KiB)
 )
 
 // Options configure a Manager. The zero value works.
@@ -50,6 +50,7 @@ type Manager struct {
 	models  map[string]*Model
 	devices map[string]*running
 	workers map[string]*worker
+	opened  uint64 // devices opened so far; guarded by mu
 	changed chan struct{}
 }
 
@@ -73,6 +74,9 @@ type prop struct {
 	writable      bool
 	min, max      float64
 	point         bus.Point
+	device        uint64      // sequence number of the opened device, for batching
+	index         int         // position in the device's Points
+	batcher       bus.Batcher // the device, when it reads several points at once
 	ring          *ringbuf.Ring
 	desired       atomic.Value // string
 	reportToCloud bool
@@ -294,11 +298,19 @@ func (m *Manager) PutDevice(d Device) error {
 		dev.Close()
 		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(d.Properties))
 	}
+	if w, ok := dev.(interface{ Warnings() []string }); ok {
+		for _, msg := range w.Warnings() {
+			m.log.Warn("device configData", "device", key, "warning", msg)
+		}
+	}
+	m.opened++
+	batcher, _ := dev.(bus.Batcher)
 	r := &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
 	r.state.Store(StateUnknown)
 	r.err.Store("")
 	for i, p := range plan.props {
 		p.point = points[i]
+		p.device, p.index, p.batcher = m.opened, i, batcher
 		// Keep history across a restart when the property is unchanged in kind.
 		if old != nil {
 			if op := old.byName[p.name]; op != nil && op.typ == p.typ {

@@ -1,8 +1,10 @@
 package device
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,9 +20,16 @@ type worker struct {
 	due  taskHeap
 	now  func() time.Time
 
+	// Scratch space for readDue, reused so the sampling path does not allocate.
+	batch []*task
+	idx   []int
+	vals  []float64
+	errs  []error
+
 	reads    atomic.Uint64
 	failures atomic.Uint64
-	lateNs   atomic.Int64 // lateness of the most recent read, for jitter metrics
+	batches  atomic.Uint64 // coalesced transactions
+	lateNs   atomic.Int64  // how late the most recent round of reads started (jitter)
 	maxLate  atomic.Int64
 }
 
@@ -80,33 +89,81 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// readDue reads every task that is due. This is the sampling path: it must
-// not allocate.
+// readDue reads every task that is due. Tasks of one device that are due
+// together and whose device is a bus.Batcher are read in one transaction.
+// This is the sampling path: it must not allocate.
 func (w *worker) readDue() {
-	for len(w.due) > 0 {
-		t := w.due[0]
-		now := w.now().UnixNano()
-		if t.due > now {
-			return
+	now := w.now().UnixNano()
+	w.batch = w.batch[:0]
+	for len(w.due) > 0 && w.due[0].due <= now {
+		w.batch = append(w.batch, heap.Pop(&w.due).(*task))
+	}
+	if len(w.batch) == 0 {
+		return
+	}
+	late := now - w.batch[0].due
+	w.lateNs.Store(late)
+	if late > w.maxLate.Load() {
+		w.maxLate.Store(late)
+	}
+	if len(w.batch) > 1 {
+		slices.SortFunc(w.batch, byDeviceThenIndex)
+	}
+	for i := 0; i < len(w.batch); {
+		p := w.batch[i].prop
+		j := i + 1
+		for j < len(w.batch) && p.batcher != nil && w.batch[j].prop.device == p.device {
+			j++
 		}
-		late := now - t.due
-		w.lateNs.Store(late)
-		if late > w.maxLate.Load() {
-			w.maxLate.Store(late)
+		if j-i == 1 {
+			w.sample(p, now)
+		} else {
+			w.sampleBatch(w.batch[i:j], now)
 		}
-		w.sample(t.prop, now)
+		i = j
+	}
+	for _, t := range w.batch {
 		// Keep the phase; skip whole periods that were missed.
 		t.due += t.period
 		if t.due <= now {
 			t.due += ((now-t.due)/t.period + 1) * t.period
 		}
-		heap.Fix(&w.due, 0)
+		heap.Push(&w.due, t)
 	}
+}
+
+func byDeviceThenIndex(a, b *task) int {
+	if c := cmp.Compare(a.prop.device, b.prop.device); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.prop.index, b.prop.index)
 }
 
 // sample reads one property and pushes the result to its ring.
 func (w *worker) sample(p *prop, now int64) {
 	v, err := p.point.Read()
+	w.push(p, v, err, now)
+}
+
+// sampleBatch reads several properties of one device in one transaction.
+func (w *worker) sampleBatch(tasks []*task, now int64) {
+	n := len(tasks)
+	if cap(w.idx) < n {
+		w.idx, w.vals, w.errs = make([]int, n), make([]float64, n), make([]error, n)
+	}
+	idx, vals, errs := w.idx[:n], w.vals[:n], w.errs[:n]
+	for i, t := range tasks {
+		idx[i] = t.prop.index
+		errs[i] = nil
+	}
+	tasks[0].prop.batcher.ReadPoints(idx, vals, errs)
+	w.batches.Add(1)
+	for i, t := range tasks {
+		w.push(t.prop, vals[i], errs[i], now)
+	}
+}
+
+func (w *worker) push(p *prop, v float64, err error, now int64) {
 	w.reads.Add(1)
 	if err != nil {
 		w.failures.Add(1)

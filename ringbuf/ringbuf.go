@@ -7,9 +7,11 @@
 // overwritten before the reader got to them. Latest reads the newest sample
 // without a cursor. Nothing allocates after New.
 //
-// Every slot carries a sequence number written before and after its fields
-// (a seqlock), and every field is an atomic, so a reader that races the writer
-// sees either a whole sample or a retry, never a torn one.
+// Every field is an atomic, so the ring is clean under the race detector. A
+// push is four atomic stores: the slot's value, time and error, then the
+// head. A reader loads a slot's fields and then the head: if the head shows
+// the writer may have started on the slot again, the read is retried. Go's atomics are sequentially consistent, so a reader that
+// saw any field of a newer sample also sees the head that preceded it.
 package ringbuf
 
 import (
@@ -29,9 +31,8 @@ type Sample struct {
 }
 
 type slot struct {
-	seq   atomic.Uint64 // 2n+1 while sample n is written, 2n+2 once it is whole
+	value atomic.Uint64 // math.Float64bits
 	time  atomic.Int64
-	value atomic.Uint64
 	err   atomic.Uint32
 }
 
@@ -39,21 +40,23 @@ type slot struct {
 type Ring struct {
 	slots []slot
 	mask  uint64
+	keep  uint64        // samples kept: len(slots)-1
 	head  atomic.Uint64 // number of samples pushed so far
 }
 
-// New returns a ring holding the newest size samples; size is rounded up to a
-// power of two (at least 2).
+// New returns a ring keeping at least the newest size samples: it has a power
+// of two of slots, and keeps one less than that (the slot the writer may be
+// filling is never read).
 func New(size int) *Ring {
 	n := 2
-	for n < size {
+	for n < size+1 {
 		n <<= 1
 	}
-	return &Ring{slots: make([]slot, n), mask: uint64(n - 1)}
+	return &Ring{slots: make([]slot, n), mask: uint64(n - 1), keep: uint64(n - 1)}
 }
 
 // Cap returns how many samples the ring keeps.
-func (r *Ring) Cap() int { return len(r.slots) }
+func (r *Ring) Cap() int { return int(r.keep) }
 
 // Len returns how many samples have been pushed in all.
 func (r *Ring) Len() uint64 { return r.head.Load() }
@@ -63,26 +66,23 @@ func (r *Ring) Len() uint64 { return r.head.Load() }
 func (r *Ring) Push(s Sample) {
 	n := r.head.Load()
 	sl := &r.slots[n&r.mask]
-	sl.seq.Store(2*n + 1)
-	sl.time.Store(s.Time)
 	sl.value.Store(math.Float64bits(s.Value))
+	sl.time.Store(s.Time)
 	sl.err.Store(s.Err)
-	sl.seq.Store(2*n + 2)
 	r.head.Store(n + 1)
 }
 
-// read copies sample n into s. It returns false when sample n is no longer (or
-// not yet) in its slot.
+// read copies sample n, which the caller saw published (n < head), into s.
+// It returns false when the writer may have begun overwriting it.
 func (r *Ring) read(n uint64, s *Sample) bool {
 	sl := &r.slots[n&r.mask]
-	want := 2*n + 2
-	if sl.seq.Load() != want {
-		return false
-	}
-	t := sl.time.Load()
 	v := sl.value.Load()
+	t := sl.time.Load()
 	e := sl.err.Load()
-	if sl.seq.Load() != want {
+	// The writer starts on sample n+len(slots), in n's slot, only after
+	// publishing head = n+len(slots). If we saw any of its stores, we see
+	// that head now.
+	if r.head.Load()-n > r.keep {
 		return false
 	}
 	s.Time, s.Value, s.Err = t, math.Float64frombits(v), e
@@ -121,7 +121,7 @@ func (r *Ring) Next(c *Cursor, s *Sample) (ok bool, missed uint64) {
 		if c.next >= h {
 			return false, missed
 		}
-		if oldest := h - uint64(len(r.slots)); h > uint64(len(r.slots)) && c.next < oldest {
+		if oldest := h - r.keep; h > r.keep && c.next < oldest {
 			missed += oldest - c.next
 			c.next = oldest
 		}
@@ -142,8 +142,8 @@ func (r *Ring) Last(dst []Sample) int {
 		if n > h {
 			n = h
 		}
-		if n > uint64(len(r.slots)) {
-			n = uint64(len(r.slots))
+		if n > r.keep {
+			n = r.keep
 		}
 		start := h - n
 		ok := true

@@ -15,20 +15,20 @@ func pushSeq(r *Ring, from, to int) {
 	}
 }
 
-func TestNewRoundsCapacityUpToAPowerOfTwo(t *testing.T) {
+func TestNewKeepsOneLessThanAPowerOfTwo(t *testing.T) {
 	tests := []struct {
 		size, want int
 	}{
-		{-5, 2},
-		{0, 2},
-		{1, 2},
-		{2, 2},
-		{3, 4},
-		{4, 4},
-		{5, 8},
-		{1000, 1024},
-		{1024, 1024},
-		{1025, 2048},
+		{-5, 1},
+		{0, 1},
+		{1, 1},
+		{2, 3},
+		{3, 3},
+		{4, 7},
+		{5, 7},
+		{1000, 1023},
+		{1023, 1023},
+		{1024, 2047},
 	}
 	for _, tt := range tests {
 		if got := New(tt.size).Cap(); got != tt.want {
@@ -116,19 +116,19 @@ func equal(a, b []int64) bool {
 func TestNextFromZeroCursor(t *testing.T) {
 	tests := []struct {
 		name       string
-		pushed     int // into a ring of 4
+		pushed     int // into a ring that keeps 3
 		wantSeen   []int64
 		wantMissed uint64
 	}{
 		{"empty ring: nothing to read", 0, nil, 0},
-		{"partly full: everything in order", 3, seq(0, 3), 0},
-		{"exactly full: nothing lost", 4, seq(0, 4), 0},
-		{"one overwritten: starts at the oldest kept", 5, seq(1, 5), 1},
-		{"many overwritten: counts all of them", 10, seq(6, 10), 6},
+		{"partly full: everything in order", 2, seq(0, 2), 0},
+		{"exactly full: nothing lost", 3, seq(0, 3), 0},
+		{"one overwritten: starts at the oldest kept", 4, seq(1, 4), 1},
+		{"many overwritten: counts all of them", 10, seq(7, 10), 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := New(4)
+			r := New(3)
 			pushSeq(r, 0, tt.pushed)
 			var c Cursor
 			seen, missed := drain(r, &c)
@@ -143,23 +143,23 @@ func TestNextFromZeroCursor(t *testing.T) {
 }
 
 func TestNextReportsMissedOnTheCallThatSkips(t *testing.T) {
-	r := New(4)
+	r := New(3)
 	var c Cursor
 	var s Sample
 	pushSeq(r, 0, 2)
 	if ok, m := r.Next(&c, &s); !ok || m != 0 || s.Time != 0 {
 		t.Fatalf("first Next = %v, %d, %+v; want sample 0, none missed", ok, m, s)
 	}
-	// The reader is at 1; the writer pushes up to 9, and the ring of 4 keeps
-	// only 6..9, so 1..5 are lost.
+	// The reader is at 1; the writer pushes up to 9, and the ring keeps
+	// only 7..9, so 1..6 are lost.
 	pushSeq(r, 2, 10)
 	ok, m := r.Next(&c, &s)
-	if !ok || m != 5 || s.Time != 6 {
-		t.Fatalf("Next after lap = %v, missed %d, %+v; want sample 6, 5 missed", ok, m, s)
+	if !ok || m != 6 || s.Time != 7 {
+		t.Fatalf("Next after lap = %v, missed %d, %+v; want sample 7, 6 missed", ok, m, s)
 	}
 	ok, m = r.Next(&c, &s)
-	if !ok || m != 0 || s.Time != 7 {
-		t.Fatalf("Next = %v, missed %d, %+v; want sample 7, none missed", ok, m, s)
+	if !ok || m != 0 || s.Time != 8 {
+		t.Fatalf("Next = %v, missed %d, %+v; want sample 8, none missed", ok, m, s)
 	}
 }
 
@@ -185,12 +185,12 @@ func TestNextCaughtUpThenNewSamples(t *testing.T) {
 }
 
 func TestReaderExactlyOneLapBehindMissesNothing(t *testing.T) {
-	r := New(4)
+	r := New(3)
 	var c Cursor
-	pushSeq(r, 0, 4) // reader at 0, ring full: sample 0 is still kept
+	pushSeq(r, 0, 3) // reader at 0, ring full: sample 0 is still kept
 	seen, missed := drain(r, &c)
-	if !equal(seen, seq(0, 4)) || missed != 0 {
-		t.Errorf("saw %v missed %d, want 0..3 missed 0", seen, missed)
+	if !equal(seen, seq(0, 3)) || missed != 0 {
+		t.Errorf("saw %v missed %d, want 0..2 missed 0", seen, missed)
 	}
 }
 
@@ -203,10 +203,10 @@ func TestTailSeesOnlyNewSamples(t *testing.T) {
 		wantMiss uint64
 		ringSize int
 	}{
-		{name: "empty ring", before: 0, after: 2, wantSeen: seq(0, 2), ringSize: 4},
-		{name: "old samples are skipped", before: 3, after: 2, wantSeen: seq(3, 5), ringSize: 4},
-		{name: "nothing new", before: 7, after: 0, wantSeen: nil, ringSize: 4},
-		{name: "new samples overrun the tail", before: 2, after: 7, wantSeen: seq(5, 9), wantMiss: 3, ringSize: 4},
+		{name: "empty ring", before: 0, after: 2, wantSeen: seq(0, 2), ringSize: 3},
+		{name: "old samples are skipped", before: 3, after: 2, wantSeen: seq(3, 5), ringSize: 3},
+		{name: "nothing new", before: 7, after: 0, wantSeen: nil, ringSize: 3},
+		{name: "new samples overrun the tail", before: 2, after: 7, wantSeen: seq(6, 9), wantMiss: 4, ringSize: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,20 +225,20 @@ func TestTailSeesOnlyNewSamples(t *testing.T) {
 func TestLast(t *testing.T) {
 	tests := []struct {
 		name   string
-		pushed int // into a ring of 4
+		pushed int // into a ring that keeps 3
 		dst    int
 		want   []int64
 	}{
 		{"empty ring", 0, 3, nil},
 		{"empty dst", 5, 0, nil},
 		{"fewer pushed than asked", 2, 3, seq(0, 2)},
-		{"newest three, oldest first", 6, 3, seq(3, 6)},
-		{"whole ring", 9, 4, seq(5, 9)},
-		{"more than the ring keeps", 9, 10, seq(5, 9)},
+		{"newest two, oldest first", 6, 2, seq(4, 6)},
+		{"whole ring", 9, 3, seq(6, 9)},
+		{"more than the ring keeps", 9, 10, seq(6, 9)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := New(4)
+			r := New(3)
 			pushSeq(r, 0, tt.pushed)
 			dst := make([]Sample, tt.dst)
 			n := r.Last(dst)
