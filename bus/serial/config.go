@@ -1,0 +1,201 @@
+package serial
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/hal"
+)
+
+// PortConfig is a serial port as a device's configData describes it. bus/modbus
+// reads the same keys with ParsePortConfig.
+type PortConfig struct {
+	// Port is the port's name as given, such as "/dev/ttyUSB0" or "ttyUSB0".
+	Port string
+	Mode hal.SerialMode
+	// Timeout bounds one exchange: a command and its reply.
+	Timeout time.Duration
+}
+
+// PortKeys returns the configData keys ParsePortConfig reads.
+func PortKeys() []string {
+	return []string{"port", "serialPort", "baudRate", "dataBits", "parity", "stopBits", "timeoutMs"}
+}
+
+// ParsePortConfig reads a serial port from the keys of c, with def supplying
+// what c leaves out (def.Port empty: the port is required):
+//
+//	port        the port: "/dev/ttyUSB0", "ttyUSB0", "/dev/serial/by-id/...";
+//	            serialPort, the name KubeEdge's modbus mapper uses, is accepted too
+//	baudRate    bits per second, 1 to 16000000; rates that are not termios
+//	            speeds (250000, 31250) are set with termios2 on Linux
+//	dataBits    5, 6, 7 or 8
+//	parity      none, even, odd, mark or space (or N, E, O, M, S; any case)
+//	stopBits    1, 1.5 (with 5 data bits only) or 2
+//	timeoutMs   how long to wait for a reply, 1 to 600000 ms
+//
+// Errors are *bus.FieldError naming the key.
+func ParsePortConfig(c bus.Config, def PortConfig) (PortConfig, error) {
+	pc := def
+	port, err := c.String("port", "")
+	if err != nil {
+		return pc, err
+	}
+	alias, err := c.String("serialPort", "")
+	if err != nil {
+		return pc, err
+	}
+	port, alias = strings.TrimSpace(port), strings.TrimSpace(alias)
+	switch {
+	case port != "" && alias != "" && port != alias:
+		return pc, c.Errorf("serialPort", "%q names another port than port %q; give one of them", alias, port)
+	case port == "":
+		port = alias
+	}
+	if port != "" {
+		pc.Port = port
+	}
+	if pc.Port == "" {
+		if c.Has("port") {
+			return pc, c.Errorf("port", "is empty")
+		}
+		return pc, c.Require("port")
+	}
+
+	baud, err := c.Int("baudRate", int64(def.Mode.Baud), 1, 16_000_000)
+	if err != nil {
+		return pc, err
+	}
+	pc.Mode.Baud = int(baud)
+	dataBits := int64(def.Mode.DataBits)
+	if dataBits == 0 {
+		dataBits = 8
+	}
+	if dataBits, err = c.Int("dataBits", dataBits, 5, 8); err != nil {
+		return pc, err
+	}
+	pc.Mode.DataBits = int(dataBits)
+
+	defParity := "none"
+	if def.Mode.Parity != 0 {
+		defParity = string(rune(def.Mode.Parity))
+	}
+	parity, err := c.String("parity", defParity)
+	if err != nil {
+		return pc, err
+	}
+	switch strings.ToLower(strings.TrimSpace(parity)) {
+	case "none", "n", "no":
+		pc.Mode.Parity = hal.ParityNone
+	case "even", "e":
+		pc.Mode.Parity = hal.ParityEven
+	case "odd", "o":
+		pc.Mode.Parity = hal.ParityOdd
+	case "mark", "m":
+		pc.Mode.Parity = hal.ParityMark
+	case "space", "s":
+		pc.Mode.Parity = hal.ParitySpace
+	default:
+		return pc, c.Errorf("parity", "%q is not one of none, even, odd, mark, space", parity)
+	}
+
+	if pc.Mode.StopBits, err = stopBits(c, def.Mode.StopBits); err != nil {
+		return pc, err
+	}
+	if pc.Mode.StopBits == hal.Stop1Half && pc.Mode.DataBits != 5 {
+		return pc, c.Errorf("stopBits", "1.5 stop bits exist only with 5 data bits; use 1 or 2 with %d data bits", pc.Mode.DataBits)
+	}
+	ms, err := c.Int("timeoutMs", def.Timeout.Milliseconds(), 1, 600_000)
+	if err != nil {
+		return pc, err
+	}
+	pc.Timeout = time.Duration(ms) * time.Millisecond
+	if err := pc.Mode.Check(); err != nil {
+		return pc, &bus.FieldError{Field: c.Path, Err: err}
+	}
+	return pc, nil
+}
+
+func stopBits(c bus.Config, def hal.StopBits) (hal.StopBits, error) {
+	if def == 0 {
+		def = hal.Stop1
+	}
+	v, ok := c.Values["stopBits"]
+	if !ok {
+		return def, nil
+	}
+	var f float64
+	switch v.Kind {
+	case bus.Number:
+		f = v.Num
+	case bus.String:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(v.Str), 64); err != nil {
+			return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
+		}
+	default:
+		return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
+	}
+	switch f {
+	case 1:
+		return hal.Stop1, nil
+	case 1.5:
+		return hal.Stop1Half, nil
+	case 2:
+		return hal.Stop2, nil
+	}
+	return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
+}
+
+// unescape turns the escapes users write in YAML's plain and single-quoted
+// strings into bytes: \r \n \t \\ \0 and \xHH. Real control characters (from
+// a double-quoted YAML string) pass through.
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 == len(s) {
+			return "", fmt.Errorf("%q ends with a lone backslash", s)
+		}
+		i++
+		switch s[i] {
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case '0':
+			b.WriteByte(0)
+		case '\\':
+			b.WriteByte('\\')
+		case 'x':
+			if i+2 >= len(s) {
+				return "", fmt.Errorf(`%q: \x needs two hex digits`, s)
+			}
+			n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf(`%q: \x needs two hex digits`, s)
+			}
+			b.WriteByte(byte(n))
+			i += 2
+		default:
+			return "", fmt.Errorf(`%q: unknown escape \%c (want \r, \n, \t, \0, \\ or \xHH)`, s, s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// finite reports whether f is a finite number.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

@@ -1,0 +1,125 @@
+package serial_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/serial"
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// These tests run the serial driver the way the mapper does: through the
+// device manager's bus workers, against the sim board's line sensor.
+
+func runManager(t *testing.T, drivers ...bus.Driver) *device.Manager {
+	t.Helper()
+	m := device.NewManager(device.Options{History: 64}, drivers...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return m
+}
+
+// latestValue waits until the property has a good sample satisfying ok, and
+// returns it.
+func latestValue(t *testing.T, m *device.Manager, dev, prop string, ok func(float64) bool) float64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var s ringbuf.Sample
+	for {
+		pv, found := m.Property("default", dev, prop)
+		if found && pv.Ring.Latest(&s) && s.Err == 0 && ok(s.Value) {
+			return s.Value
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s: no good sample in time (found %v, latest %+v, last error %q)", dev, prop, found, s, pv.LastError)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func anyValue(float64) bool { return true }
+
+func TestSensorThroughTheDeviceManager(t *testing.T) {
+	m := runManager(t, serial.Driver{})
+	err := m.PutModel(device.Model{Name: "th", Properties: []device.ModelProperty{
+		{Name: "temperature", Type: device.TypeFloat, AccessMode: device.ReadOnly},
+		{Name: "humidity", Type: device.TypeFloat, AccessMode: device.ReadOnly},
+		{Name: "setpoint", Type: device.TypeFloat, AccessMode: device.ReadWrite, Minimum: "-40", Maximum: "125"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visitor := func(kv ...any) bus.Config { return config("v", kv...) }
+	spec := device.Device{Name: "th-1", Model: "th", Protocol: "serial",
+		Config: config(devicePath, "port", "/dev/ttyACM0", "eol", `\r\n`),
+		Properties: []device.Property{
+			{Name: "temperature", CollectCycle: 50 * time.Millisecond, Visitor: visitor("pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 3000)},
+			{Name: "humidity", CollectCycle: 50 * time.Millisecond, Visitor: visitor("command", "READ?", "pattern", `H=(\d+\.\d)`)},
+			{Name: "setpoint", CollectCycle: 100 * time.Millisecond, Desired: "25.5",
+				Visitor: visitor("command", "SP?", "pattern", `^SP=(-?[\d.]+)$`, "writeCommand", "SP={value}", "writeAck", "^OK$")},
+		}}
+	if err := m.PutDevice(spec); err != nil {
+		t.Fatal(err)
+	}
+	if v := latestValue(t, m, "th-1", "temperature", anyValue); v < 20 || v > 25 {
+		t.Errorf("temperature %v, want within [20, 25]", v)
+	}
+	if v := latestValue(t, m, "th-1", "humidity", anyValue); v < 35 || v > 55 {
+		t.Errorf("humidity %v, want within [35, 55]", v)
+	}
+	is := func(want float64) func(float64) bool { return func(v float64) bool { return v == want } }
+	latestValue(t, m, "th-1", "setpoint", is(25.5))
+
+	// A desired value set later is written and read back.
+	if err := m.SetDesired("default", "th-1", "setpoint", "19"); err != nil {
+		t.Fatal(err)
+	}
+	latestValue(t, m, "th-1", "setpoint", is(19))
+	twins, _, _ := m.Twins("default", "th-1")
+	for _, tw := range twins {
+		if tw.Property == "setpoint" && tw.ObservedDesired != "19" {
+			t.Errorf("setpoint twin observedDesired %q, want 19", tw.ObservedDesired)
+		}
+	}
+}
+
+func TestSerialExampleCRDRunsOnTheSim(t *testing.T) {
+	set, err := crd.LoadFile("../../deploy/examples/serial.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Warnings) != 0 {
+		t.Errorf("warnings: %q", set.Warnings)
+	}
+	m := runManager(t, serial.Driver{})
+	for _, model := range set.Models {
+		if err := m.PutModel(model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range set.Devices {
+		if err := m.PutDevice(d); err != nil {
+			t.Fatalf("device %s: %v", d.Name, err)
+		}
+	}
+	if len(set.Devices) == 0 {
+		t.Fatal("no devices in the example")
+	}
+	for _, d := range set.Devices {
+		for _, p := range d.Properties {
+			v := latestValue(t, m, d.Name, p.Name, anyValue)
+			if p.Desired != "" {
+				want, _ := strconv.ParseFloat(p.Desired, 64)
+				v = latestValue(t, m, d.Name, p.Name, func(v float64) bool { return v == want })
+			}
+			t.Logf("%s/%s = %v", d.Name, p.Name, v)
+		}
+	}
+}

@@ -1,0 +1,663 @@
+package serial_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim"
+	"github.com/tinymapper/tinymapper/board/sim/serialsim"
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/serial"
+	"github.com/tinymapper/tinymapper/hal"
+)
+
+// These tests run over real pseudo-terminals: the sim board's line sensor on
+// /dev/ttyACM0, and devices of their own that the tests script.
+
+func TestMain(m *testing.M) {
+	if err := sim.Register(); err != nil {
+		fmt.Fprintln(os.Stderr, "register the sim board:", err)
+		os.Exit(1)
+	}
+	if _, err := serialsim.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start the sim serial ports:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// config builds a Config at path from key, value pairs: float64 and int
+// values become Numbers (as EdgeCore sends every JSON number), strings
+// Strings, bools Bools.
+func config(path string, kv ...any) bus.Config {
+	c := bus.Config{Path: path, Values: map[string]bus.Value{}}
+	for i := 0; i < len(kv); i += 2 {
+		var v bus.Value
+		switch x := kv[i+1].(type) {
+		case float64:
+			v = bus.NumberValue(x)
+		case int:
+			v = bus.NumberValue(float64(x))
+		case string:
+			v = bus.StringValue(x)
+		case bool:
+			v = bus.BoolValue(x)
+		}
+		c.Values[kv[i].(string)] = v
+	}
+	return c
+}
+
+const devicePath = "spec.protocol.configData"
+
+func property(name string, writable bool, kv ...any) bus.PropertyConfig {
+	return bus.PropertyConfig{Name: name, Type: "FLOAT", Writable: writable,
+		Config: config("spec.properties["+name+"].visitors.configData", kv...)}
+}
+
+func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) bus.Device {
+	t.Helper()
+	d, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func read(t *testing.T, p bus.Point) float64 {
+	t.Helper()
+	v, err := p.Read()
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return v
+}
+
+// eventually reads p until it returns want (or, with want NaN, any value).
+func eventually(t *testing.T, p bus.Point, want float64) float64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := p.Read()
+		if err == nil && (math.IsNaN(want) || v == want) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Read = %v, %v; want %v", v, err, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// scripted is a device on a pty of its own: for every line it receives,
+// reply returns the lines it sends back (with the line end they need).
+type scripted struct {
+	path   string
+	master *os.File
+	mu     sync.Mutex
+	reply  func(line string) []string
+	got    []string
+}
+
+func newScripted(t testing.TB, reply func(line string) []string) *scripted {
+	t.Helper()
+	p, err := serialsim.NewPty()
+	if err != nil {
+		t.Skipf("no ptys: %v", err)
+	}
+	s := &scripted{path: p.Path, master: p.Master, reply: reply}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(p.Master)
+		sc.Split(splitCRorLF)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				continue
+			}
+			s.mu.Lock()
+			s.got = append(s.got, line)
+			r := s.reply
+			s.mu.Unlock()
+			for _, out := range r(line) {
+				p.Master.Write([]byte(out))
+			}
+		}
+	}()
+	t.Cleanup(func() { p.Close(); <-done })
+	return s
+}
+
+// splitCRorLF ends lines at CR or LF.
+func splitCRorLF(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+func (s *scripted) setReply(reply func(line string) []string) {
+	s.mu.Lock()
+	s.reply = reply
+	s.mu.Unlock()
+}
+
+// say sends lines unsolicited.
+func (s *scripted) say(lines ...string) {
+	for _, l := range lines {
+		s.master.Write([]byte(l))
+	}
+}
+
+func (s *scripted) received() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+func silent(string) []string { return nil }
+
+func TestProtocolIsSerial(t *testing.T) {
+	if got := (serial.Driver{}).Protocol(); got != "serial" {
+		t.Errorf("Protocol() = %q", got)
+	}
+}
+
+func TestPolledReadsOfTheSimSensor(t *testing.T) {
+	d := open(t, config(devicePath, "port", "/dev/ttyACM0", "baudRate", 9600, "eol", `\r\n`),
+		property("temperature", false, "command", "READ?", "pattern", `T=(-?\d+\.\d)`),
+		property("humidity", false, "command", `READ?\r\n`, "pattern", `H=(\d+\.\d)`, "dataType", "float"),
+		property("setpoint", false, "command", "SP?", "pattern", `^SP=(-?[\d.]+)$`),
+		property("fahrenheit", false, "command", "READ?", "pattern", `T=(-?\d+\.\d)`, "scale", 1.8, "offset", 32),
+	)
+	for i := 0; i < 3; i++ {
+		if v := read(t, d.Points()[0]); v < 20 || v > 25 {
+			t.Errorf("temperature %v, want within [20, 25]", v)
+		}
+		if v := read(t, d.Points()[1]); v < 35 || v > 55 {
+			t.Errorf("humidity %v, want within [35, 55]", v)
+		}
+		if v := read(t, d.Points()[3]); v < 68 || v > 77 {
+			t.Errorf("temperature %v °F, want within [68, 77]", v)
+		}
+	}
+	if v := read(t, d.Points()[2]); v < -40 || v > 125 {
+		t.Errorf("setpoint %v", v)
+	}
+}
+
+func TestPolledReadSkipsLinesThatDoNotMatch(t *testing.T) {
+	dev := newScripted(t, func(line string) []string {
+		if line == "MEAS" {
+			return []string{"MEAS\r\n", "> \x00\xff\xfe garbage\r\n", "\r\n", "V=12.5 V\r\n"}
+		}
+		return nil
+	})
+	d := open(t, config(devicePath, "port", dev.path, "timeoutMs", 2000),
+		property("voltage", false, "command", "MEAS", "pattern", `^V=([\d.]+) V$`))
+	if v := read(t, d.Points()[0]); v != 12.5 {
+		t.Errorf("voltage %v, want 12.5 from the third line", v)
+	}
+	if got := dev.received(); len(got) != 1 || got[0] != "MEAS" {
+		t.Errorf("device received %q, want one MEAS with the default \\n line end", got)
+	}
+}
+
+func TestPolledReadTimesOutAndRecovers(t *testing.T) {
+	dev := newScripted(t, func(string) []string { return []string{"BUSY\n"} })
+	d := open(t, config(devicePath, "port", dev.path, "timeoutMs", 100),
+		property("v", false, "command", "V?", "pattern", `^V=(\w+)$`, "dataType", "int"))
+	_, err := d.Points()[0].Read()
+	if !errors.Is(err, hal.ErrTimeout) {
+		t.Fatalf("Read from a device that never answers right = %v, want hal.ErrTimeout", err)
+	}
+	for _, want := range []string{dev.path, `"V?\n"`, `matching ^V=(\w+)$`, "100ms", `the one line that came was "BUSY"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %s", err, want)
+		}
+	}
+	dev.setReply(func(string) []string { return []string{"V=0x2A\n"} })
+	if v := read(t, d.Points()[0]); v != 42 {
+		t.Errorf("after recovery: %v, want 42", v)
+	}
+}
+
+func TestRepliesWithBadValuesAreErrors(t *testing.T) {
+	dev := newScripted(t, func(line string) []string { return []string{"V=" + line + "\n"} })
+	tests := []struct {
+		name, cmd, dataType, want string
+	}{
+		{"not a number", "abc", "float", `captured "abc" is not a number`},
+		{"infinite", "Inf", "float", "is not a number"},
+		{"not an integer", "1.5", "int", "is not an integer"},
+		{"not hex", "xyz", "hex", "is not hexadecimal"},
+		{"not a boolean", "maybe", "bool", "is not a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := open(t, config(devicePath, "port", dev.path),
+				property("v", false, "command", tt.cmd, "pattern", `^V=(.*)$`, "dataType", tt.dataType))
+			_, err := d.Points()[0].Read()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Read = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCapturesInEveryDataType(t *testing.T) {
+	dev := newScripted(t, func(line string) []string { return []string{line + "\r\n"} }) // an echo
+	tests := []struct {
+		name     string
+		cmd      string
+		dataType string
+		extra    []any
+		want     float64
+	}{
+		{"float", "X=-12.75", "float", nil, -12.75},
+		{"float with exponent", "X=1.5e3", "double", nil, 1500},
+		{"int with 0x", "X=0x1F", "int", nil, 31},
+		{"negative int", "X=-40", "int16", nil, -40},
+		{"bare hex", "X=ff", "hex", nil, 255},
+		{"hex, scaled", "X=01F4", "hex", []any{"scale", 0.1}, 50},
+		{"bool on", "X=ON", "bool", nil, 1},
+		{"bool false", "X=false", "boolean", nil, 0},
+		{"scaled and offset", "X=100", "int", []any{"scale", 0.5, "offset", -10}, 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := append([]any{"command", tt.cmd, "pattern", `^X=(\S+)$`, "dataType", tt.dataType}, tt.extra...)
+			d := open(t, config(devicePath, "port", dev.path), property("x", false, kv...))
+			if v := read(t, d.Points()[0]); v != tt.want {
+				t.Errorf("read %v, want %v", v, tt.want)
+			}
+		})
+	}
+}
+
+func TestLineEnds(t *testing.T) {
+	tests := []struct {
+		eol, send string
+	}{
+		{"", "V=1\n"},
+		{"", "V=1\r\n"},
+		{`\r\n`, "V=1\r\n"},
+		{"CRLF", "\nV=1\r\n"},
+		{`\r`, "V=1\r"},
+		{"CR", "\nV=1\r"},
+		{"\n", "V=1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q sends %q", tt.eol, tt.send), func(t *testing.T) {
+			var got []string
+			dev := newScripted(t, func(string) []string { return []string{tt.send} })
+			c := config(devicePath, "port", dev.path)
+			if tt.eol != "" {
+				c = config(devicePath, "port", dev.path, "eol", tt.eol)
+			}
+			d := open(t, c, property("v", false, "command", "GET", "pattern", `^V=(\d)$`))
+			if v := read(t, d.Points()[0]); v != 1 {
+				t.Errorf("read %v", v)
+			}
+			got = dev.received()
+			if len(got) == 0 || got[0] != "GET" {
+				t.Errorf("device received %q", got)
+			}
+		})
+	}
+}
+
+func TestOverlongLinesAreDroppedWhole(t *testing.T) {
+	long := strings.Repeat("V=9", serial.MaxLine) + "\n" // 1.5 KiB
+	dev := newScripted(t, func(string) []string { return []string{long, "V=7\n"} })
+	d := open(t, config(devicePath, "port", dev.path),
+		property("v", false, "command", "GET", "pattern", `V=(\d)$`))
+	if v := read(t, d.Points()[0]); v != 7 {
+		t.Errorf("read %v, want 7: the tail of the long line must not count as a line", v)
+	}
+}
+
+func TestUnsolicitedLinesKeepTheNewestValue(t *testing.T) {
+	dev := newScripted(t, silent)
+	d := open(t, config(devicePath, "port", dev.path, "eol", "CRLF"),
+		property("t", false, "pattern", `T=(-?[\d.]+)`),
+		property("h", false, "pattern", `H=([\d.]+)`),
+	)
+	tp, hp := d.Points()[0], d.Points()[1]
+	if _, err := tp.Read(); err == nil || !strings.Contains(err.Error(), "no line matching") {
+		t.Errorf("Read before any line = %v, want no line yet", err)
+	}
+	dev.say("T=1.5 H=40.0\r\n")
+	eventually(t, tp, 1.5)
+	eventually(t, hp, 40)
+	dev.say("noise\r\n", "T=-2.5\r\n") // a line with T only leaves H alone
+	eventually(t, tp, -2.5)
+	if v := read(t, hp); v != 40 {
+		t.Errorf("humidity %v, want the 40 it last saw", v)
+	}
+}
+
+func TestUnsolicitedValueGoesStale(t *testing.T) {
+	dev := newScripted(t, silent)
+	d := open(t, config(devicePath, "port", dev.path),
+		property("t", false, "pattern", `T=([\d.]+)`, "maxAgeMs", 500))
+	dev.say("T=3\n")
+	eventually(t, d.Points()[0], 3)
+	time.Sleep(600 * time.Millisecond)
+	if _, err := d.Points()[0].Read(); err == nil || !strings.Contains(err.Error(), "more than maxAgeMs 500") {
+		t.Errorf("Read of a value older than maxAgeMs = %v, want stale", err)
+	}
+	dev.say("T=4\n")
+	eventually(t, d.Points()[0], 4)
+}
+
+func TestUnsolicitedReadingsOfTheSimSensor(t *testing.T) {
+	d := open(t, config(devicePath, "port", "ttyACM0", "eol", `\r\n`),
+		property("temperature", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 3000))
+	if v := eventually(t, d.Points()[0], math.NaN()); v < 20 || v > 25 {
+		t.Errorf("temperature %v, want within [20, 25]", v)
+	}
+}
+
+func TestPolledAndUnsolicitedPropertiesShareAPort(t *testing.T) {
+	dev := newScripted(t, func(line string) []string {
+		if line == "SP?" {
+			return []string{"T=9.9\n", "SP=21.5\n"} // an unsolicited line first
+		}
+		return nil
+	})
+	d := open(t, config(devicePath, "port", dev.path),
+		property("t", false, "pattern", `T=([\d.]+)`),
+		property("sp", false, "command", "SP?", "pattern", `SP=([\d.]+)`),
+	)
+	if v := read(t, d.Points()[1]); v != 21.5 {
+		t.Errorf("polled setpoint %v through the port's reader", v)
+	}
+	eventually(t, d.Points()[0], 9.9)
+
+	// A device opened later on the same port, polled only, reads through the
+	// reader too; when the unsolicited device goes, it reads directly.
+	d2 := open(t, config(devicePath, "port", dev.path),
+		property("sp", false, "command", "SP?", "pattern", `SP=([\d.]+)`))
+	if v := read(t, d2.Points()[0]); v != 21.5 {
+		t.Errorf("second device: %v", v)
+	}
+	d.Close()
+	if v := read(t, d2.Points()[0]); v != 21.5 {
+		t.Errorf("after the reader stopped: %v", v)
+	}
+}
+
+func TestDesiredWriteReadsBack(t *testing.T) {
+	d := open(t, config(devicePath, "port", "/dev/ttyACM0", "eol", `\r\n`, "timeoutMs", 500),
+		property("setpoint", true, "command", "SP?", "pattern", `^SP=(-?[\d.]+)$`,
+			"writeCommand", "SP={value}", "writeAck", "^OK$"))
+	w := d.Points()[0].(bus.Writer)
+	t.Cleanup(func() { w.Write(21.5) })
+	for _, v := range []float64{30.5, -12, 0} {
+		if err := w.Write(v); err != nil {
+			t.Fatalf("Write(%v): %v", v, err)
+		}
+		if got := read(t, w); got != v {
+			t.Errorf("read back %v after writing %v", got, v)
+		}
+	}
+}
+
+func TestWriteAckTimeoutShowsTheReply(t *testing.T) {
+	dev := newScripted(t, func(line string) []string {
+		if line == "SP=200" {
+			return []string{"ERR range\n"}
+		}
+		return []string{"OK\n"}
+	})
+	d := open(t, config(devicePath, "port", dev.path, "timeoutMs", 100),
+		property("sp", true, "command", "SP?", "writeCommand", "SP={value}", "writeAck", "^OK$"))
+	w := d.Points()[0].(bus.Writer)
+	if err := w.Write(20); err != nil {
+		t.Fatalf("Write(20): %v", err)
+	}
+	err := w.Write(200)
+	if !errors.Is(err, hal.ErrTimeout) || !strings.Contains(err.Error(), `was "ERR range"`) {
+		t.Errorf("Write(200) = %v, want a timeout showing the device's ERR range", err)
+	}
+}
+
+func TestWriteCommandsAsSent(t *testing.T) {
+	dev := newScripted(t, silent)
+	tests := []struct {
+		name  string
+		kv    []any
+		v     float64
+		sends string
+	}{
+		{"float", []any{"writeCommand", "SET {value}"}, 21.25, "SET 21.25"},
+		{"int", []any{"writeCommand", "FAN={value}", "dataType", "int"}, 49.6, "FAN=50"},
+		{"scaled int", []any{"writeCommand", "SP{value}", "dataType", "int", "scale", 0.1}, 21.5, "SP215"},
+		{"hex", []any{"writeCommand", "W{value}", "dataType", "hex"}, 255, "Wff"},
+		{"bool", []any{"writeCommand", "RELAY {value}", "dataType", "bool"}, 1, "RELAY 1"},
+		{"no value", []any{"writeCommand", `RESET\x21`}, 1, "RESET!"},
+		{"zero", []any{"writeCommand", "Z{value}", "offset", 5}, 5, "Z0"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := append([]any{"command", "X?"}, tt.kv...)
+			d := open(t, config(devicePath, "port", dev.path), property("p", true, kv...))
+			if err := d.Points()[0].(bus.Writer).Write(tt.v); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for len(dev.received()) <= i && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if got := dev.received(); len(got) <= i || got[i] != tt.sends {
+				t.Errorf("device received %q, want %q last", got, tt.sends)
+			}
+		})
+	}
+	d := open(t, config(devicePath, "port", dev.path),
+		property("b", true, "command", "X?", "writeCommand", "B{value}", "dataType", "bool"))
+	if err := d.Points()[0].(bus.Writer).Write(0.5); err == nil {
+		t.Error("writing 0.5 to a bool succeeded")
+	}
+}
+
+func TestReadOnlyPropertiesAreNotWriters(t *testing.T) {
+	d := open(t, config(devicePath, "port", "ttyACM0"), property("t", false, "command", "READ?"))
+	if _, ok := d.Points()[0].(bus.Writer); ok {
+		t.Error("a ReadOnly property's Point is a bus.Writer")
+	}
+}
+
+func TestEverySpellingOfAPortIsOneBus(t *testing.T) {
+	for _, port := range []string{"/dev/ttyACM0", "ttyACM0", " ttyACM0 "} {
+		d := open(t, config(devicePath, "port", port), property("t", false, "command", "READ?"))
+		if got := d.Bus(); got != "serial:"+serialsim.LinePort {
+			t.Errorf("port %q: Bus() = %q", port, got)
+		}
+	}
+	d := open(t, config(devicePath, "serialPort", "ttyACM0"), property("t", false, "command", "READ?"))
+	if got := d.Bus(); got != "serial:/dev/ttyACM0" {
+		t.Errorf("serialPort: Bus() = %q", got)
+	}
+}
+
+func TestDevicesOnOnePortAgreeOnItsMode(t *testing.T) {
+	open(t, config(devicePath, "port", "ttyACM0", "baudRate", 9600), property("t", false, "command", "READ?"))
+	_, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/other",
+		Config:     config(devicePath, "port", "/dev/ttyACM0", "baudRate", 19200),
+		Properties: []bus.PropertyConfig{property("t", false, "command", "READ?")}})
+	var fe *bus.FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "9600 8N1") {
+		t.Errorf("second device at another baud rate = %v, want a FieldError naming the mode in use", err)
+	}
+	_, err = serial.Driver{}.Open(bus.DeviceConfig{Name: "default/other",
+		Config:     config(devicePath, "port", "/dev/ttyACM0", "eol", "CR"),
+		Properties: []bus.PropertyConfig{property("t", false, "command", "READ?")}})
+	if err == nil || !strings.Contains(err.Error(), "line end") {
+		t.Errorf("second device with another eol = %v", err)
+	}
+}
+
+func TestUnknownKeysAreWarnings(t *testing.T) {
+	d := open(t, config(devicePath, "port", "ttyACM0", "baudrate", 9600),
+		property("t", false, "command", "READ?", "patern", "x"))
+	w := d.(interface{ Warnings() []string }).Warnings()
+	if len(w) != 2 || !strings.Contains(w[0], "spec.protocol.configData.baudrate") || !strings.Contains(w[1], "patern") {
+		t.Errorf("Warnings() = %q", w)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	port := []any{"port", "ttyACM0"}
+	tests := []struct {
+		name  string
+		dev   []any
+		prop  bus.PropertyConfig
+		field string
+		want  string
+	}{
+		{"no port", nil, property("t", false), "spec.protocol.configData.port", "is required"},
+		{"empty port", []any{"port", " "}, property("t", false), "configData.port", "is empty"},
+		{"port and serialPort disagree", []any{"port", "ttyACM0", "serialPort", "ttyUSB0"}, property("t", false), "configData.serialPort", "another port"},
+		{"baud rate 0", append(port, "baudRate", 0), property("t", false), "configData.baudRate", "out of range"},
+		{"fractional baud rate", append(port, "baudRate", 9600.5), property("t", false), "configData.baudRate", "not a whole number"},
+		{"9 data bits", append(port, "dataBits", 9), property("t", false), "configData.dataBits", "out of range"},
+		{"parity X", append(port, "parity", "X"), property("t", false), "configData.parity", "not one of"},
+		{"stop bits 3", append(port, "stopBits", 3), property("t", false), "configData.stopBits", "not 1, 1.5 or 2"},
+		{"1.5 stop bits with 8 data bits", append(port, "stopBits", 1.5), property("t", false), "configData.stopBits", "only with 5 data bits"},
+		{"timeout 0", append(port, "timeoutMs", 0), property("t", false), "configData.timeoutMs", "out of range"},
+		{"eol semicolon", append(port, "eol", ";"), property("t", false), "configData.eol", "is not"},
+		{"pattern without a group", port, property("t", false, "pattern", `T=\d+`), "configData.pattern", "has 0 capture groups; want exactly 1"},
+		{"pattern with two groups", port, property("t", false, "pattern", `(T)=(\d+)`), "configData.pattern", "has 2 capture groups"},
+		{"pattern that does not compile", port, property("t", false, "pattern", `T=(\d+`), "configData.pattern", "not a regular expression"},
+		{"empty pattern", port, property("t", false, "pattern", ""), "configData.pattern", "is empty"},
+		{"unknown dataType", port, property("t", false, "dataType", "decimal"), "configData.dataType", "not one of"},
+		{"scale 0", port, property("t", false, "scale", 0), "configData.scale", "must not be 0"},
+		{"bool with scale", port, property("t", false, "dataType", "bool", "scale", 2), "configData.scale", "does not apply to bool"},
+		{"empty command", port, property("t", false, "command", ""), "configData.command", "is empty"},
+		{"bad escape", port, property("t", false, "command", `READ\q`), "configData.command", `unknown escape \q`},
+		{"short hex escape", port, property("t", false, "command", `READ\x4`), "configData.command", "two hex digits"},
+		{"maxAgeMs with a command", port, property("t", false, "command", "READ?", "maxAgeMs", 100), "configData.maxAgeMs", "only to properties without a command"},
+		{"ReadWrite without writeCommand", port, property("t", true, "command", "SP?"), "configData.writeCommand", "is required"},
+		{"writeCommand on a ReadOnly property", port, property("t", false, "writeCommand", "SP={value}"), "configData.writeCommand", "ReadOnly"},
+		{"{value} twice", port, property("t", true, "writeCommand", "{value}{value}"), "configData.writeCommand", "more than once"},
+		{"writeAck without writeCommand", port, property("t", false, "writeAck", "OK"), "configData.writeAck", "only with writeCommand"},
+		{"STRING property", port, bus.PropertyConfig{Name: "id", Type: "STRING", Config: config("spec.properties[id].visitors.configData")}, "spec.properties[id]", "STRING is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/bad",
+				Config: config(devicePath, tt.dev...), Properties: []bus.PropertyConfig{tt.prop}})
+			if err == nil {
+				d.Close()
+				t.Fatal("Open succeeded")
+			}
+			var fe *bus.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a *bus.FieldError", err)
+			}
+			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q (field %s), want field %s saying %q", err, fe.Field, tt.field, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := serial.ParseConfig(config(devicePath, "port", "ttyS1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode.String() != "9600 8N1" || c.Timeout != time.Second || c.EOL != "\n" {
+		t.Errorf("defaults: %s, timeout %v, eol %q", c.Mode, c.Timeout, c.EOL)
+	}
+	c, err = serial.ParseConfig(config(devicePath, "port", "ttyS1", "baudRate", "250000", "dataBits", 5,
+		"parity", "Mark", "stopBits", "1.5", "timeoutMs", "0x10", "eol", "\r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode.String() != "250000 5M1.5" || c.Timeout != 16*time.Millisecond || c.EOL != "\r" {
+		t.Errorf("parsed: %s, timeout %v, eol %q", c.Mode, c.Timeout, c.EOL)
+	}
+	p, err := serial.ParseProperty(bus.PropertyConfig{Name: "on", Type: "BOOLEAN", Config: config("p")})
+	if err != nil || p.DataType != "bool" || p.Pattern.String() != serial.DefaultPattern || p.MaxAge != 10*time.Second {
+		t.Errorf("BOOLEAN defaults: %+v, %v", p, err)
+	}
+}
+
+// A device that answers without allocating, for the benchmarks: any line
+// gets reply.
+func serveFixed(b *testing.B, reply []byte) string {
+	p, err := serialsim.NewPty()
+	if err != nil {
+		b.Skip(err)
+	}
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := p.Master.Read(buf)
+			if err != nil {
+				return
+			}
+			if bytes.IndexByte(buf[:n], '\n') >= 0 {
+				p.Master.Write(reply)
+			}
+		}
+	}()
+	b.Cleanup(func() { p.Close() })
+	return p.Path
+}
+
+// BenchmarkPolledRead is one sample of a polled property: flush, command,
+// reply line, match, parse. The allocation is regexp's (see matcher.match).
+func BenchmarkPolledRead(b *testing.B) {
+	path := serveFixed(b, []byte("T=23.4 H=45.1\r\n"))
+	d := open(b, config(devicePath, "port", path, "timeoutMs", 5000),
+		property("t", false, "command", "READ?", "pattern", `T=(-?\d+\.\d)`))
+	p := d.Points()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := p.Read(); err != nil || v != 23.4 {
+			b.Fatal(v, err)
+		}
+	}
+}
+
+// BenchmarkUnsolicitedRead is one sample of an unsolicited property: a
+// seqlock read of the newest value.
+func BenchmarkUnsolicitedRead(b *testing.B) {
+	dev := newScripted(b, silent)
+	d := open(b, config(devicePath, "port", dev.path),
+		property("t", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 3_600_000))
+	dev.say("T=23.4\n")
+	p := d.Points()[0]
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := p.Read(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("no value")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Read(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
