@@ -24,21 +24,31 @@ GOENV_armv7  := GOARCH=arm GOARM=7
 GOENV_armv6  := GOARCH=arm GOARM=6
 GOENV_amd64  := GOARCH=amd64
 
+# Container image (Dockerfile.arm), built by buildah without a daemon.
+IMAGE           ?= tinymapper
+IMAGE_PLATFORMS ?= linux/arm64,linux/arm/v7,linux/amd64
+IMAGE_ARCHIVE   := $(DIST)/tinymapper-image.tar
+# A private, throw-away image store under dist/: the OCI archive is the product.
+IMAGE_STORE     := $(abspath $(DIST))/image-store
+BUILDAH         := buildah --storage-driver vfs --root $(IMAGE_STORE)/root --runroot $(IMAGE_STORE)/run
+CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
+
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # Debian packages the tests use.
-APT_PACKAGES := protobuf-compiler qemu-user-static
+APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificates
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: help run build cross size test unit test-arm kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
+.PHONY: help run build cross size image image-context test unit test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
 
 help:
 	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
 	@echo "make build     build $(BIN) for this machine"
 	@echo "make cross     static release binaries in $(DIST)/: linux arm64, armv7, armv6 (Pi Zero/1), amd64"
 	@echo "make size      sizes of the release binaries and the packages that weigh most"
+	@echo "make image     multi-arch image (arm64, arm/v7, amd64) in $(IMAGE_ARCHIVE), with buildah"
 	@echo "make test      install test dependencies when missing, run every test"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
@@ -62,7 +72,24 @@ size: cross
 	@$(GO) run ./scripts/binsize -top 15 -packages $(DIST)/tinymapper-linux-arm64.unstripped \
 		$(CROSS:%=$(DIST)/tinymapper-linux-%)
 
-test: deps lint check-generate unit kubeedge-compat test-arm
+# The rootfs every image gets besides the binary: see Dockerfile.arm.
+image-context:
+	rm -rf $(DIST)/image
+	install -D -m 0644 $(CA_BUNDLE) $(DIST)/image/rootfs/etc/ssl/certs/ca-certificates.crt
+	install -D -m 0644 deploy/container/config.yaml $(DIST)/image/rootfs/etc/tinymapper/config.yaml
+	install -d -m 0755 $(DIST)/image/rootfs/etc/kubeedge
+
+# One manifest list, one image per platform, pushed to an OCI archive.
+image: apt-deps cross image-context
+	rm -rf $(IMAGE_STORE)
+	$(BUILDAH) bud --isolation chroot --platform $(IMAGE_PLATFORMS) --manifest $(IMAGE):$(VERSION) \
+		--build-arg DIST=$(DIST) --build-arg VERSION=$(VERSION) -f Dockerfile.arm .
+	rm -f $(IMAGE_ARCHIVE)
+	$(BUILDAH) manifest push --all $(IMAGE):$(VERSION) oci-archive:$(IMAGE_ARCHIVE):$(IMAGE):$(VERSION)
+	rm -rf $(IMAGE_STORE)
+	@echo "$(IMAGE_ARCHIVE): $(IMAGE):$(VERSION) for $(IMAGE_PLATFORMS)"
+
+test: deps lint check-generate unit kubeedge-compat test-arm test-image
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -77,6 +104,10 @@ unit:
 # EdgeCore stand-in, the arm64 size budget.
 test-arm: apt-deps cross
 	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 ./test/arm
+
+# The image's platforms, entrypoint, user, files and size per platform.
+test-image: image
+	TINYMAPPER_IMAGE=$(abspath $(IMAGE_ARCHIVE)) $(GO) test -count=1 -v ./test/arm/image
 
 kubeedge-compat:
 	cd test/kubeedge && $(GO) vet ./... && $(GO) test -count=1 ./...
