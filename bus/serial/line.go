@@ -89,7 +89,7 @@ var kindNames = map[string]valueKind{
 	"float": kindFloat, "float32": kindFloat, "float64": kindFloat, "double": kindFloat, "number": kindFloat,
 	"int": kindInt, "integer": kindInt, "int8": kindInt, "int16": kindInt, "int32": kindInt, "int64": kindInt,
 	"uint8": kindInt, "uint16": kindInt, "uint32": kindInt, "uint64": kindInt,
-	"hex": kindHex,
+	"hex":  kindHex,
 	"bool": kindBool, "boolean": kindBool,
 }
 
@@ -98,9 +98,9 @@ var kindNames = map[string]valueKind{
 type matcher struct {
 	re      *regexp.Regexp
 	noValue bool // only whether a line matches counts (writeAck)
-	kind   valueKind
-	scale  float64
-	offset float64
+	kind    valueKind
+	scale   float64
+	offset  float64
 }
 
 // DefaultPattern captures the first decimal number of a line.

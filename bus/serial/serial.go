@@ -341,9 +341,9 @@ type linePort struct {
 	eol  string
 	refs int // guarded by ports.mu
 
-	subMu     sync.Mutex              // serializes subscribe and unsubscribe
+	subMu     sync.Mutex               // serializes subscribe and unsubscribe
 	subs      atomic.Pointer[[]*point] // unsolicited points; read by the reader
-	listening bool                    // the reader runs; guarded by h.Lock
+	listening bool                     // the reader runs; guarded by h.Lock
 	stop      atomic.Bool
 	done      chan struct{}
 	waiter    atomic.Pointer[waiter] // a polled exchange waiting for the reader
