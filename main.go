@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		client, err := dmi.NewClient(dmi.ClientConfig{
 			Socket: cfg.Common.EdgeCoreSock, Address: cfg.GRPCServer.SocketPath,
 			Name: cfg.Common.Name, Version: version, Protocols: mgr.Protocols(),
-			Rate: cfg.Report.Rate, Burst: cfg.Report.Burst, Log: log,
+			Rate: cfg.Report.Rate, Burst: cfg.Report.Burst, Log: log, Server: srv,
 		}, mgr)
 		if err != nil {
 			return err

@@ -45,7 +45,8 @@ const (
 // ErrRateLimited is wrapped by the errors of calls EdgeCore refused because
 // its rate limiter was empty ("too many request"). The caller should slow
 // down before the next call.
-var ErrRateLimited = errors.New("EdgeCore is rate-limiting DMI calls")
+// It is device.ErrRateLimited, which the reporter checks.
+var ErrRateLimited = device.ErrRateLimited
 
 // ClientConfig says how to reach EdgeCore and what to register as.
 type ClientConfig struct {

@@ -85,7 +85,9 @@ func decodeValue(a *anypb.Any) (bus.Value, error) {
 		if err := unwrap(a, &w); err != nil {
 			return bus.Value{}, err
 		}
-		return bus.NumberValue(float64(w.Value)), nil
+		// EdgeCore turned the user's JSON number into a float32; recover
+		// the decimal they wrote (0.1, not 0.100000001490116).
+		return bus.NumberValue(bus.FromFloat32(w.Value)), nil
 	case typeDouble:
 		var w wrapperspb.DoubleValue
 		if err := unwrap(a, &w); err != nil {

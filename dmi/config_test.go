@@ -19,7 +19,8 @@ func TestDecodeConfigAcceptsEveryWrapper(t *testing.T) {
 	}{
 		{"string", "0x48", bus.StringValue("0x48")},
 		{"bool", true, bus.BoolValue(true)},
-		{"float keeps its float32 value", float32(0.1), bus.NumberValue(float64(float32(0.1)))},
+		{"float comes back as the decimal the user wrote", float32(0.1), bus.NumberValue(0.1)},
+		{"float beyond 2^24 keeps its float32 value", float32(16777217), bus.NumberValue(16777216)},
 		{"float whole number", float32(72), bus.NumberValue(72)},
 		{"double", 72.25, bus.NumberValue(72.25)},
 		{"int32", int32(-5), bus.NumberValue(-5)},

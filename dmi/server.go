@@ -58,15 +58,25 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	if err := removeStaleSocket(socketPath); err != nil {
 		return err
 	}
-	lis, err := net.Listen("unix", socketPath)
+	// Listen on a temporary name, restrict it, then move it into place, so
+	// the socket is never reachable with the umask's wider permissions.
+	tmp := socketPath + ".new"
+	if err := removeStaleSocket(tmp); err != nil {
+		return err
+	}
+	lis, err := net.Listen("unix", tmp)
 	if err != nil {
 		return fmt.Errorf("dmi: listen on %s: %w", socketPath, err)
 	}
-	defer os.Remove(socketPath)
-	if err := os.Chmod(socketPath, 0o600); err != nil {
+	if err := os.Chmod(tmp, 0o600); err != nil {
 		lis.Close()
-		return fmt.Errorf("dmi: restrict %s: %w", socketPath, err)
+		return fmt.Errorf("dmi: restrict %s: %w", tmp, err)
 	}
+	if err := os.Rename(tmp, socketPath); err != nil {
+		lis.Close()
+		return fmt.Errorf("dmi: move %s into place: %w", socketPath, err)
+	}
+	defer os.Remove(socketPath)
 	gs := grpc.NewServer()
 	pb.RegisterDeviceMapperServiceServer(gs, mapperService{s: s})
 

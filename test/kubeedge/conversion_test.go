@@ -141,9 +141,9 @@ func TestAUsersDeviceArrivesAsWritten(t *testing.T) {
 	if got, _ := d.Properties[0].Visitor.Float("scale", 0); got != 0.0625 {
 		t.Errorf("scale = %v", got)
 	}
-	// 0.1 travels as a float32 and keeps float32's precision.
-	if got, _ := d.Properties[0].Visitor.Float("offset", 0); got != float64(float32(0.1)) {
-		t.Errorf("offset = %v, want float32(0.1)", got)
+	// 0.1 travels as a float32 and comes back as the 0.1 the user wrote.
+	if got, _ := d.Properties[0].Visitor.Float("offset", 0); got != 0.1 {
+		t.Errorf("offset = %v, want 0.1", got)
 	}
 	if got, _ := d.Properties[0].Visitor.Bool("signed", false); !got {
 		t.Error("signed = false")
