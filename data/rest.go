@@ -38,6 +38,7 @@ const MaxHistory = 4096
 //	GET /api/v1/device/{ns}/{name}                one device, latest value of each property
 //	GET /api/v1/device/{ns}/{name}/{property}     latest sample; ?history=N adds the last N
 //	PUT /api/v1/device/{ns}/{name}/{property}     set the desired value: {"value":"42"}
+//	GET /metrics                                  Prometheus text (when src is a StatsSource)
 func Handler(src Source, ready func() bool, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -56,6 +57,9 @@ func Handler(src Source, ready func() bool, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/v1/device/{ns}/{name}", h.device)
 	mux.HandleFunc("GET /api/v1/device/{ns}/{name}/{property}", h.property)
 	mux.HandleFunc("PUT /api/v1/device/{ns}/{name}/{property}", h.setDesired)
+	if ss, ok := src.(StatsSource); ok {
+		mux.Handle("GET /metrics", Metrics(ss))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

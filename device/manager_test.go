@@ -338,3 +338,20 @@ func TestSetDesiredChecksAccessMode(t *testing.T) {
 	}
 	waitFor(t, "setpoint 12", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 12 })
 }
+
+func TestStatsCountReadsPerBus(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.mu.Lock()
+	drv.fail["default/a/2"] = true
+	drv.mu.Unlock()
+	m.PutDevice(testDevice("a", ""))
+	waitFor(t, "some reads and failures", func() bool {
+		st := m.Stats()
+		return len(st) == 1 && st[0].Reads >= 4 && st[0].Failures >= 2
+	})
+	st := m.Stats()[0]
+	if st.Bus != "fake:1" || st.Tasks != 2 || st.Failures > st.Reads {
+		t.Errorf("stats %+v; want bus fake:1 with 2 tasks", st)
+	}
+}

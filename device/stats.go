@@ -1,0 +1,35 @@
+package device
+
+import "sort"
+
+// BusStats describes one bus worker, for metrics.
+type BusStats struct {
+	Bus string
+	// Reads and Failures count property reads since start; Batches counts
+	// coalesced transactions (each covering several reads).
+	Reads, Failures, Batches uint64
+	// LateNs is how late the most recent round of reads started after it was
+	// due; MaxLateNs is the largest such delay since start (schedule jitter).
+	LateNs, MaxLateNs int64
+	// Tasks is how many properties the worker samples.
+	Tasks int
+}
+
+// Stats returns the state of every bus worker, sorted by bus.
+func (m *Manager) Stats() []BusStats {
+	m.mu.RLock()
+	out := make([]BusStats, 0, len(m.workers))
+	tasks := map[*worker]int{}
+	for _, r := range m.devices {
+		if r.dev != nil {
+			tasks[r.worker] += len(r.props)
+		}
+	}
+	for name, w := range m.workers {
+		out = append(out, BusStats{Bus: name, Reads: w.reads.Load(), Failures: w.failures.Load(),
+			Batches: w.batches.Load(), LateNs: w.lateNs.Load(), MaxLateNs: w.maxLate.Load(), Tasks: tasks[w]})
+	}
+	m.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Bus < out[j].Bus })
+	return out
+}
