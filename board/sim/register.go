@@ -16,7 +16,8 @@ import (
 const I2C1 = "SIM-I2C1"
 
 // Register puts the simulated board into periph's registries: I²C bus 1 with a
-// TMP102 at 0x48 and a 24C02 at 0x50. The first call registers; later calls
+// TMP102 at 0x48 and a 24C02 at 0x50, and SPI port 0.0 with an MCP3008. The
+// first call registers; later calls
 // return the first call's result, so it is safe to call from every user. The
 // registration lasts for the process, as periph's own drivers' do.
 //
@@ -34,6 +35,9 @@ var register = sync.OnceValue(func() error {
 	}
 	if err := i2creg.Register(I2C1, []string{"I2C1", "/dev/i2c-1"}, 1, bus.Open); err != nil {
 		return fmt.Errorf("sim: register I²C bus 1: %w", err)
+	}
+	if err := registerSPI(); err != nil {
+		return err
 	}
 	return nil
 })
