@@ -71,6 +71,8 @@ size: cross
 		-ldflags '$(filter-out -s -w,$(LDFLAGS))' -o $(DIST)/tinymapper-linux-arm64.unstripped .
 	@$(GO) run ./scripts/binsize -top 15 -packages $(DIST)/tinymapper-linux-arm64.unstripped \
 		$(CROSS:%=$(DIST)/tinymapper-linux-%)
+	@echo
+	@$(if $(filter amd64,$(CROSS)),scripts/rss.sh $(DIST)/tinymapper-linux-amd64 10,true)
 
 # The rootfs every image gets besides the binary: see Dockerfile.arm.
 image-context:

@@ -1,0 +1,85 @@
+package spi_test
+
+import (
+	"testing"
+
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/spi"
+)
+
+// value turns fuzzed input into a configData value the way EdgeCore could
+// send it: kind 0 absent, 1 a number, 2 a string, 3 a boolean.
+func value(kind uint8, num float64, str string) (bus.Value, bool) {
+	switch kind % 4 {
+	case 1:
+		return bus.NumberValue(num), true
+	case 2:
+		return bus.StringValue(str), true
+	case 3:
+		return bus.BoolValue(num != 0), true
+	}
+	return bus.Value{}, false
+}
+
+// FuzzSPIConfig opens devices from fuzzed configData: Open must return a
+// device or an error, never panic, and an opened device must read and write
+// without panicking.
+func FuzzSPIConfig(f *testing.F) {
+	f.Add("0.0", 1e6, uint8(1), 0.0, uint8(1), 8.0, uint8(1), "01 {0x80|ch<<4} 00", 3.0, uint8(1), 1.0, uint8(1), "uint16", "0x3FF", "", true)
+	f.Add("SPI0.0", 0.0, uint8(2), 3.0, uint8(1), 8.0, uint8(0), "0x019000", 0.0, uint8(0), 1.0, uint8(1), "uint16", "", "{0x30|value>>8} {value}", true)
+	f.Add(recPort, 0.0, uint8(0), 0.0, uint8(0), 0.0, uint8(0), "", 0.0, uint8(0), 0.0, uint8(0), "int8", "", "{value}", true)
+	f.Add("0", 50.0, uint8(1), 4.0, uint8(1), 33.0, uint8(1), "{ch<<64}", 256.0, uint8(1), -1.0, uint8(1), "float32", "0x1FF", "01", false)
+	f.Add("", 1.5, uint8(2), 1.5, uint8(2), 1.5, uint8(2), "01 {", 1.5, uint8(2), 1e30, uint8(2), "bool", "zz", "{value&0xff|ch>>3}", true)
+	f.Fuzz(func(t *testing.T, busName string, speed float64, speedKind uint8, mode float64, modeKind uint8, bits float64, bitsKind uint8,
+		tx string, ch float64, chKind uint8, rx float64, rxKind uint8, dataType, mask, writeTx string, writable bool) {
+		dev := bus.Config{Path: "d", Values: map[string]bus.Value{"bus": bus.StringValue(busName)}}
+		for _, kv := range []struct {
+			key  string
+			kind uint8
+			num  float64
+			str  string
+		}{
+			{"speedHz", speedKind, speed, busName},
+			{"mode", modeKind, mode, busName},
+			{"bitsPerWord", bitsKind, bits, busName},
+		} {
+			if v, ok := value(kv.kind, kv.num, kv.str); ok {
+				dev.Values[kv.key] = v
+			}
+		}
+		prop := bus.Config{Path: "p", Values: map[string]bus.Value{}}
+		if tx != "" {
+			prop.Values["tx"] = bus.StringValue(tx)
+		}
+		if writeTx != "" {
+			prop.Values["writeTx"] = bus.StringValue(writeTx)
+		}
+		if dataType != "" {
+			prop.Values["dataType"] = bus.StringValue(dataType)
+		}
+		if mask != "" {
+			prop.Values["mask"] = bus.StringValue(mask)
+		}
+		if v, ok := value(chKind, ch, tx); ok {
+			prop.Values["channel"] = v
+		}
+		if v, ok := value(rxKind, rx, tx); ok {
+			prop.Values["rxStart"] = v
+		}
+		d, err := spi.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,
+			Properties: []bus.PropertyConfig{{Name: "v", Writable: writable, Config: prop}}})
+		if err != nil {
+			if _, ok := err.(*bus.FieldError); !ok {
+				t.Fatalf("Open error %v is not a *bus.FieldError", err)
+			}
+			return
+		}
+		defer d.Close()
+		p := d.Points()[0]
+		p.Read()
+		if w, ok := p.(bus.Writer); ok {
+			w.Write(ch)
+			p.Read()
+		}
+	})
+}

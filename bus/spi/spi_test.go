@@ -1,0 +1,606 @@
+package spi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+	pspi "periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spireg"
+
+	"github.com/tinymapper/tinymapper/board/sim"
+	"github.com/tinymapper/tinymapper/board/sim/mcp3008"
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/spi"
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
+	"github.com/tinymapper/tinymapper/ringbuf"
+)
+
+// These tests run against the simulated board's SPI port 0.0 (an MCP3008),
+// reached the way the mapper reaches it: spi.Driver → hal.OpenSPI → periph's
+// spireg → board/sim. Writes go to a recording port registered here as
+// "TEST-SPI9.0", since the MCP3008 has nothing to write.
+
+// recorder is a part that keeps every transaction it sees.
+type recorder struct {
+	mu  sync.Mutex
+	txs [][]byte
+	cur []byte
+}
+
+func (r *recorder) Check(physic.Frequency, pspi.Mode, int) error { return nil }
+func (r *recorder) Transfer(w, _ []byte)                         { r.cur = append(r.cur, w...) }
+func (r *recorder) Deselect() {
+	r.mu.Lock()
+	r.txs = append(r.txs, r.cur)
+	r.cur = nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) last() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.txs) == 0 {
+		return nil
+	}
+	return r.txs[len(r.txs)-1]
+}
+
+var rec = &recorder{}
+
+const recPort = "TEST-SPI9.0"
+
+func TestMain(m *testing.M) {
+	if err := sim.Register(); err != nil {
+		fmt.Fprintln(os.Stderr, "register the sim board:", err)
+		os.Exit(1)
+	}
+	if err := spireg.Register(recPort, nil, -1, sim.NewSPIPort(recPort, rec).Open); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// config builds a Config at path from key, value pairs: float64 and int values
+// become Numbers (as EdgeCore sends every JSON number), strings Strings, bools Bools.
+func config(path string, kv ...any) bus.Config {
+	c := bus.Config{Path: path, Values: map[string]bus.Value{}}
+	for i := 0; i < len(kv); i += 2 {
+		var v bus.Value
+		switch x := kv[i+1].(type) {
+		case float64:
+			v = bus.NumberValue(x)
+		case int:
+			v = bus.NumberValue(float64(x))
+		case string:
+			v = bus.StringValue(x)
+		case bool:
+			v = bus.BoolValue(x)
+		}
+		c.Values[kv[i].(string)] = v
+	}
+	return c
+}
+
+const devicePath = "spec.protocol.configData"
+
+func property(name string, writable bool, kv ...any) bus.PropertyConfig {
+	return bus.PropertyConfig{
+		Name: name, Writable: writable,
+		Config: config("spec.properties["+name+"].visitors.configData", kv...),
+	}
+}
+
+// channel is a single-ended MCP3008 channel as a user writes it.
+func channel(ch int, extra ...any) bus.PropertyConfig {
+	kv := append([]any{"tx", "01 {0x80|ch<<4} 00", "channel", ch, "rxStart", 1, "dataType", "uint16", "mask", "0x3FF"}, extra...)
+	return property(fmt.Sprintf("ch%d", ch), false, kv...)
+}
+
+func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) bus.Device {
+	t.Helper()
+	d, err := spi.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func read(t *testing.T, p bus.Point) float64 {
+	t.Helper()
+	v, err := p.Read()
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return v
+}
+
+func TestProtocolIsSPI(t *testing.T) {
+	if got := (spi.Driver{}).Protocol(); got != "spi" {
+		t.Errorf("Protocol() = %q, want spi", got)
+	}
+}
+
+func TestReadsEveryMCP3008Channel(t *testing.T) {
+	var props []bus.PropertyConfig
+	for ch := 0; ch < 8; ch++ {
+		props = append(props, channel(ch))
+	}
+	d := open(t, config(devicePath, "bus", "0.0"), props...)
+	for ch, p := range d.Points() {
+		before := time.Now()
+		v := read(t, p)
+		lo, hi := codeRange(ch, before, time.Now())
+		if v < float64(lo) || v > float64(hi) {
+			t.Errorf("channel %d = %v, want the sim's %d..%d at that time", ch, v, lo, hi)
+		}
+	}
+}
+
+// codeRange returns the smallest and largest code of channel ch in [from, to].
+func codeRange(ch int, from, to time.Time) (lo, hi int) {
+	lo, hi = math.MaxInt, math.MinInt
+	for t := from; ; t = t.Add(50 * time.Microsecond) {
+		if t.After(to) {
+			t = to
+		}
+		c := mcp3008.Code(ch, t)
+		lo, hi = min(lo, c), max(hi, c)
+		if t.Equal(to) {
+			return lo, hi
+		}
+	}
+}
+
+func TestScaleGivesVolts(t *testing.T) {
+	d := open(t, config(devicePath), channel(1, "scale", 3.3/1024), channel(4, "scale", "0.00322265625"))
+	if v := read(t, d.Points()[0]); v != 1.65 {
+		t.Errorf("channel 1 = %v V, want 1.65", v)
+	}
+	if v := read(t, d.Points()[1]); math.Abs(v-1023*3.3/1024) > 1e-12 {
+		t.Errorf("channel 4 = %v V, want %v", v, 1023*3.3/1024)
+	}
+}
+
+func TestTemplateSpellings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kv   []any
+	}{
+		{"bytes", []any{"tx", "01 90 00"}},
+		{"one hex run", []any{"tx", "0x019000"}},
+		{"a run without 0x", []any{"tx", "019000"}},
+		{"commas and 0x", []any{"tx", "0x01,0x90,0x0"}},
+		{"channel expression", []any{"tx", "01 {0x80|ch<<4} 00", "channel", 1}},
+		{"spaces in the expression", []any{"tx", "01 { 0x80 | ch << 4 } 00", "channel", "1"}},
+		{"every byte an expression", []any{"tx", "{1},{0b1000_0000|ch<<4&0x70},{0}", "channel", 1}},
+		{"left-aligned layout (MCP3208 style)", []any{"tx", "{0x06|ch>>2} {ch<<6} 00", "channel", 1, "shift", 2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := append([]any{"rxStart", 1, "dataType", "uint16", "mask", 0x3FF}, tt.kv...)
+			d := open(t, config(devicePath), property("ch1", false, kv...))
+			if v := read(t, d.Points()[0]); v != 512 {
+				t.Errorf("channel 1 = %v, want 512", v)
+			}
+		})
+	}
+}
+
+func TestUnmaskedReplyShowsTheNullBitAndHighImpedance(t *testing.T) {
+	d := open(t, config(devicePath), property("raw", false, "tx", "01 90 00", "rxStart", 1, "dataType", "uint16"))
+	if v := read(t, d.Points()[0]); v != 0xFA00 {
+		t.Errorf("raw reply = %#x, want 0xfa00: undriven bits read 1, then the null bit, then 512", int(v))
+	}
+}
+
+func TestDifferentialRead(t *testing.T) {
+	d := open(t, config(devicePath),
+		property("ch4-ch5", false, "tx", "01 {ch<<4} 00", "channel", 4, "rxStart", 1, "dataType", "uint16", "mask", 0x3FF),
+		property("ch5-ch4", false, "tx", "01 {ch<<4} 00", "channel", 5, "rxStart", 1, "dataType", "uint16", "mask", 0x3FF))
+	if v := read(t, d.Points()[0]); v != 1023-256 {
+		t.Errorf("CH4-CH5 = %v, want 767", v)
+	}
+	if v := read(t, d.Points()[1]); v != 0 {
+		t.Errorf("CH5-CH4 = %v, want 0 (negative)", v)
+	}
+}
+
+func TestEverySpellingOfAPortIsOneWorker(t *testing.T) {
+	for _, b := range []any{nil, 0, 0.0, "0", "0.0", " 0.0 ", "SPI0.0", "/dev/spidev0.0", sim.SPI00} {
+		c := config(devicePath)
+		if b != nil {
+			c = config(devicePath, "bus", b)
+		}
+		d := open(t, c, channel(1))
+		if got := d.Bus(); got != "spi:"+sim.SPI00 {
+			t.Errorf("bus %#v: Bus() = %q, want %q", b, got, "spi:"+sim.SPI00)
+		}
+		if v := read(t, d.Points()[0]); v != 512 {
+			t.Errorf("bus %#v: channel 1 = %v", b, v)
+		}
+	}
+}
+
+func TestDeviceSettingsReachTheChip(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dev  []any
+		msg  string // "" when the read succeeds
+	}{
+		{"mode 0", []any{"mode", 0}, ""},
+		{"mode 3", []any{"mode", 3}, ""},
+		{"mode 1", []any{"mode", 1}, "modes 0 and 3"},
+		{"speed as a number", []any{"speedHz", 3600000}, ""},
+		{"speed with a unit", []any{"speedHz", "3.6MHz"}, ""},
+		{"speed as a hex string", []any{"speedHz", "0xF4240"}, ""},
+		{"speed above the part's", []any{"speedHz", "4MHz"}, "above the part's"},
+		{"8 bits per word", []any{"bitsPerWord", 8}, ""},
+		{"16 bits per word", []any{"bitsPerWord", 16}, "8-bit words only"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := open(t, config(devicePath, tt.dev...), channel(1))
+			v, err := d.Points()[0].Read()
+			switch {
+			case tt.msg == "" && (err != nil || v != 512):
+				t.Errorf("Read = %v, %v; want 512", v, err)
+			case tt.msg != "" && (err == nil || !strings.Contains(err.Error(), tt.msg)):
+				t.Errorf("Read = %v, %v; want an error saying %q", v, err, tt.msg)
+			}
+			if err != nil && !strings.Contains(err.Error(), "tx 01 90 00") {
+				t.Errorf("error %q does not show the transaction", err)
+			}
+		})
+	}
+}
+
+func TestWriteFillsTheWriteTemplate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kv   []any
+		v    float64
+		want []byte
+	}{
+		{"MCP4921 DAC code", []any{"writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", 0xFFF}, 0x123, []byte{0x31, 0x23}},
+		{"DAC in volts", []any{"writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", "0xFFF", "scale", 3.3 / 4096}, 1.65, []byte{0x38, 0x00}},
+		{"digital pot with a channel", []any{"writeTx", "{ch<<4} {value}", "channel", 1}, 200, []byte{0x10, 200}},
+		{"little-endian codec: value is still the integer", []any{"writeTx", "{value>>8} {value}", "dataType", "uint16", "byteOrder", "little"}, 0x1234, []byte{0x12, 0x34}},
+		{"signed value", []any{"writeTx", "40 {value}", "dataType", "int8"}, -2, []byte{0x40, 0xFE}},
+		{"offset", []any{"writeTx", "{value}", "offset", 10}, 12, []byte{2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := open(t, config(devicePath, "bus", recPort), property("out", true, tt.kv...))
+			w, ok := d.Points()[0].(bus.Writer)
+			if !ok {
+				t.Fatal("point is not a bus.Writer")
+			}
+			if err := w.Write(tt.v); err != nil {
+				t.Fatalf("Write(%v): %v", tt.v, err)
+			}
+			if got := rec.last(); string(got) != string(tt.want) {
+				t.Errorf("Write(%v) sent % x, want % x", tt.v, got, tt.want)
+			}
+			if v := read(t, w); math.Abs(v-tt.v) > 1e-9 {
+				t.Errorf("write-only property reads back %v, want the %v written", v, tt.v)
+			}
+		})
+	}
+}
+
+func TestWriteOutOfRangeSendsNothing(t *testing.T) {
+	d := open(t, config(devicePath, "bus", recPort),
+		property("dac", true, "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", 0xFFF))
+	w := d.Points()[0].(bus.Writer)
+	if _, err := w.Read(); err == nil || !strings.Contains(err.Error(), "nothing written yet") {
+		t.Errorf("Read before any write = %v, want an error", err)
+	}
+	if err := w.Write(100); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	n := len(rec.txs)
+	rec.mu.Unlock()
+	if err := w.Write(4096); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("Write(4096) = %v, want out of range", err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.txs) != n {
+		t.Error("a transaction was sent for a value out of range")
+	}
+}
+
+func TestOnlyReadWritePropertiesWithAWriteTxAreWriters(t *testing.T) {
+	d := open(t, config(devicePath),
+		property("ro", false, "tx", "01 90 00", "writeTx", "{value}"),
+		property("rw-no-writeTx", true, "tx", "01 90 00"),
+		property("rw", true, "tx", "01 90 00", "writeTx", "{value}"))
+	for i, want := range []bool{false, false, true} {
+		if _, ok := d.Points()[i].(bus.Writer); ok != want {
+			t.Errorf("point %d is a Writer: %v, want %v", i, ok, want)
+		}
+	}
+}
+
+func TestBadConfigDataNamesTheField(t *testing.T) {
+	const propPath = "spec.properties[v].visitors.configData"
+	good := []any{"tx", "01 {0x80|ch<<4} 00", "channel", 1, "rxStart", 1, "dataType", "uint16", "mask", 0x3FF}
+	tests := []struct {
+		name  string
+		dev   []any
+		prop  []any
+		field string
+		msg   string
+	}{
+		{"bus fractional with too many digits", []any{"bus", 0.125}, good, devicePath + ".bus", "unknown port"},
+		{"bus negative", []any{"bus", -1}, good, devicePath + ".bus", "not a port number or name"},
+		{"bus a boolean", []any{"bus", true}, good, devicePath + ".bus", "not a port number or name"},
+		{"bus empty", []any{"bus", " "}, good, devicePath + ".bus", "not a port number or name"},
+		{"bus not registered", []any{"bus", "SPI5.0"}, good, devicePath + ".bus", "unknown port"},
+		{"speedHz too slow", []any{"speedHz", 50}, good, devicePath + ".speedHz", "out of range"},
+		{"speedHz too fast", []any{"speedHz", "2GHz"}, good, devicePath + ".speedHz", "out of range"},
+		{"speedHz fractional", []any{"speedHz", 1000.5}, good, devicePath + ".speedHz", "not a whole number"},
+		{"speedHz not a frequency", []any{"speedHz", "fast"}, good, devicePath + ".speedHz", "not a frequency"},
+		{"speedHz wrong unit", []any{"speedHz", "1MV"}, good, devicePath + ".speedHz", "not a frequency"},
+		{"mode 4", []any{"mode", 4}, good, devicePath + ".mode", "out of range [0, 3]"},
+		{"mode a name", []any{"mode", "Mode0"}, good, devicePath + ".mode", "not an integer"},
+		{"bitsPerWord 0", []any{"bitsPerWord", 0}, good, devicePath + ".bitsPerWord", "out of range [1, 32]"},
+		{"bitsPerWord 33", []any{"bitsPerWord", 33}, good, devicePath + ".bitsPerWord", "out of range [1, 32]"},
+		{"tx missing", nil, []any{"rxStart", 1}, propPath + ".tx", "is required"},
+		{"tx empty", nil, []any{"tx", " , "}, propPath + ".tx", "has no bytes"},
+		{"tx not hex", nil, []any{"tx", "01 zz"}, propPath + ".tx", `"zz" is not hex`},
+		{"tx a single digit", nil, []any{"tx", "1 80 0"}, propPath + ".tx", "not a byte in hex"},
+		{"tx an odd run", nil, []any{"tx", "0x01800"}, propPath + ".tx", "not a byte in hex"},
+		{"tx too long", nil, []any{"tx", strings.Repeat("00", 257)}, propPath + ".tx", "more than 256"},
+		{"tx unclosed expression", nil, []any{"tx", "01 {ch<<4"}, propPath + ".tx", "{ without }"},
+		{"tx expression glued", nil, []any{"tx", "01{ch}"}, propPath + ".tx", "put a space before {"},
+		{"tx empty expression", nil, []any{"tx", "{}"}, propPath + ".tx", "missing"},
+		{"tx unknown name", nil, []any{"tx", "{chan}"}, propPath + ".tx", "not a number, ch or value"},
+		{"tx bad operator", nil, []any{"tx", "{ch<4}", "channel", 1}, propPath + ".tx", "want <<, >> or &"},
+		{"tx shift too far", nil, []any{"tx", "{ch<<64}", "channel", 1}, propPath + ".tx", "at most 63"},
+		{"tx with value", nil, []any{"tx", "01 {value}"}, propPath + ".tx", "use it in writeTx"},
+		{"channel missing", nil, []any{"tx", "01 {0x80|ch<<4} 00"}, propPath + ".channel", "is required"},
+		{"channel unused", nil, []any{"tx", "01 90 00", "channel", 1}, propPath + ".channel", "is not used"},
+		{"channel too big", nil, []any{"tx", "01 {ch} 00", "channel", 256}, propPath + ".channel", "out of range [0, 255]"},
+		{"channel fractional", nil, []any{"tx", "01 {ch} 00", "channel", 1.5}, propPath + ".channel", "not a whole number"},
+		{"rxStart past the reply", nil, []any{"tx", "01 90 00", "rxStart", 2, "dataType", "uint16"}, propPath + ".rxStart", "run past the 3 bytes"},
+		{"rxStart negative", nil, []any{"tx", "01 90 00", "rxStart", -1}, propPath + ".rxStart", "out of range"},
+		{"rxStart without tx", []any{"bus", recPort}, []any{"writeTx", "{value}", "rxStart", 0}, propPath + ".rxStart", "no tx"},
+		{"dataType unknown", nil, []any{"tx", "01 90 00", "dataType", "uint12"}, propPath + ".dataType", "not one of"},
+		{"byteOrder unknown", nil, []any{"tx", "01 90 00", "byteOrder", "middle"}, propPath + ".byteOrder", "not one of"},
+		{"mask too wide", nil, []any{"tx", "01 90 00", "mask", 0x1FF}, propPath + ".mask", "wider"},
+		{"shift too far", nil, []any{"tx", "01 90 00", "shift", 8}, propPath + ".shift", "leaves no bits"},
+		{"scale zero", nil, []any{"tx", "01 90 00", "scale", 0}, propPath + ".scale", "must not be 0"},
+		{"offset not a number", nil, []any{"tx", "01 90 00", "offset", "x"}, propPath + ".offset", "not a number"},
+		{"writeTx without value", nil, []any{"tx", "01 90 00", "writeTx", "01 02"}, propPath + ".writeTx", "has no {value}"},
+		{"writeTx bad", nil, []any{"tx", "01 90 00", "writeTx", "{value<<x}"}, propPath + ".writeTx", "not a number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := spi.Driver{}.Open(bus.DeviceConfig{
+				Name:       "default/bad",
+				Config:     config(devicePath, tt.dev...),
+				Properties: []bus.PropertyConfig{property("v", true, tt.prop...)},
+			})
+			if err == nil {
+				d.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+			var fe *bus.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Open error %v is not a *bus.FieldError", err)
+			}
+			if fe.Field != tt.field {
+				t.Errorf("Field = %q, want %q (error: %v)", fe.Field, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestUnknownKeysAreWarningsNotErrors(t *testing.T) {
+	d := open(t, config(devicePath, "address", 0x48), property("v", false, "tx", "01 90 00", "datatype", "uint16"))
+	want := []string{
+		devicePath + ".address: unknown key, ignored",
+		"spec.properties[v].visitors.configData.datatype: unknown key, ignored",
+	}
+	if got := d.(*spi.Device).Warnings(); !slices.Equal(got, want) {
+		t.Errorf("Warnings() =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestCloseReleasesTheDevicesShareOfThePort(t *testing.T) {
+	a := open(t, config(devicePath), channel(1))
+	b := open(t, config(devicePath, "bus", "SPI0.0"), channel(1))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(t, b.Points()[0]); v != 512 {
+		t.Errorf("the other device on the port reads %v after the first closed", v)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Points()[0].Read(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Read after the port's last device closed = %v, want closed", err)
+	}
+}
+
+func TestReadAndWriteDoNotAllocate(t *testing.T) {
+	p := open(t, config(devicePath), channel(0)).Points()[0]
+	if n := testing.AllocsPerRun(100, func() { p.Read() }); n != 0 {
+		t.Errorf("Read allocates %v times", n)
+	}
+	w := open(t, config(devicePath, "bus", recPort),
+		property("dac", true, "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", 0xFFF)).Points()[0].(bus.Writer)
+	rec.mu.Lock()
+	rec.txs = make([][]byte, 0, 1000) // the recorder's own appends are not the driver's
+	rec.mu.Unlock()
+	if n := testing.AllocsPerRun(100, func() { w.Write(7) }); n > 1 {
+		t.Errorf("Write allocates %v times (the recorder keeps one copy)", n)
+	}
+}
+
+// manager runs a device manager with the spi driver until the test ends.
+func manager(t *testing.T) *device.Manager {
+	t.Helper()
+	m := device.NewManager(device.Options{History: 16}, spi.Driver{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return m
+}
+
+func latest(m *device.Manager, dev, prop string) (ringbuf.Sample, bool) {
+	var s ringbuf.Sample
+	p, ok := m.Property("default", dev, prop)
+	if !ok {
+		return s, false
+	}
+	return s, p.Ring.Latest(&s)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMCP3008ThroughTheDeviceManager(t *testing.T) {
+	m := manager(t)
+	model := device.Model{Namespace: "default", Name: "mcp3008"}
+	dev := device.Device{Namespace: "default", Name: "adc", Model: "mcp3008", Protocol: "spi",
+		Config: config(devicePath, "bus", 0, "speedHz", 1000000, "mode", 0)}
+	want := map[string][2]float64{
+		"ch0": {0, 1023}, "ch1": {512, 512}, "ch2": {0, 1023}, "ch3": {0, 0},
+		"ch4": {1023, 1023}, "ch5": {256, 256}, "ch6": {768, 768}, "ch7": {341, 341},
+		"ch1-volts": {1.65, 1.65},
+	}
+	for ch := 0; ch < 8; ch++ {
+		name := fmt.Sprintf("ch%d", ch)
+		model.Properties = append(model.Properties, device.ModelProperty{Name: name, Type: device.TypeInt, AccessMode: device.ReadOnly})
+		dev.Properties = append(dev.Properties, device.Property{Name: name, CollectCycle: 10 * time.Millisecond,
+			Visitor: channel(ch).Config})
+	}
+	model.Properties = append(model.Properties, device.ModelProperty{Name: "ch1-volts", Type: device.TypeFloat, AccessMode: device.ReadOnly})
+	dev.Properties = append(dev.Properties, device.Property{Name: "ch1-volts", CollectCycle: 10 * time.Millisecond,
+		Visitor: channel(1, "scale", 3.3/1024).Config})
+	if err := m.PutModel(model); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutDevice(dev); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range want {
+		waitFor(t, name+" sampled", func() bool { _, ok := latest(m, "adc", name); return ok })
+		s, _ := latest(m, "adc", name)
+		if s.Err != 0 || s.Value < r[0] || s.Value > r[1] {
+			p, _ := m.Property("default", "adc", name)
+			t.Errorf("%s = %v (err %d %q), want %v..%v", name, s.Value, s.Err, p.LastError, r[0], r[1])
+		}
+	}
+	waitFor(t, "device online", func() bool { v, _ := m.Device("default", "adc"); return v.State == device.StateOnline })
+}
+
+func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
+	m := manager(t)
+	model := device.Model{Namespace: "default", Name: "dac", Properties: []device.ModelProperty{
+		{Name: "volts", Type: device.TypeFloat, AccessMode: device.ReadWrite, Minimum: "0", Maximum: "3.3"}}}
+	dev := device.Device{Namespace: "default", Name: "dac", Model: "dac", Protocol: "spi",
+		Config: config(devicePath, "bus", recPort),
+		Properties: []device.Property{{Name: "volts", Desired: "1.65", CollectCycle: time.Hour,
+			Visitor: config("v", "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", "0xFFF", "scale", 3.3/4096)}}}
+	m.PutModel(model)
+	if err := m.PutDevice(dev); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "1.65 V read back", func() bool { s, ok := latest(m, "dac", "volts"); return ok && s.Value == 1.65 })
+	if got := rec.last(); string(got) != "\x38\x00" {
+		t.Errorf("sent % x, want 38 00", got)
+	}
+	if err := m.SetDesired("default", "dac", "volts", "0.825"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "0.825 V read back", func() bool { s, ok := latest(m, "dac", "volts"); return ok && s.Value == 0.825 })
+	if got := rec.last(); string(got) != "\x34\x00" {
+		t.Errorf("sent % x, want 34 00", got)
+	}
+}
+
+func TestExampleCRDsRunOnTheSim(t *testing.T) {
+	set, err := crd.LoadFile("../../deploy/examples/spi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Warnings) > 0 {
+		t.Errorf("warnings: %q", set.Warnings)
+	}
+	if len(set.Devices) == 0 {
+		t.Fatal("no devices in the example")
+	}
+	m := manager(t)
+	for _, md := range set.Models {
+		if err := m.PutModel(md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range set.Devices {
+		if err := m.PutDevice(d); err != nil {
+			t.Fatalf("device %s: %v", d.Name, err)
+		}
+	}
+	for _, d := range set.Devices {
+		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
+		v, _ := m.Device(d.Namespace, d.Name)
+		for _, p := range v.Properties {
+			var s ringbuf.Sample
+			if !p.Ring.Latest(&s) || s.Err != 0 {
+				t.Errorf("%s/%s: no good sample (%q)", d.Name, p.Name, p.LastError)
+			}
+		}
+	}
+}
+
+var sink float64
+
+func BenchmarkRead(b *testing.B) {
+	p := open(b, config(devicePath), channel(2, "scale", 3.3/1024)).Points()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := p.Read()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = v
+	}
+}
+
+func BenchmarkWrite(b *testing.B) {
+	// The MCP3008 port: it ignores what it does not understand, and keeps nothing.
+	w := open(b, config(devicePath),
+		property("dac", true, "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", 0xFFF)).Points()[0].(bus.Writer)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.Write(0x123); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
