@@ -9,8 +9,12 @@
 //
 // Device configData (spec.protocol.configData):
 //
-//	bus      the I²C bus: 1, "1", "I2C1" or "/dev/i2c-1" (default "1")
-//	address  the chip's 7-bit address, 0x03 to 0x77: 72 or "0x48" (required)
+//	bus            the I²C bus: 1, "1", "I2C1" or "/dev/i2c-1" (default "1")
+//	address        the chip's 7-bit address, 0x03 to 0x77: 72 or "0x48" (required)
+//	autoIncrement  the chip continues a read at the next register, as EEPROMs
+//	               and most multi-register sensors do (default false). Then
+//	               properties due together are read in one transaction
+//	               spanning their registers (up to 32 bytes).
 //
 // Property configData (spec.properties[].visitors.configData):
 //
@@ -52,7 +56,7 @@ type Driver struct{}
 func (Driver) Protocol() string { return "i2c" }
 
 var (
-	deviceKeys   = []string{"bus", "address"}
+	deviceKeys   = []string{"bus", "address", "autoIncrement"}
 	propertyKeys = append([]string{"register"}, bus.CodecKeys()...)
 )
 
@@ -72,7 +76,11 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{addr: uint16(addr)}
+	autoInc, err := c.Bool("autoIncrement", false)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{addr: uint16(addr), autoIncrement: autoInc}
 	d.warn(c, deviceKeys)
 
 	points := make([]*point, len(cfg.Properties))
@@ -90,6 +98,7 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	}
 	d.i2c, d.busName = h, canonical(name)
 	d.points = make([]bus.Point, len(points))
+	d.regs = points
 	for i, p := range points {
 		p.bus, p.addr = h, d.addr
 		d.points[i] = p
@@ -131,13 +140,54 @@ func canonical(name string) string {
 	return name
 }
 
-// Device is an opened I²C device.
+// Device is an opened I²C device. When autoIncrement is set it is a
+// bus.Batcher.
 type Device struct {
-	i2c      *hal.I2C
-	busName  string
-	addr     uint16
-	points   []bus.Point
-	warnings []string
+	i2c           *hal.I2C
+	busName       string
+	addr          uint16
+	autoIncrement bool
+	points        []bus.Point
+	regs          []*point
+	warnings      []string
+	span          [maxSpan]byte // one coalesced read
+	start         [1]byte       // its first register
+}
+
+// maxSpan is the most bytes one coalesced read covers.
+const maxSpan = 32
+
+// ReadPoints reads the registers of the points at idx. With autoIncrement,
+// and when they fit in maxSpan bytes, that is one transaction from the lowest
+// register; otherwise each is read alone. It does not allocate.
+func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
+	lo, hi := 256, 0
+	for _, i := range idx {
+		p := d.regs[i]
+		lo = min(lo, int(p.reg[0]))
+		hi = max(hi, int(p.reg[0])+p.size)
+	}
+	if !d.autoIncrement || hi-lo > maxSpan || len(idx) < 2 {
+		for k, i := range idx {
+			vals[k], errs[k] = d.regs[i].Read()
+		}
+		return
+	}
+	first := d.regs[idx[0]]
+	d.start[0] = byte(lo)
+	buf := d.span[:hi-lo]
+	if err := d.i2c.Tx(d.addr, d.start[:], buf); err != nil {
+		err = fmt.Errorf("i2c bus %s address 0x%02x registers 0x%02x-0x%02x: read: %w", first.bus.Name(), d.addr, lo, hi-1, err)
+		for k := range idx {
+			vals[k], errs[k] = 0, err
+		}
+		return
+	}
+	for k, i := range idx {
+		p := d.regs[i]
+		off := int(p.reg[0]) - lo
+		vals[k], errs[k] = p.codec.Decode(buf[off:off+p.size]), nil
+	}
 }
 
 // Bus returns "i2c:" and the bus's registered name, such as "i2c:SIM-I2C1" or
