@@ -16,8 +16,8 @@ import (
 const I2C1 = "SIM-I2C1"
 
 // Register puts the simulated board into periph's registries: I²C bus 1 with a
-// TMP102 at 0x48 and a 24C02 at 0x50, and SPI port 0.0 with an MCP3008. The
-// first call registers; later calls
+// TMP102 at 0x48 and a 24C02 at 0x50, SPI port 0.0 with an MCP3008, and GPIO
+// pins 4, 17, 22 and 27. The first call registers; later calls
 // return the first call's result, so it is safe to call from every user. The
 // registration lasts for the process, as periph's own drivers' do.
 //
@@ -37,6 +37,9 @@ var register = sync.OnceValue(func() error {
 		return fmt.Errorf("sim: register I²C bus 1: %w", err)
 	}
 	if err := registerSPI(); err != nil {
+		return err
+	}
+	if err := registerGPIO(); err != nil {
 		return err
 	}
 	return nil
