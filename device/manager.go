@@ -82,7 +82,8 @@ type prop struct {
 	reportToCloud bool
 	reportCycle   time.Duration
 	collectCycle  time.Duration
-	task          *task // owned by the worker goroutine
+	deadband      float64 // changes up to this size are not reported early
+	task          *task   // owned by the worker goroutine
 	lastErr       atomic.Pointer[string]
 }
 
@@ -384,6 +385,13 @@ func planProps(d Device, model *Model) (propPlan, error) {
 			return plan, &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("model %s has no property %q", model.Name, p.Name)}
 		}
 		lo, hi, _ := bounds(*mp)
+		deadband, err := p.Visitor.Float(DeadbandKey, 0)
+		if err == nil && deadband < 0 {
+			err = p.Visitor.Errorf(DeadbandKey, "must not be negative")
+		}
+		if err != nil {
+			return plan, err
+		}
 		q := &prop{
 			name: p.Name, typ: mp.Type, unit: mp.Unit,
 			writable:      mp.AccessMode == ReadWrite,
@@ -392,6 +400,7 @@ func planProps(d Device, model *Model) (propPlan, error) {
 			reportToCloud: p.ReportToCloud,
 			reportCycle:   p.ReportCycle,
 			collectCycle:  p.CollectCycle,
+			deadband:      deadband,
 		}
 		if q.collectCycle == 0 {
 			q.collectCycle = DefaultCollectCycle
@@ -407,10 +416,29 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		}
 		plan.props = append(plan.props, q)
 		plan.configs = append(plan.configs, bus.PropertyConfig{
-			Name: p.Name, Type: mp.Type, Writable: q.writable, Config: p.Visitor,
+			Name: p.Name, Type: mp.Type, Writable: q.writable, Config: withoutKey(p.Visitor, DeadbandKey),
 		})
 	}
 	return plan, nil
+}
+
+// DeadbandKey is the visitor configData key the manager reads itself: a
+// change of the property's value by at most this much does not make the
+// device due for a report before its reportCycle. Drivers never see it.
+const DeadbandKey = "deadband"
+
+// withoutKey returns c without key, sharing nothing with c.
+func withoutKey(c bus.Config, key string) bus.Config {
+	if !c.Has(key) {
+		return c
+	}
+	out := bus.Config{Path: c.Path, Values: make(map[string]bus.Value, len(c.Values))}
+	for k, v := range c.Values {
+		if k != key {
+			out.Values[k] = v
+		}
+	}
+	return out
 }
 
 // bounds parses a model property's minimum and maximum.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sort"
 	"time"
 
@@ -28,11 +29,13 @@ type Reporter struct {
 	seen    map[*running]*reportState
 	scratch []byte
 	twins   []Twin
+	values  []float64 // the numbers behind twins
 }
 
 type reportState struct {
 	key       string
 	sent      map[*prop][]byte // last value sent per property
+	sentValue map[*prop]float64
 	seenLen   map[*prop]uint64 // ring length when last looked at
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
@@ -134,7 +137,7 @@ func (rp *Reporter) scan(now time.Time) []due {
 		}
 		st := rp.seen[r]
 		if st == nil {
-			st = &reportState{key: key, sent: map[*prop][]byte{}, seenLen: map[*prop]uint64{}}
+			st = &reportState{key: key, sent: map[*prop][]byte{}, sentValue: map[*prop]float64{}, seenLen: map[*prop]uint64{}}
 			rp.seen[r] = st
 		}
 		state := r.state.Load().(string)
@@ -164,7 +167,11 @@ func (rp *Reporter) scan(now time.Time) []due {
 			hasValue = true
 			var ok bool
 			rp.scratch, ok = AppendValue(rp.scratch[:0], p.typ, s.Value)
-			if ok && !bytes.Equal(rp.scratch, st.sent[p]) && st.changedAt == 0 {
+			changed := ok && !bytes.Equal(rp.scratch, st.sent[p])
+			if changed && p.deadband > 0 && st.sent[p] != nil && math.Abs(s.Value-st.sentValue[p]) <= p.deadband {
+				changed = false // within the deadband: wait for the heartbeat
+			}
+			if changed && st.changedAt == 0 {
 				st.changedAt = s.Time
 			}
 		}
@@ -213,6 +220,7 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 		return nil
 	}
 	rp.twins = rp.twins[:0]
+	rp.values = rp.values[:0]
 	var s ringbuf.Sample
 	for _, p := range d.r.props {
 		if !p.reportToCloud || !latestGood(p.ring, &s) {
@@ -222,6 +230,7 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 		if !ok {
 			continue
 		}
+		rp.values = append(rp.values, s.Value)
 		rp.twins = append(rp.twins, Twin{Property: p.name, Reported: v,
 			ObservedDesired: p.desired.Load().(string), Type: p.typ, Time: time.Unix(0, s.Time)})
 	}
@@ -235,6 +244,7 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 	for _, p := range d.r.props {
 		if i < len(rp.twins) && rp.twins[i].Property == p.name {
 			d.st.sent[p] = append(d.st.sent[p][:0], rp.twins[i].Reported...)
+			d.st.sentValue[p] = rp.values[i]
 			i++
 		}
 	}

@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,51 @@ func TestFlushSendsOnlyWhatChanged(t *testing.T) {
 	st, _ := s.sent()
 	if last := st[len(st)-1]; last != "default/a temp=2| setpoint=0|" {
 		t.Errorf("last report %q", last)
+	}
+}
+
+func TestDeadbandHoldsSmallChangesUntilTheHeartbeat(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/1", 20)
+	d := testDevice("a", "")
+	d.Properties[0].Visitor = cfg("v", "register", 1, "deadband", 5)
+	d.Properties[0].ReportCycle = time.Hour
+	d.Properties[1].ReportToCloud = false
+	if err := m.PutDevice(d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
+	rp := NewReporter(m, &recordingSender{}, nil)
+	if n := rp.Flush(context.Background()); n != 1 {
+		t.Fatalf("first flush sent %d; want 1", n)
+	}
+	dueNow := func() bool {
+		for _, d := range rp.scan(time.Now()) {
+			if !d.state {
+				return true
+			}
+		}
+		return false
+	}
+	drv.set("default/a/1", 24)
+	waitFor(t, "24 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 24 })
+	if dueNow() {
+		t.Error("a change of 4 within a deadband of 5 made the device due")
+	}
+	drv.set("default/a/1", 26)
+	waitFor(t, "26 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 26 })
+	if !dueNow() {
+		t.Error("a change of 6 beyond a deadband of 5 did not make the device due")
+	}
+}
+
+func TestNegativeDeadbandIsRefused(t *testing.T) {
+	m, _ := startManager(t)
+	m.PutModel(testModel())
+	d := testDevice("a", "")
+	d.Properties[0].Visitor = cfg("v", "register", 1, "deadband", -1)
+	if err := m.PutDevice(d); err == nil || !strings.Contains(err.Error(), "v.deadband") {
+		t.Errorf("PutDevice = %v; want an error naming v.deadband", err)
 	}
 }
