@@ -33,6 +33,14 @@ IMAGE_STORE     := $(abspath $(DIST))/image-store
 BUILDAH         := buildah --storage-driver vfs --root $(IMAGE_STORE)/root --runroot $(IMAGE_STORE)/run
 CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
 
+# make install [PREFIX=/usr/local] [DESTDIR=...] [INSTALL_BIN=dist/tinymapper-linux-arm64]
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/tinymapper
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /etc/systemd/system
+INSTALL_BIN ?= $(BIN)
+
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
@@ -41,7 +49,7 @@ APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificate
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: help run build cross size image image-context test unit test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
+.PHONY: help run build cross size image image-context install test unit test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
 
 help:
 	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
@@ -49,6 +57,7 @@ help:
 	@echo "make cross     static release binaries in $(DIST)/: linux arm64, armv7, armv6 (Pi Zero/1), amd64"
 	@echo "make size      sizes of the release binaries and the packages that weigh most"
 	@echo "make image     multi-arch image (arm64, arm/v7, amd64) in $(IMAGE_ARCHIVE), with buildah"
+	@echo "make install   binary, systemd unit, config and examples under DESTDIR/PREFIX (INSTALL_BIN= picks a dist/ binary)"
 	@echo "make test      install test dependencies when missing, run every test"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
@@ -73,6 +82,22 @@ size: cross
 		$(CROSS:%=$(DIST)/tinymapper-linux-%)
 	@echo
 	@$(if $(filter amd64,$(CROSS)),scripts/rss.sh $(DIST)/tinymapper-linux-amd64 10,true)
+
+# The binary, the systemd unit (with the paths installed to), the config
+# (kept if there is one) and the example devices.
+install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/tinymapper
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/tinymapper $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/examples
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml"; \
+	else \
+		echo "install -m 0644 deploy/config.yaml $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml"; \
+		install -m 0644 deploy/config.yaml $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml; \
+	fi
+	sed -e 's|/usr/local/bin/tinymapper|$(BINDIR)/tinymapper|g' -e 's|/etc/tinymapper/|$(SYSCONFDIR)/tinymapper/|g' \
+		deploy/systemd/tinymapper.service > $(DESTDIR)$(UNITDIR)/tinymapper.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tinymapper.service
+	install -m 0644 deploy/examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 
 # The rootfs every image gets besides the binary: see Dockerfile.arm.
 image-context:
@@ -103,7 +128,7 @@ unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '/test/arm$$' -e '/test/arm/')
 
 # The ARM release binaries under qemu-user: standalone REST, DMI against the
-# EdgeCore stand-in, the arm64 size budget.
+# EdgeCore stand-in, the arm64 size budget; make install and the systemd unit.
 test-arm: apt-deps cross
 	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 ./test/arm
 

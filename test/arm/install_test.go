@@ -1,0 +1,103 @@
+package arm_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// makeInstall runs `make install` with vars, as a user would on a gateway
+// or to stage a tree for one.
+func makeInstall(t *testing.T, vars ...string) string {
+	t.Helper()
+	args := append([]string{"--no-print-directory", "-C", repoRoot(t), "install"}, vars...)
+	out, err := exec.Command("make", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMakeInstall stages an install for a Pi (the arm64 release binary) in
+// a DESTDIR and checks every file, then installs again over an edited
+// config.
+func TestMakeInstall(t *testing.T) {
+	arm64 := binary(t, targets[0])
+	root := repoRoot(t)
+	dest := t.TempDir()
+	makeInstall(t, "DESTDIR="+dest, "PREFIX=/usr/local", "INSTALL_BIN="+arm64)
+
+	bin := filepath.Join(dest, "usr/local/bin/tinymapper")
+	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("binary: %v, %v; want mode 0755", fi, err)
+	}
+	if !bytes.Equal(readFile(t, bin), readFile(t, arm64)) {
+		t.Error("installed binary differs from INSTALL_BIN")
+	}
+	cfg := filepath.Join(dest, "etc/tinymapper/config.yaml")
+	if !bytes.Equal(readFile(t, cfg), readFile(t, filepath.Join(root, "deploy/config.yaml"))) {
+		t.Error("installed config differs from deploy/config.yaml")
+	}
+	unit := string(readFile(t, filepath.Join(dest, "etc/systemd/system/tinymapper.service")))
+	if !strings.Contains(unit, "\nExecStart=/usr/local/bin/tinymapper --config /etc/tinymapper/config.yaml\n") {
+		t.Errorf("unit's ExecStart does not run the installed binary with the installed config:\n%s", unit)
+	}
+	for _, want := range []string{"Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=-/etc/kubeedge",
+		"PrivateTmp=yes", "NoNewPrivileges=yes", "DevicePolicy=closed", "DeviceAllow=char-i2c rw",
+		"DeviceAllow=char-spi rw", "DeviceAllow=char-gpiochip rw", "DeviceAllow=char-ttyUSB rw"} {
+		if !strings.Contains(unit, "\n"+want+"\n") {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+	examples, _ := filepath.Glob(filepath.Join(root, "deploy/examples/*.yaml"))
+	for _, e := range examples {
+		if _, err := os.Stat(filepath.Join(dest, "usr/local/share/tinymapper/examples", filepath.Base(e))); err != nil {
+			t.Errorf("example: %v", err)
+		}
+	}
+
+	// A second install keeps the edited config.
+	edited := []byte("# edited on the gateway\nlog_level: debug\n")
+	if err := os.WriteFile(cfg, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := makeInstall(t, "DESTDIR="+dest, "INSTALL_BIN="+arm64); !strings.Contains(out, "keeping") {
+		t.Errorf("second install did not say it kept the config:\n%s", out)
+	}
+	if !bytes.Equal(readFile(t, cfg), edited) {
+		t.Error("second install overwrote the edited config")
+	}
+}
+
+// TestInstalledUnitVerifies installs to a relocated PREFIX on this machine,
+// so that the unit's paths exist, and runs systemd-analyze verify on the
+// unit: no warning at all is allowed.
+func TestInstalledUnitVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not found (Debian's systemd package)")
+	}
+	dir := t.TempDir()
+	makeInstall(t, "PREFIX="+dir+"/usr", "SYSCONFDIR="+dir+"/etc", "UNITDIR="+dir+"/unit",
+		"INSTALL_BIN="+binary(t, targets[0]))
+	unit := filepath.Join(dir, "unit", "tinymapper.service")
+	if !strings.Contains(string(readFile(t, unit)), "ExecStart="+dir+"/usr/bin/tinymapper --config "+dir+"/etc/tinymapper/config.yaml") {
+		t.Errorf("PREFIX and SYSCONFDIR did not reach ExecStart:\n%s", readFile(t, unit))
+	}
+	out, err := exec.Command(analyze, "verify", unit).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
