@@ -4,6 +4,9 @@
 //
 //	tinymapper [flags]              run (under EdgeCore, or standalone with --devices)
 //	tinymapper version              print version, commit and build date
+//	tinymapper board                print the board, its buses, pins and serial ports
+//	tinymapper scan i2c --bus 1     list the I²C addresses that answer, like i2cdetect
+//	tinymapper ports                list serial ports, with USB VID:PID where known
 //
 // See the README for flags and the config file.
 package main
@@ -54,6 +57,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintf(stdout, "tinymapper %s (commit %s, built %s)\n", version, commit, date)
 		return nil
+	}
+	if len(args) > 0 {
+		if cmd, ok := commands[args[0]]; ok {
+			return cmd(args[1:], stdout)
+		}
 	}
 	cfg, err := loadConfig(args)
 	if errors.Is(err, flagHelp) {
