@@ -358,8 +358,16 @@ type input struct {
 	activeLow bool
 }
 
+// Read reads the pin, unless another device made it an output since: then
+// it returns the level driven, as Read would request the line as an input
+// again on gpioioctl.
 func (p *input) Read() (float64, error) {
-	if (p.line.pin.Read() == gpio.High) != p.activeLow {
+	level := p.line.driven.Load()
+	high := level == 1
+	if level < 0 {
+		high = p.line.pin.Read() == gpio.High
+	}
+	if high != p.activeLow {
 		return 1, nil
 	}
 	return 0, nil
