@@ -167,12 +167,21 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	defer stub.Close()
 
 	eventually(t, 10*time.Second, "a temperature twin", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
+	// One registration per protocol with a driver, each named for it, all
+	// with our socket.
 	mappers := stub.Mappers()
-	if len(mappers) != 1 || mappers["i2c"] == nil {
-		t.Fatalf("registered mappers %v; want one, for i2c (the only protocol with a driver here)", mappers)
+	served := drivers(defaults().Common.Protocols)
+	if len(mappers) != len(served) {
+		t.Errorf("%d mappers registered; want one per driver (%d)", len(mappers), len(served))
 	}
-	if m := mappers["i2c"]; m.Name != "tinymapper-i2c" || string(m.Address) != h.sock {
-		t.Errorf("mapper info %+v; want name tinymapper-i2c and address %s", m, h.sock)
+	for _, d := range served {
+		m := mappers[d.Protocol()]
+		if m == nil || m.Name != "tinymapper-"+d.Protocol() || string(m.Address) != h.sock {
+			t.Errorf("mapper for %s = %+v; want name tinymapper-%s and address %s", d.Protocol(), m, d.Protocol(), h.sock)
+		}
+	}
+	if c := stub.Counts(); c.Registrations != len(served) {
+		t.Errorf("%d registrations; want exactly one per protocol", c.Registrations)
 	}
 	tw, _ := stub.Twin("default", "room", "temperature")
 	v, err := strconv.ParseFloat(tw.Reported, 64)
