@@ -51,6 +51,16 @@ func New(id byte, now func() time.Time) *Slave {
 	return s
 }
 
+// Reset puts the slave back in its power-on state: holding registers and
+// coils as at New, online.
+func (s *Slave) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = [HoldingRegisters]uint16{HoldSetpoint: DefaultSetpoint, HoldFanSpeed: DefaultFanSpeed}
+	s.coils = [Coils]bool{}
+	s.offline.Store(false)
+}
+
 // ID returns the slave's address.
 func (s *Slave) ID() byte { return s.id }
 

@@ -169,3 +169,17 @@ func BenchmarkHandleRead10(b *testing.B) {
 		s.Handle(req, resp)
 	}
 }
+
+func TestResetRestoresThePowerOnState(t *testing.T) {
+	s := rtuslave.New(1, nil)
+	handle(s, frame(1, 16, 0, 0, 0, 2, 4, 0, 1, 0, 2))
+	handle(s, frame(1, 5, 0, 4, 0xFF, 0))
+	s.SetOffline(true)
+	s.Reset()
+	if s.Holding(0) != rtuslave.DefaultSetpoint || s.Holding(1) != rtuslave.DefaultFanSpeed || s.Coil(4) {
+		t.Errorf("after Reset: holding %d, %d, coil 4 %v", s.Holding(0), s.Holding(1), s.Coil(4))
+	}
+	if got := handle(s, frame(1, 3, 0, 0, 0, 1)); len(got) == 0 {
+		t.Error("a reset slave is offline")
+	}
+}
