@@ -180,7 +180,7 @@ func TestSpecDecodesSignedUnsignedAndFloats(t *testing.T) {
 		{spec{table: holdingRegisters, addr: 0, count: 4, typ: typeInt64, scale: 1}, -530238412947456},
 		{spec{table: holdingRegisters, addr: 3, count: 1, typ: typeBool, scale: 1}, 0},
 		{spec{table: holdingRegisters, addr: 2, count: 1, typ: typeBool, scale: 1}, 1},
-		{spec{table: coils, addr: 1, count: 1, typ: typeBool, scale: 1}, 1},  // 0xFF bit 1
+		{spec{table: coils, addr: 1, count: 1, typ: typeBool, scale: 1}, 1},   // 0xFF bit 1
 		{spec{table: coils, addr: 8, count: 4, typ: typeUint8, scale: 1}, 14}, // 0xFE bits 0-3
 	}
 	for _, tt := range tests {

@@ -49,7 +49,7 @@ func latestValue(t *testing.T, m *device.Manager, dev, prop string, ok func(floa
 }
 
 func in(lo, hi float64) func(float64) bool { return func(v float64) bool { return v >= lo && v <= hi } }
-func is(want float64) func(float64) bool  { return func(v float64) bool { return v == want } }
+func is(want float64) func(float64) bool   { return func(v float64) bool { return v == want } }
 
 func TestSlavesThroughTheDeviceManager(t *testing.T) {
 	m := runManager(t)

@@ -485,8 +485,12 @@ func TestFraming(t *testing.T) {
 		says  string
 	}{
 		{"a plain reply", register7, 7, nil, ""},
-		{"noise before the reply", func([]byte) [][]byte { return [][]byte{append([]byte{0x00, 0xFF, 0x01, 0x03, 0x55}, frame(1, 3, 2, 0, 7)...)} }, 7, nil, ""},
-		{"an adapter's echo before the reply", func(req []byte) [][]byte { return [][]byte{append(append([]byte(nil), req...), frame(1, 3, 2, 0, 7)...)} }, 7, nil, ""},
+		{"noise before the reply", func([]byte) [][]byte {
+			return [][]byte{append([]byte{0x00, 0xFF, 0x01, 0x03, 0x55}, frame(1, 3, 2, 0, 7)...)}
+		}, 7, nil, ""},
+		{"an adapter's echo before the reply", func(req []byte) [][]byte {
+			return [][]byte{append(append([]byte(nil), req...), frame(1, 3, 2, 0, 7)...)}
+		}, 7, nil, ""},
 		{"a reply in two pieces", func([]byte) [][]byte { f := frame(1, 3, 2, 0, 7); return [][]byte{f[:3], f[3:]} }, 7, nil, ""},
 		{"a bad CRC", func([]byte) [][]byte { return [][]byte{bad} }, 0, modbus.ErrCRC, "CRC error"},
 		{"noise only", func([]byte) [][]byte { return [][]byte{{0xDE, 0xAD, 0xBE, 0xEF}} }, 0, modbus.ErrFrame, "de ad be ef"},
