@@ -45,7 +45,7 @@ INSTALL_BIN ?= $(BIN)
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # Debian packages the tests use.
-APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificates
+APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificates systemd
 
 export PATH := $(TOOLS):$(PATH)
 
