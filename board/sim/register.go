@@ -8,6 +8,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/serialsim"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 )
 
@@ -17,7 +18,10 @@ const I2C1 = "SIM-I2C1"
 
 // Register puts the simulated board into periph's registries: I²C bus 1 with a
 // TMP102 at 0x48 and a 24C02 at 0x50, SPI port 0.0 with an MCP3008, and GPIO
-// pins 4, 17, 22 and 27. The first call registers; later calls
+// pins 4, 17, 22 and 27; and, in hal's serial registry, /dev/ttyUSB0 (Modbus
+// RTU slaves 1 and 2) and /dev/ttyACM0 (a line sensor), pseudo-terminals with
+// the simulated devices on their far side (board/sim/serialsim). The first
+// call registers; later calls
 // return the first call's result, so it is safe to call from every user. The
 // registration lasts for the process, as periph's own drivers' do.
 //
@@ -41,6 +45,9 @@ var register = sync.OnceValue(func() error {
 	}
 	if err := registerGPIO(); err != nil {
 		return err
+	}
+	if _, err := serialsim.Start(); err != nil {
+		return fmt.Errorf("sim: serial ports: %w", err)
 	}
 	return nil
 })
