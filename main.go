@@ -31,6 +31,8 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/gpio"
 	"github.com/tinymapper/tinymapper/bus/i2c"
+	"github.com/tinymapper/tinymapper/bus/modbus"
+	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/data"
 	"github.com/tinymapper/tinymapper/device"
@@ -80,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // drivers returns the protocol drivers for the configured protocols.
 func drivers(protocols []string) []bus.Driver {
-	all := []bus.Driver{i2c.Driver{}, spi.Driver{}, gpio.Driver{}}
+	all := []bus.Driver{i2c.Driver{}, spi.Driver{}, gpio.Driver{}, serial.Driver{}, modbus.Driver{}}
 	var out []bus.Driver
 	for _, d := range all {
 		if slices.Contains(protocols, d.Protocol()) {
