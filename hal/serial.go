@@ -6,8 +6,8 @@ package hal
 // by name with a mode, shared and reference-counted like OpenI2C: the Modbus
 // devices of one RS-485 line all hold handles on one open port.
 //
-// Names resolve through a small registry, so a board can say what a name
-// means: the sim board registers "/dev/ttyUSB0" (alias "ttyUSB0") for the pty
+// Names resolve through a small registry, package serialreg (hal's i2creg),
+// so a board can say what a name means: the sim board registers "/dev/ttyUSB0" (alias "ttyUSB0") for the pty
 // its Modbus slave listens on, and a Device CRD naming /dev/ttyUSB0 runs
 // unchanged on the sim and on a gateway. Unregistered names are device paths;
 // a bare "ttyUSB0" means "/dev/ttyUSB0", and symbolic links (such as
@@ -51,7 +51,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +60,8 @@ import (
 
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
+
+	"github.com/tinymapper/tinymapper/hal/serialreg"
 )
 
 // Parity is a serial port's parity bit: ParityNone, ParityEven, ParityOdd,
@@ -198,94 +199,32 @@ func (timeoutError) Error() string        { return "serial port timed out" }
 func (timeoutError) Timeout() bool        { return true }
 func (timeoutError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
 
-// # Registry
-
-var serialNames struct {
-	mu    sync.Mutex
-	ports map[string]registered // by registered name
-	alias map[string]string     // name or alias -> registered name
-}
-
-type registered struct {
-	path    string
-	aliases []string
-}
-
-// RegisterSerial makes name and each of aliases open the serial device at
-// path (such as a pseudo-terminal's /dev/pts/3). The canonical name of the
-// port, in Serial.Port and in bus names, is name. It fails when name or an
-// alias is already registered.
+// RegisterSerial registers a port name in serialreg: name and each of
+// aliases open the serial device at path, and name is the port's canonical
+// name. It fails when name or an alias is taken.
 func RegisterSerial(name string, aliases []string, path string) error {
-	if name == "" || path == "" {
-		return errors.New("hal: register serial port: name and path are required")
-	}
-	serialNames.mu.Lock()
-	defer serialNames.mu.Unlock()
-	if serialNames.ports == nil {
-		serialNames.ports = map[string]registered{}
-		serialNames.alias = map[string]string{}
-	}
-	for _, n := range append([]string{name}, aliases...) {
-		if owner, ok := serialNames.alias[n]; ok {
-			return fmt.Errorf("hal: register serial port %q: %q is already a name of %q", name, n, owner)
-		}
-	}
-	serialNames.ports[name] = registered{path: path, aliases: append([]string(nil), aliases...)}
-	for _, n := range append([]string{name}, aliases...) {
-		serialNames.alias[n] = name
-	}
-	return nil
+	return serialreg.Register(name, aliases, path)
 }
 
 // UnregisterSerial forgets the port registered as name and its aliases.
 // Handles already open stay open.
-func UnregisterSerial(name string) error {
-	serialNames.mu.Lock()
-	defer serialNames.mu.Unlock()
-	r, ok := serialNames.ports[name]
-	if !ok {
-		return fmt.Errorf("hal: unregister serial port %q: not registered", name)
-	}
-	delete(serialNames.ports, name)
-	delete(serialNames.alias, name)
-	for _, a := range r.aliases {
-		delete(serialNames.alias, a)
-	}
-	return nil
-}
+func UnregisterSerial(name string) error { return serialreg.Unregister(name) }
 
 // SerialPortInfo describes one registered serial port.
-type SerialPortInfo struct {
-	Name    string
-	Aliases []string
-	Path    string
-}
+type SerialPortInfo = serialreg.Ref
 
 // SerialPorts returns the registered serial ports, sorted by name.
-func SerialPorts() []SerialPortInfo {
-	serialNames.mu.Lock()
-	defer serialNames.mu.Unlock()
-	out := make([]SerialPortInfo, 0, len(serialNames.ports))
-	for n, r := range serialNames.ports {
-		out = append(out, SerialPortInfo{Name: n, Aliases: append([]string(nil), r.aliases...), Path: r.path})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func SerialPorts() []SerialPortInfo { return serialreg.All() }
 
 // SerialPort resolves a port name: the canonical name every spelling of the
-// port shares, and the device path that opens it. A registered name or alias
-// gives the registered name and path; otherwise a name without a slash is a
+// port shares, and the device path that opens it. A name or alias registered
+// in serialreg gives the registered name and path; otherwise a name without a slash is a
 // device in /dev, and a path that is a symbolic link is resolved.
 func SerialPort(name string) (canonical, path string) {
 	name = strings.TrimSpace(name)
-	serialNames.mu.Lock()
-	if reg, ok := serialNames.alias[name]; ok {
-		p := serialNames.ports[reg].path
-		serialNames.mu.Unlock()
-		return reg, p
+	if r, ok := serialreg.Lookup(name); ok {
+		return r.Name, r.Path
 	}
-	serialNames.mu.Unlock()
 	if name == "" {
 		return "", ""
 	}

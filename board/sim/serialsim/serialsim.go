@@ -5,7 +5,7 @@
 // name a gateway would use.
 //
 // Start (called by sim.Register) opens two ports and registers their names
-// with hal:
+// in hal/serialreg, where hal.OpenSerial looks them up:
 //
 //	name          also       behind it
 //	/dev/ttyUSB0  ttyUSB0    an RS-485 line with two Modbus RTU slaves, addresses 1 and 2 (board/sim/rtuslave)
@@ -71,10 +71,10 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim/linesensor"
 	"github.com/tinymapper/tinymapper/board/sim/rtuslave"
-	"github.com/tinymapper/tinymapper/hal"
+	"github.com/tinymapper/tinymapper/hal/serialreg"
 )
 
-// Port names the sim registers with hal.
+// Port names the sim registers in serialreg.
 const (
 	ModbusPort = "/dev/ttyUSB0"
 	LinePort   = "/dev/ttyACM0"
@@ -165,7 +165,7 @@ type Board struct {
 }
 
 // Start opens the sim's serial ports, starts their devices and registers
-// their names with hal. The first call starts; later calls return the
+// their names in serialreg. The first call starts; later calls return the
 // first call's result. The ports last for the process.
 func Start() (*Board, error) { return start() }
 
@@ -181,13 +181,13 @@ var start = sync.OnceValues(func() (*Board, error) {
 	}
 	b.Slaves = []*rtuslave.Slave{rtuslave.New(rtuslave.ID, nil), rtuslave.New(rtuslave.SecondID, nil)}
 	b.Sensor = linesensor.New(nil)
-	if err := hal.RegisterSerial(ModbusPort, []string{"ttyUSB0"}, b.Modbus.Path); err != nil {
+	if err := serialreg.Register(ModbusPort, []string{"ttyUSB0"}, b.Modbus.Path); err != nil {
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err
 	}
-	if err := hal.RegisterSerial(LinePort, []string{"ttyACM0"}, b.Line.Path); err != nil {
-		hal.UnregisterSerial(ModbusPort)
+	if err := serialreg.Register(LinePort, []string{"ttyACM0"}, b.Line.Path); err != nil {
+		serialreg.Unregister(ModbusPort)
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err
