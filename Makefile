@@ -62,7 +62,7 @@ help:
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
 run: build
-	./$(BIN) --board sim --devices deploy/examples/sim.yaml --http 127.0.0.1:7777
+	./$(BIN) --board sim --devices deploy/examples --http 127.0.0.1:7777
 
 build:
 	$(GOBUILD) -o $(BIN) .

@@ -68,7 +68,7 @@ func loadConfig(args []string) (Config, error) {
 	board := fs.String("board", c.Common.Board, "board: auto, sim, rpi, linux (common.board)")
 	rate := fs.Float64("report-rate", c.Report.Rate, "DMI calls per second to EdgeCore; 0 = unpaced (report.rate)")
 	burst := fs.Int("report-burst", c.Report.Burst, "DMI call burst (report.burst)")
-	devices := fs.String("devices", "", "standalone mode: run the Devices and DeviceModels in this YAML file without EdgeCore (devices)")
+	devices := fs.String("devices", "", "standalone mode: run the Devices and DeviceModels in this YAML file (or every *.yaml in this directory) without EdgeCore (devices)")
 	logLevel := fs.String("log-level", c.LogLevel, "debug, info, warn or error (log_level)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

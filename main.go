@@ -214,7 +214,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 func loadDevices(mgr *device.Manager, path string, log *slog.Logger) error {
-	set, err := crd.LoadFile(path)
+	set, err := crd.Load(path)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -37,7 +38,38 @@ type Set struct {
 	Warnings []string
 }
 
-// LoadFile reads path.
+// Load reads path: a YAML file, or a directory whose *.yaml and *.yml files
+// are read in name order into one Set.
+func Load(path string) (Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Set{}, err
+	}
+	if !fi.IsDir() {
+		return LoadFile(path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return Set{}, err
+	}
+	var all Set
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		s, err := LoadFile(filepath.Join(path, name))
+		if err != nil {
+			return all, err
+		}
+		all.Models = append(all.Models, s.Models...)
+		all.Devices = append(all.Devices, s.Devices...)
+		all.Warnings = append(all.Warnings, s.Warnings...)
+	}
+	return all, nil
+}
+
+// LoadFile reads the YAML file path.
 func LoadFile(path string) (Set, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

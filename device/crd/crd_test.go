@@ -2,6 +2,7 @@ package crd_test
 
 import (
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -413,4 +414,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadReadsEveryYAMLFileOfADirectory(t *testing.T) {
+	set, err := Load("../../deploy/examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../deploy/examples/*.yaml")
+	if len(files) < 2 || len(set.Devices) < len(files) || len(set.Models) < len(files) {
+		t.Errorf("%d files gave %d models and %d devices; want at least one of each per file", len(files), len(set.Models), len(set.Devices))
+	}
+	if _, err := Load("../../deploy/examples/nope.yaml"); err == nil {
+		t.Error("loading a missing file succeeded")
+	}
 }
