@@ -417,7 +417,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestLoadReadsEveryYAMLFileOfADirectory(t *testing.T) {
-	set, err := Load("../../deploy/examples")
+	set, err := crd.Load("../../deploy/examples")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestLoadReadsEveryYAMLFileOfADirectory(t *testing.T) {
 	if len(files) < 2 || len(set.Devices) < len(files) || len(set.Models) < len(files) {
 		t.Errorf("%d files gave %d models and %d devices; want at least one of each per file", len(files), len(set.Models), len(set.Devices))
 	}
-	if _, err := Load("../../deploy/examples/nope.yaml"); err == nil {
+	if _, err := crd.Load("../../deploy/examples/nope.yaml"); err == nil {
 		t.Error("loading a missing file succeeded")
 	}
 }
