@@ -89,7 +89,11 @@ func Open(name string) (*Board, error) {
 		case d == "linux":
 			return openHost("linux", readModel(os.DirFS("/")))
 		default:
-			return openHost("rpi", d)
+			b, err := openHost("rpi", d)
+			if err == nil {
+				aliasHeader()
+			}
+			return b, err
 		}
 	case "sim":
 		return openSim()
@@ -100,7 +104,11 @@ func Open(name string) (*Board, error) {
 		if !isRaspberryPi(model) {
 			return nil, fmt.Errorf("board rpi: not a Raspberry Pi (/proc/device-tree/model is %q); use linux", model)
 		}
-		return openHost("rpi", model)
+		b, err := openHost("rpi", model)
+		if err == nil {
+			aliasHeader()
+		}
+		return b, err
 	}
 	return nil, fmt.Errorf("board %q: unknown; want auto, sim, linux or rpi", name)
 }
