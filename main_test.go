@@ -169,8 +169,9 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	eventually(t, 10*time.Second, "a temperature twin", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
 	// One registration per protocol with a driver, each named for it, all
 	// with our socket.
-	mappers := stub.Mappers()
 	served := drivers(defaults().Common.Protocols)
+	eventually(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) >= len(served) })
+	mappers := stub.Mappers()
 	if len(mappers) != len(served) {
 		t.Errorf("%d mappers registered; want one per driver (%d)", len(mappers), len(served))
 	}

@@ -213,18 +213,18 @@ func (m *Manager) PutModel(model Model) error {
 	m.mu.Lock()
 	old := m.models[key]
 	m.models[key] = &model
-	var restart []*running
+	var restart []Device
 	for _, r := range m.devices {
 		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
 			if old == nil || !reflect.DeepEqual(*old, model) || r.dev == nil {
-				restart = append(restart, r)
+				restart = append(restart, r.spec)
 			}
 		}
 	}
 	m.mu.Unlock()
-	for _, r := range restart {
-		if err := m.PutDevice(r.spec); err != nil {
-			m.log.Warn("device cannot run with the new model", "device", Key(r.spec.Namespace, r.spec.Name), "model", key, "err", err)
+	for _, spec := range restart {
+		if err := m.PutDevice(spec); err != nil {
+			m.log.Warn("device cannot run with the new model", "device", Key(spec.Namespace, spec.Name), "model", key, "err", err)
 		}
 	}
 	return nil
@@ -519,7 +519,7 @@ func (m *Manager) closeDevice(r *running) {
 	if r.dev == nil {
 		return
 	}
-	dev, props, w := r.dev, r.props, r.worker
+	dev, props, w, key := r.dev, r.props, r.worker, Key(r.spec.Namespace, r.spec.Name)
 	r.dev = nil
 	done := make(chan struct{})
 	job := func() {
@@ -527,7 +527,7 @@ func (m *Manager) closeDevice(r *running) {
 			w.remove(p)
 		}
 		if err := dev.Close(); err != nil {
-			m.log.Warn("closing device", "device", Key(r.spec.Namespace, r.spec.Name), "err", err)
+			m.log.Warn("closing device", "device", key, "err", err)
 		}
 		close(done)
 	}

@@ -206,11 +206,11 @@ func (rp *Reporter) scan(now time.Time) []due {
 func (rp *Reporter) send(ctx context.Context, d due) error {
 	rp.m.mu.RLock()
 	gone := rp.m.devices[d.st.key] != d.r || d.r.dev == nil
+	ns, name := d.r.spec.Namespace, d.r.spec.Name // spec changes under the lock
 	rp.m.mu.RUnlock()
 	if gone {
 		return nil // removed or replaced while we waited
 	}
-	ns, name := d.r.spec.Namespace, d.r.spec.Name
 	if d.state {
 		state := d.r.state.Load().(string)
 		if err := rp.s.ReportState(ctx, ns, name, state); err != nil {
