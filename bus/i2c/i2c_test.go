@@ -11,6 +11,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/i2c"
 )
 
@@ -25,33 +26,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// config builds a Config at path from key, value pairs: float64 and int values
-// become Numbers (as EdgeCore sends every JSON number), strings Strings, bools Bools.
-func config(path string, kv ...any) bus.Config {
-	c := bus.Config{Path: path, Values: map[string]bus.Value{}}
-	for i := 0; i < len(kv); i += 2 {
-		var v bus.Value
-		switch x := kv[i+1].(type) {
-		case float64:
-			v = bus.NumberValue(x)
-		case int:
-			v = bus.NumberValue(float64(x))
-		case string:
-			v = bus.StringValue(x)
-		case bool:
-			v = bus.BoolValue(x)
-		}
-		c.Values[kv[i].(string)] = v
-	}
-	return c
-}
+// config builds configData as EdgeCore sends it (see bustest).
+var config = bustest.Config
 
-const devicePath = "spec.protocol.configData"
+const devicePath = bustest.DevicePath
 
 func property(name string, writable bool, kv ...any) bus.PropertyConfig {
 	return bus.PropertyConfig{
 		Name: name, Writable: writable,
-		Config: config("spec.properties["+name+"].visitors.configData", kv...),
+		Config: config(bustest.PropertyPath(name), kv...),
 	}
 }
 
