@@ -115,6 +115,17 @@ func (c Config) Unknown(known ...string) []string {
 	return out
 }
 
+// Ignored returns one warning per key of c not in known, naming the field, for
+// the log: drivers do not fail on unknown keys (they may belong to a newer
+// version) but say that they ignored them.
+func (c Config) Ignored(known ...string) []string {
+	var out []string
+	for _, k := range c.Unknown(known...) {
+		out = append(out, c.Errorf(k, "unknown key, ignored").Error())
+	}
+	return out
+}
+
 // String returns the string at key, or def when it is absent. Numbers and
 // booleans are accepted and formatted, since YAML writers often leave off quotes.
 func (c Config) String(key, def string) (string, error) {

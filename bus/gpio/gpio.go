@@ -347,9 +347,7 @@ func (d *Device) Close() error {
 }
 
 func (d *Device) warn(c bus.Config, known []string) {
-	for _, k := range c.Unknown(known...) {
-		d.warnings = append(d.warnings, c.Errorf(k, "unknown key, ignored").Error())
-	}
+	d.warnings = append(d.warnings, c.Ignored(known...)...)
 }
 
 // input reads a pin's level.

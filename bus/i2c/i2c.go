@@ -205,9 +205,7 @@ func (d *Device) Warnings() []string { return d.warnings }
 func (d *Device) Close() error { return d.i2c.Close() }
 
 func (d *Device) warn(c bus.Config, known []string) {
-	for _, k := range c.Unknown(known...) {
-		d.warnings = append(d.warnings, c.Errorf(k, "unknown key, ignored").Error())
-	}
+	d.warnings = append(d.warnings, c.Ignored(known...)...)
 }
 
 // point is one register. Its buffers live in the struct, so Read and Write do

@@ -251,9 +251,7 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		return nil, err
 	}
 	d := &Device{slave: dc.SlaveID, timeout: dc.Timeout}
-	for _, k := range cfg.Config.Unknown(deviceKeys...) {
-		d.warnings = append(d.warnings, cfg.Config.Errorf(k, "unknown key, ignored").Error())
-	}
+	d.warnings = append(d.warnings, cfg.Config.Ignored(deviceKeys...)...)
 	specs := make([]spec, len(cfg.Properties))
 	for i, p := range cfg.Properties {
 		var w []string
@@ -265,9 +263,7 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		if c.Path == "" {
 			c.Path = "properties[" + p.Name + "]"
 		}
-		for _, k := range c.Unknown(propertyKeys...) {
-			d.warnings = append(d.warnings, c.Errorf(k, "unknown key, ignored").Error())
-		}
+		d.warnings = append(d.warnings, c.Ignored(propertyKeys...)...)
 	}
 	h, err := hal.OpenSerial(dc.Port, dc.Mode)
 	if err != nil {

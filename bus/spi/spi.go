@@ -231,9 +231,7 @@ func (d *Device) Warnings() []string { return d.warnings }
 func (d *Device) Close() error { return d.spi.Close() }
 
 func (d *Device) warn(c bus.Config, known []string) {
-	for _, k := range c.Unknown(known...) {
-		d.warnings = append(d.warnings, c.Errorf(k, "unknown key, ignored").Error())
-	}
+	d.warnings = append(d.warnings, c.Ignored(known...)...)
 }
 
 // propertyConfig returns p's configData, with a path naming the property when
