@@ -68,7 +68,7 @@ func TestCoalescedReadFailureFailsEveryPoint(t *testing.T) {
 	vals, errs := make([]float64, 2), make([]error, 2)
 	d.(bus.Batcher).ReadPoints([]int{0, 1}, vals, errs)
 	for i, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "0x21") {
+		if err == nil || !strings.Contains(err.Error(), "0x21") || !errors.Is(err, i2c.ErrNoAck) {
 			t.Errorf("point %d error %v; want a NACK naming the address", i, err)
 		}
 	}

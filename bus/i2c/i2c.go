@@ -38,10 +38,12 @@
 package i2c
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"periph.io/x/conn/v3/i2c/i2creg"
 
@@ -177,6 +179,9 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 	d.start[0] = byte(lo)
 	buf := d.span[:hi-lo]
 	if err := d.i2c.Tx(d.addr, d.start[:], buf); err != nil {
+		if nack(err) {
+			err = fmt.Errorf("%w: %w", ErrNoAck, err)
+		}
 		err = fmt.Errorf("i2c bus %s address 0x%02x registers 0x%02x-0x%02x: read: %w", first.bus.Name(), d.addr, lo, hi-1, err)
 		for k := range idx {
 			vals[k], errs[k] = 0, err
@@ -257,7 +262,27 @@ func (p *point) Read() (float64, error) {
 	return p.codec.Decode(r), nil
 }
 
+// ErrNoAck is wrapped by errors of transactions no device acknowledged: a
+// wrong address, a device without power, a loose wire.
+//
+// periph's Linux I²C driver formats the kernel's EREMOTEIO with %v, so
+// errors.Is cannot find it; the driver recognises the kernel's text
+// ("remote I/O error") instead and wraps ErrNoAck, so callers can.
+var ErrNoAck = errors.New("no device acknowledged (NACK)")
+
+// nack reports whether err is a bus's way of saying nobody acknowledged.
+func nack(err error) bool {
+	if errors.Is(err, syscall.EREMOTEIO) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "remote I/O error") || strings.Contains(msg, "NACK")
+}
+
 func (p *point) errorf(op string, err error) error {
+	if nack(err) && !errors.Is(err, ErrNoAck) {
+		return fmt.Errorf("i2c bus %s address 0x%02x register 0x%02x: %s: %w: %w", p.bus.Name(), p.addr, p.reg[0], op, ErrNoAck, err)
+	}
 	return fmt.Errorf("i2c bus %s address 0x%02x register 0x%02x: %s: %w", p.bus.Name(), p.addr, p.reg[0], op, err)
 }
 
