@@ -60,8 +60,10 @@
 //
 // Every byte read or written advances the counter, so a read with no write
 // first continues where the last transaction stopped. Through bus/i2c each
-// property is one address: register 0x10, dataType uint8. The real part's
-// self-timed write cycle (up to 5 ms of NACKs after a write) is not emulated.
+// property is one address: register 0x10, dataType uint8. The self-timed
+// write cycle is emulated: for 5 ms after a write with data the part NACKs
+// every transaction, as the real one does, so a driver that reads back at once
+// without polling for the ACK fails here as it would on hardware.
 //
 // # Adding a part
 //

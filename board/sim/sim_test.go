@@ -4,7 +4,9 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
@@ -95,7 +97,7 @@ func TestPartErrorsNameTheBusAndAddress(t *testing.T) {
 
 func TestClosedHandleFailsButTheBusLivesOn(t *testing.T) {
 	bus := sim.NewI2CBus("test")
-	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
+	if err := bus.Attach(at24c02.Address, at24c02.NewWithClock(patientClock())); err != nil {
 		t.Fatal(err)
 	}
 	h1, _ := bus.Open()
@@ -120,7 +122,7 @@ func TestClosedHandleFailsButTheBusLivesOn(t *testing.T) {
 
 func TestConcurrentTransactionsAreSerialized(t *testing.T) {
 	bus := sim.NewI2CBus("test")
-	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
+	if err := bus.Attach(at24c02.Address, at24c02.NewWithClock(patientClock())); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -181,4 +183,12 @@ func BenchmarkTMP102Read(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// patientClock moves one EEPROM write cycle on at every look, so tests that
+// use the EEPROM as plain memory never catch it busy.
+func patientClock() func() time.Time {
+	var ticks atomic.Int64
+	t0 := time.Unix(1_700_000_000, 0)
+	return func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * at24c02.WriteCycle) }
 }

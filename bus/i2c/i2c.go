@@ -44,6 +44,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"periph.io/x/conn/v3/i2c/i2creg"
 
@@ -304,5 +305,26 @@ func (p writer) Write(v float64) error {
 	if err := p.bus.Tx(p.addr, b, nil); err != nil {
 		return p.errorf("write", err)
 	}
+	p.ackPoll()
 	return nil
+}
+
+// ackPollLimit bounds how long Write waits for a device busy with a write.
+const ackPollLimit = 20 * time.Millisecond
+
+// ackPoll waits until the device acknowledges again. EEPROMs (24Cxx) and
+// some sensors NACK their address during a self-timed write cycle of a few
+// milliseconds; polling by writing the register pointer, as their datasheets
+// advise, makes a read right after the write succeed. A device that is not
+// busy answers the first poll. Write runs on the bus worker, which owns the
+// bus, so the short wait delays nobody else's transaction.
+func (p *point) ackPoll() {
+	deadline := time.Now().Add(ackPollLimit)
+	for {
+		err := p.bus.Tx(p.addr, p.reg[:], nil)
+		if err == nil || !nack(err) || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(250 * time.Microsecond)
+	}
 }

@@ -7,22 +7,36 @@
 // counter and wrap from 0xFF to 0x00. Memory starts erased (all 0xFF) and lives
 // as long as the Device.
 //
-// Not emulated yet: the self-timed write cycle. A real part is busy for up to
-// WriteCycle (5 ms) after the STOP that ends a write and NACKs its address
-// until done, so drivers poll for an ACK or wait; here a write completes at
-// once and the next transaction is always acknowledged.
+// The self-timed write cycle is emulated: after a write with data the part is
+// busy for WriteCycle (5 ms) and NACKs every transaction until it is done, as
+// the real part does, so drivers must poll for an ACK (or wait) before
+// reading back what they wrote.
 package at24c02
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrBusy is what a transaction during the write cycle gets: the part does
+// not acknowledge its address, which a Linux bus reports as EREMOTEIO.
+var ErrBusy = errors.New("remote I/O error: write cycle in progress (NACK)")
 
 // Device is a simulated 24C02. Use it from one goroutine at a time; the
 // simulated bus serializes transactions.
 type Device struct {
-	mem  [Size]byte
-	addr byte // the address counter; as a byte it wraps at Size
+	mem       [Size]byte
+	addr      byte // the address counter; as a byte it wraps at Size
+	now       func() time.Time
+	busyUntil time.Time
 }
 
-// New returns an erased 24C02.
-func New() *Device {
-	d := &Device{}
+// New returns an erased 24C02 on the wall clock.
+func New() *Device { return NewWithClock(time.Now) }
+
+// NewWithClock returns an erased 24C02 whose write cycle runs on now.
+func NewWithClock(now func() time.Time) *Device {
+	d := &Device{now: now}
 	for i := range d.mem {
 		d.mem[i] = Erased
 	}
@@ -36,6 +50,12 @@ func (d *Device) String() string { return "24C02" }
 // (after the write, for a random read, or alone, for a current-address read)
 // returns bytes from the address counter on.
 func (d *Device) Tx(w, r []byte) error {
+	if d.now().Before(d.busyUntil) {
+		return ErrBusy
+	}
+	if len(w) > 1 {
+		defer func() { d.busyUntil = d.now().Add(WriteCycle) }()
+	}
 	if len(w) > 0 {
 		d.addr = w[0]
 		page := d.addr &^ (PageSize - 1)

@@ -2,7 +2,10 @@ package at24c02_test
 
 import (
 	"bytes"
+	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 
@@ -10,12 +13,20 @@ import (
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
 )
 
+// patient is a clock that moves one write cycle on at every look, so a test
+// that writes and reads back never catches the part busy.
+func patient() func() time.Time {
+	var ticks atomic.Int64
+	t0 := time.Unix(1_700_000_000, 0)
+	return func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * at24c02.WriteCycle) }
+}
+
 // newDev attaches an erased 24C02 to a fresh sim bus and returns it the way a
 // periph driver sees it: an i2c.Dev at the part's address.
 func newDev(t *testing.T) *i2c.Dev {
 	t.Helper()
 	bus := sim.NewI2CBus("test")
-	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
+	if err := bus.Attach(at24c02.Address, at24c02.NewWithClock(patient())); err != nil {
 		t.Fatal(err)
 	}
 	return &i2c.Dev{Bus: bus, Addr: at24c02.Address}
@@ -75,5 +86,26 @@ func TestReadsAdvanceTheAddressCounter(t *testing.T) {
 	tx(t, d, []byte{0x60}, 2)
 	if got := tx(t, d, nil, 2); !bytes.Equal(got, []byte{3, 4}) {
 		t.Errorf("second read = % x, want 03 04", got)
+	}
+}
+
+func TestTheWriteCycleNACKsUntilItEnds(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	d := at24c02.NewWithClock(func() time.Time { return now })
+	if err := d.Tx([]byte{0x10, 0x5a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := make([]byte, 1)
+	now = now.Add(at24c02.WriteCycle - time.Microsecond)
+	if err := d.Tx([]byte{0x10}, r); !errors.Is(err, at24c02.ErrBusy) {
+		t.Fatalf("read during the write cycle = %v; want ErrBusy", err)
+	}
+	now = now.Add(time.Microsecond)
+	if err := d.Tx([]byte{0x10}, r); err != nil || r[0] != 0x5a {
+		t.Fatalf("read after the write cycle = %#02x, %v; want 0x5a", r[0], err)
+	}
+	// Setting the address alone is not a write: no cycle follows.
+	if err := d.Tx([]byte{0x10}, r); err != nil {
+		t.Fatalf("read right after an address-only write = %v", err)
 	}
 }
