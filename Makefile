@@ -59,6 +59,8 @@ help:
 	@echo "make image     multi-arch image (arm64, arm/v7, amd64) in $(IMAGE_ARCHIVE), with buildah"
 	@echo "make install   binary, systemd unit, config and examples under DESTDIR/PREFIX (INSTALL_BIN= picks a dist/ binary)"
 	@echo "make test      install test dependencies when missing, run every test"
+	@echo "make bench     run the Go benchmarks, print one table and the targets (instructions/op under callgrind when installed)"
+	@echo "make bench-scale  N=10/100/1000 sim devices against the EdgeCore stand-in: CPU, RSS, goroutines, twins/s, latency"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
 run: build
@@ -116,7 +118,7 @@ image: apt-deps cross image-context
 	rm -rf $(IMAGE_STORE)
 	@echo "$(IMAGE_ARCHIVE): $(IMAGE):$(VERSION) for $(IMAGE_PLATFORMS)"
 
-test: deps lint check-generate unit kubeedge-compat test-arm test-image
+test: deps lint check-generate unit scale-smoke kubeedge-compat test-arm test-image
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -125,7 +127,7 @@ lint:
 
 # test/arm runs release binaries under emulation: test-arm runs it, without -race.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '/test/arm$$' -e '/test/arm/')
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '/test/arm$$' -e '/test/arm/' -e '/test/scale$$')
 
 # The ARM release binaries under qemu-user: standalone REST, DMI against the
 # EdgeCore stand-in, the arm64 size budget; make install and the systemd unit.
@@ -138,6 +140,25 @@ test-image: image
 
 kubeedge-compat:
 	cd test/kubeedge && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Benchmarks (not part of `make test`): see the README's Performance section.
+# bench: every Go benchmark of the sampling and report paths, one table, with
+# callgrind instruction counts for the hot paths when valgrind is installed.
+# bench-scale: test/scale, the release binary against the EdgeCore stand-in
+# (about 3 minutes with these flags). scale-smoke: the harness for a few
+# seconds at N=10, so that `make test` keeps it working.
+.PHONY: bench bench-scale scale-smoke
+BENCH_FLAGS ?=
+SCALE_FLAGS ?= -n 10,100,1000 -warmup 5s -window 20s
+
+bench:
+	$(GO) run ./bench -raw $(DIST)/bench.txt $(BENCH_FLAGS)
+
+bench-scale:
+	$(GO) run ./test/scale $(SCALE_FLAGS)
+
+scale-smoke:
+	$(GO) test -count=1 -v -run '^TestSmoke$$' ./test/scale
 
 # The generated code must be what `make generate` produces from the .proto.
 check-generate: go-tools

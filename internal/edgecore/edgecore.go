@@ -39,7 +39,25 @@ type Options struct {
 	// (devices filtered by the mapper's protocol, as EdgeCore does).
 	Models  []*pb.DeviceModel
 	Devices []*pb.Device
+	// OnReport, when set, is called for every accepted ReportDeviceStatus
+	// with the twins it delivered, in the order the stand-in accepted them.
+	// It is called with the stand-in's lock held: it must not call the Stub,
+	// and should be quick. The slice is reused after the call.
+	OnReport func(device string, twins []Delivery)
 }
+
+// Delivery is one twin the stand-in accepted.
+type Delivery struct {
+	Property, Value string
+	// SampleTime is reported.metadata["timestamp"] (unix milliseconds);
+	// zero when absent or not a number.
+	SampleTime time.Time
+	// At is when the stand-in accepted it.
+	At time.Time
+}
+
+// maxLatencies bounds the latencies kept between two Marks (8 MiB).
+const maxLatencies = 1 << 20
 
 // Twin is the last value EdgeCore accepted for one property.
 type Twin struct {
@@ -66,6 +84,13 @@ type Stub struct {
 	states      map[string][]string
 	types       map[string]map[string]string // device key -> property -> lower-case type
 	order       []string                     // device keys in report order
+
+	// The measurement window: see Mark and Window.
+	markAt     time.Time
+	markCounts Counts
+	latencies  []time.Duration // sample→twin of twins accepted since markAt
+	latDropped int
+	deliveries []Delivery // scratch for OnReport
 }
 
 // Start serves the stand-in on sock.
@@ -77,7 +102,7 @@ func Start(sock string, opts Options) (*Stub, error) {
 	}
 	s := &Stub{opts: opts, sock: sock, srv: grpc.NewServer(),
 		mappers: map[string]*pb.MapperInfo{}, twins: map[string]map[string]Twin{},
-		states: map[string][]string{}, types: map[string]map[string]string{}}
+		states: map[string][]string{}, types: map[string]map[string]string{}, markAt: time.Now()}
 	s.limiter = rate.NewLimiter(Limit, Burst)
 	if opts.Unlimited {
 		s.limiter = rate.NewLimiter(rate.Inf, 0)
@@ -180,6 +205,10 @@ func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatus
 	defer s.mu.Unlock()
 	s.reports++
 	s.order = append(s.order, k)
+	s.deliveries = s.deliveries[:0]
+	if s.opts.OnReport != nil {
+		defer func() { s.opts.OnReport(k, s.deliveries) }() // runs before the deferred Unlock
+	}
 	for _, t := range in.ReportedDevice.Twins {
 		// EdgeCore dereferences both without checking.
 		if t.Reported == nil || t.ObservedDesired == nil {
@@ -196,8 +225,10 @@ func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatus
 		if s.twins[k] == nil {
 			s.twins[k] = map[string]Twin{}
 		}
-		s.twins[k][t.PropertyName] = Twin{Reported: t.Reported.Value, ObservedDesired: t.ObservedDesired.Value, At: time.Now()}
+		now := time.Now()
+		s.twins[k][t.PropertyName] = Twin{Reported: t.Reported.Value, ObservedDesired: t.ObservedDesired.Value, At: now}
 		s.twinUpdates++
+		s.record(t, now)
 	}
 	return &pb.ReportDeviceStatusResponse{}, nil
 }
@@ -324,4 +355,58 @@ func (s *Stub) Deploy(ctx context.Context, model *pb.DeviceModel, dev *pb.Device
 		return fmt.Errorf("RegisterDevice: %w", err)
 	}
 	return nil
+}
+
+// record keeps the sample→twin latency of an accepted twin and, when there is
+// an OnReport hook, the delivery. Called with s.mu held.
+func (s *Stub) record(t *pb.Twin, now time.Time) {
+	var at time.Time
+	if ms, err := strconv.ParseInt(t.Reported.Metadata["timestamp"], 10, 64); err == nil && ms > 0 {
+		at = time.UnixMilli(ms)
+		if len(s.latencies) < maxLatencies {
+			s.latencies = append(s.latencies, now.Sub(at))
+		} else {
+			s.latDropped++
+		}
+	}
+	if s.opts.OnReport != nil {
+		s.deliveries = append(s.deliveries, Delivery{Property: t.PropertyName, Value: t.Reported.Value, SampleTime: at, At: now})
+	}
+}
+
+// Window is what the stand-in saw between a Mark and a call to Window.
+type Window struct {
+	// Counts are the differences over the window.
+	Counts
+	Elapsed time.Duration
+	// Latencies are now − reported.metadata["timestamp"] of every twin
+	// accepted in the window, in arrival order (millisecond resolution, as
+	// the timestamp is in milliseconds). At most 2^20 are kept; Dropped
+	// counts the rest.
+	Latencies []time.Duration
+	Dropped   int
+}
+
+// Mark starts a new measurement window (Start starts the first).
+func (s *Stub) Mark() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.markAt = time.Now()
+	s.markCounts = Counts{s.registers, s.reports, s.twinUpdates, s.rejected, len(s.invalid)}
+	s.latencies = s.latencies[:0]
+	s.latDropped = 0
+}
+
+// Window returns what arrived since the last Mark, without starting a new one.
+func (s *Stub) Window() Window {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.markCounts
+	return Window{
+		Counts: Counts{s.registers - m.Registrations, s.reports - m.Reports, s.twinUpdates - m.TwinUpdates,
+			s.rejected - m.Rejected, len(s.invalid) - m.Invalid},
+		Elapsed:   time.Since(s.markAt),
+		Latencies: append([]time.Duration(nil), s.latencies...),
+		Dropped:   s.latDropped,
+	}
 }

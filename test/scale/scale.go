@@ -1,0 +1,517 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
+	"github.com/tinymapper/tinymapper/internal/edgecore"
+)
+
+// Modes of a run.
+const (
+	Unlimited = "unlimited" // stand-in without its limiter, mapper --report-rate 0
+	Limited   = "limited"   // stand-in with EdgeCore's limiter (1/s, burst 100), mapper's default pacing
+	Idle      = "idle"      // no devices: the mapper's floor
+)
+
+// Config is one run of the mapper against the stand-in.
+type Config struct {
+	Bin     string // the mapper binary
+	Mode    string
+	N       int           // devices, 5 properties each
+	CycleMs int64         // collectCycle and reportCycle
+	Warmup  time.Duration // after every device is loaded
+	Window  time.Duration // measured
+	// HistoryDevices are the devices whose REST history is checked for
+	// every sample of the window.
+	HistoryDevices []int
+	// PprofAddr, when set, is given to a profiling build as
+	// TINYMAPPER_SCALE_PPROF, and ProfileDir receives cpu.pprof and
+	// allocs.pprof of the window, and heap.pprof at its end.
+	PprofAddr, ProfileDir string
+	// LogDir, when set, keeps the mapper's log there, at LogLevel (warn
+	// when empty).
+	LogDir, LogLevel string
+	Log              io.Writer // progress; nil discards
+}
+
+// Result is what one run measured. Sizes are in KiB.
+type Result struct {
+	Mode string
+	N    int
+
+	Window      time.Duration
+	CPUPercent  float64 // of one core, over the window
+	CPUPerTwin  time.Duration
+	PeakRSS     int64 // VmHWM at the end
+	RSS         int64 // VmRSS at the end
+	RSSAnon     int64 // of which anonymous memory (heap, stacks, runtime)
+	RSSFile     int64 // of which the binary's pages (clean, shared, evictable)
+	Goroutines  int   // most seen during the window
+	Threads     int
+	TwinsPerSec float64
+	Expected    float64 // twins/s if every device sent its 5 twins every cycle
+	ReportsPerS float64
+	StatesPerS  float64 // ReportDeviceStates calls accepted
+	ReadsPerSec float64 // bus reads, from /metrics
+	Rejected    int     // rate-limit refusals in the window
+	RejectedAll int     // since the stand-in started
+	Invalid     int     // twins EdgeCore would drop
+	LatencyP50  time.Duration
+	LatencyP99  time.Duration
+	LatencyMax  time.Duration
+	Latencies   int
+	MaxLateness time.Duration // largest schedule lateness of any bus since start
+	HeapInuse   int64
+	Order       OrderCheck
+	History     []HistoryCheck
+}
+
+// Run starts the stand-in and the mapper, waits for every device, warms up,
+// measures over the window, and stops both.
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	res = Result{Mode: cfg.Mode, N: cfg.N}
+	dir, err := os.MkdirTemp("", "tm") // short: a unix socket path has ~108 bytes
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+
+	n := cfg.N
+	if cfg.Mode == Idle {
+		n = 0
+	}
+	tracker := newTracker()
+	opts := edgecore.Options{Unlimited: cfg.Mode != Limited, OnReport: tracker.onReport}
+	if n > 0 {
+		opts.Models = []*pb.DeviceModel{scaleModel()}
+		opts.Devices = scaleDevices(n, cfg.CycleMs)
+	}
+	ecSock := filepath.Join(dir, "dmi.sock")
+	stub, err := edgecore.Start(ecSock, opts)
+	if err != nil {
+		return res, fmt.Errorf("stand-in: %w", err)
+	}
+	defer stub.Close()
+
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	base := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	args := []string{"--board", "sim", "--edgecore-sock", ecSock, "--sock", filepath.Join(dir, "mapper.sock"),
+		"--http", strings.TrimPrefix(base, "http://"), "--log-level", cmp.Or(cfg.LogLevel, "warn")}
+	if cfg.Mode != Limited {
+		args = append(args, "--report-rate", "0")
+	}
+	logPath := filepath.Join(dir, "mapper.log")
+	if cfg.LogDir != "" {
+		logPath = filepath.Join(cfg.LogDir, fmt.Sprintf("mapper-%s-%d.log", cfg.Mode, n))
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return res, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(cfg.Bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = os.Environ()
+	if cfg.PprofAddr != "" {
+		cmd.Env = append(cmd.Env, "TINYMAPPER_SCALE_PPROF="+cfg.PprofAddr)
+	}
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pid := cmd.Process.Pid
+	defer func() {
+		stopped := false
+		select {
+		case <-exited: // it died: that is an error, unless we are failing anyway
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+				stopped = true
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+				if err == nil {
+					err = errors.New("the mapper did not stop within 10 s of SIGTERM")
+				}
+			}
+		}
+		if !stopped && err == nil {
+			err = errors.New("the mapper exited during the run")
+		}
+		if err != nil {
+			err = fmt.Errorf("%w\nmapper log (tail):\n%s", err, tail(logPath, 20))
+		}
+	}()
+	alive := func() error {
+		select {
+		case e := <-exited:
+			exited <- e
+			return fmt.Errorf("the mapper exited: %v", e)
+		default:
+			return nil
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	// Every device loaded.
+	start := time.Now()
+	for {
+		if err := alive(); err != nil {
+			return res, err
+		}
+		if got, err := countDevices(client, base); err == nil && got == n {
+			break
+		}
+		if time.Since(start) > 120*time.Second {
+			return res, fmt.Errorf("the mapper did not load %d devices within 120 s", n)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return res, err
+		}
+	}
+	logf("  %s N=%d: %d devices loaded in %v; warming up %v", cfg.Mode, n, n, time.Since(start).Round(time.Millisecond), cfg.Warmup)
+	if cfg.Mode == Limited && n > 0 {
+		// First sample times, for the change-order check of first reports.
+		tracker.firstSamples = firstSampleTimes(client, base, n)
+	}
+	if err := sleep(ctx, cfg.Warmup); err != nil {
+		return res, err
+	}
+
+	// The window.
+	states := func() int {
+		c := 0
+		for i := range n {
+			c += len(stub.States(namespace, deviceName(i)))
+		}
+		return c
+	}
+	states0 := states()
+	stub.Mark()
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return res, err
+	}
+	t0 := time.Now()
+	m0, err := scrape(client, base)
+	if err != nil {
+		return res, fmt.Errorf("metrics: %w", err)
+	}
+	res.Goroutines = int(m0.value("go_goroutines"))
+	var profErr error
+	var profWG sync.WaitGroup
+	if cfg.PprofAddr != "" && cfg.ProfileDir != "" {
+		secs := int(cfg.Window.Seconds())
+		for _, p := range []string{"profile", "allocs"} {
+			profWG.Add(1)
+			go func() {
+				defer profWG.Done()
+				name := map[string]string{"profile": "cpu.pprof", "allocs": "allocs.pprof"}[p]
+				if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", cfg.PprofAddr, p, secs),
+					filepath.Join(cfg.ProfileDir, name), time.Duration(secs+30)*time.Second); err != nil {
+					profErr = err
+				}
+			}()
+		}
+	}
+	hist := make([]*historyCollector, len(cfg.HistoryDevices))
+	for i, d := range cfg.HistoryDevices {
+		if d < n {
+			hist[i] = &historyCollector{device: deviceName(d)}
+		}
+	}
+	collect := func() {
+		for _, h := range hist {
+			if h != nil {
+				h.collect(client, base)
+			}
+		}
+	}
+	collect()
+	end := t0.Add(cfg.Window)
+	lastHist := time.Now()
+	for time.Now().Before(end) {
+		if err := sleep(ctx, min(10*time.Second, time.Until(end))); err != nil {
+			return res, err
+		}
+		if err := alive(); err != nil {
+			return res, err
+		}
+		if m, err := scrape(client, base); err == nil {
+			res.Goroutines = max(res.Goroutines, int(m.value("go_goroutines")))
+		}
+		if time.Since(lastHist) > 30*time.Second {
+			collect()
+			lastHist = time.Now()
+		}
+	}
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return res, err
+	}
+	wall := time.Since(t0)
+	win := stub.Window()
+	states1 := states()
+	collect()
+	m1, err := scrape(client, base)
+	if err != nil {
+		return res, fmt.Errorf("metrics: %w", err)
+	}
+	res.Goroutines = max(res.Goroutines, int(m1.value("go_goroutines")))
+	st, err := procStatus(pid)
+	if err != nil {
+		return res, err
+	}
+	profWG.Wait()
+	if cfg.PprofAddr != "" && cfg.ProfileDir != "" && profErr == nil {
+		profErr = fetchTo("http://"+cfg.PprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof"), 30*time.Second)
+	}
+	if profErr != nil {
+		logf("  profile: %v", profErr)
+	}
+
+	res.Window = wall
+	res.CPUPercent = 100 * float64(cpu1-cpu0) / float64(wall)
+	res.PeakRSS, res.RSS, res.Threads = st["VmHWM"], st["VmRSS"], int(st["Threads"])
+	res.RSSAnon, res.RSSFile = st["RssAnon"], st["RssFile"]
+	secs := win.Elapsed.Seconds()
+	res.TwinsPerSec = float64(win.TwinUpdates) / secs
+	res.ReportsPerS = float64(win.Reports) / secs
+	res.StatesPerS = float64(states1-states0) / secs
+	res.Expected = float64(n*properties) * 1000 / float64(cfg.CycleMs)
+	if win.TwinUpdates > 0 {
+		res.CPUPerTwin = (cpu1 - cpu0) / time.Duration(win.TwinUpdates)
+	}
+	res.Rejected = win.Rejected
+	res.RejectedAll = stub.Counts().Rejected
+	res.Invalid = stub.Counts().Invalid
+	res.ReadsPerSec = (m1.sum("tinymapper_bus_reads_total") - m0.sum("tinymapper_bus_reads_total")) / wall.Seconds()
+	res.MaxLateness = time.Duration(m1.max("tinymapper_bus_schedule_lateness_max_seconds") * 1e9)
+	res.HeapInuse = int64(m1.value("go_memstats_heap_inuse_bytes")) / 1024
+	if l := win.Latencies; len(l) > 0 {
+		slices.Sort(l)
+		res.Latencies = len(l)
+		res.LatencyP50 = l[len(l)/2]
+		res.LatencyP99 = l[min(len(l)-1, len(l)*99/100)]
+		res.LatencyMax = l[len(l)-1]
+	}
+	res.Order = tracker.check(time.Duration(cfg.CycleMs) * time.Millisecond)
+	for _, h := range hist {
+		if h != nil {
+			res.History = append(res.History, h.check(t0, t0.Add(wall), time.Duration(cfg.CycleMs)*time.Millisecond))
+		}
+	}
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(path string, lines int) string {
+	b, _ := os.ReadFile(path)
+	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// cpuTime is the user+system CPU time the process has used: the sum of its
+// threads' run time from /proc/PID/task/*/schedstat (nanoseconds), or
+// utime+stime from /proc/PID/stat (clock ticks, 10 ms) when that is missing.
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum time.Duration
+	ok := len(tasks) > 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			ok = false
+			break
+		}
+		sum += time.Duration(ns)
+	}
+	if ok {
+		return sum, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	// After the command: state is field 3, utime 14, stime 15.
+	ut, _ := strconv.ParseInt(f[14-3], 10, 64)
+	stime, _ := strconv.ParseInt(f[15-3], 10, 64)
+	return time.Duration(ut+stime) * 10 * time.Millisecond, nil
+}
+
+// procStatus returns the numeric fields of /proc/PID/status (kB for sizes).
+func procStatus(pid int) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		if x, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			out[k] = x
+		}
+	}
+	return out, nil
+}
+
+func countDevices(c *http.Client, base string) (int, error) {
+	resp, err := c.Get(base + "/api/v1/devices")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /api/v1/devices: %s", resp.Status)
+	}
+	var list []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return 0, err
+	}
+	return len(list), nil
+}
+
+func fetchTo(url, path string, timeout time.Duration) error {
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// metrics is one scrape of /metrics: series name (with labels) → value.
+type metrics map[string]float64
+
+func scrape(c *http.Client, base string) (metrics, error) {
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	m := metrics{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			m[line[:i]] = v
+		}
+	}
+	return m, sc.Err()
+}
+
+func (m metrics) value(name string) float64 { return m[name] }
+
+// sum adds every series of a family (name or name{...}).
+func (m metrics) sum(name string) float64 {
+	s := 0.0
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			s += v
+		}
+	}
+	return s
+}
+
+func (m metrics) max(name string) float64 {
+	x := 0.0
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			x = max(x, v)
+		}
+	}
+	return x
+}
