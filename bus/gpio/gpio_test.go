@@ -1,7 +1,6 @@
 package gpio_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -58,25 +57,8 @@ func open(t testing.TB, props ...bus.PropertyConfig) bus.Device {
 	return d
 }
 
-func read(t *testing.T, p bus.Point) float64 {
-	t.Helper()
-	v, err := p.Read()
-	if err != nil {
-		t.Fatalf("Read: %v", err)
-	}
-	return v
-}
-
-func write(t *testing.T, p bus.Point, v float64) {
-	t.Helper()
-	w, ok := p.(bus.Writer)
-	if !ok {
-		t.Fatal("point is not a bus.Writer")
-	}
-	if err := w.Write(v); err != nil {
-		t.Fatalf("Write(%v): %v", v, err)
-	}
-}
+// read and write fail the test on an error.
+var read, write = bustest.Read, bustest.Write
 
 func TestProtocolIsGPIO(t *testing.T) {
 	if got := (gpio.Driver{}).Protocol(); got != "gpio" {
@@ -442,35 +424,9 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 }
 
 // manager runs a device manager with the gpio driver until the test ends.
-func manager(t *testing.T) *device.Manager {
-	t.Helper()
-	m := device.NewManager(device.Options{History: 16}, gpio.Driver{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
-}
+func manager(t *testing.T) *device.Manager { return bustest.RunManager(t, gpio.Driver{}) }
 
-func latest(m *device.Manager, dev, prop string) (ringbuf.Sample, bool) {
-	var s ringbuf.Sample
-	p, ok := m.Property("default", dev, prop)
-	if !ok {
-		return s, false
-	}
-	return s, p.Ring.Latest(&s)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var latest, waitFor = bustest.Latest, bustest.WaitFor
 
 func loopbackDevice(desired string, collect time.Duration) device.Device {
 	return device.Device{Namespace: "default", Name: "loop", Model: "loop", Protocol: "gpio",

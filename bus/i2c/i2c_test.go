@@ -46,33 +46,11 @@ func tmp102Temperature() bus.PropertyConfig {
 // open opens a device and closes it when the test ends.
 func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) bus.Device {
 	t.Helper()
-	d, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return bustest.Open(t, i2c.Driver{}, dev, props...)
 }
 
-func read(t *testing.T, p bus.Point) float64 {
-	t.Helper()
-	v, err := p.Read()
-	if err != nil {
-		t.Fatalf("Read: %v", err)
-	}
-	return v
-}
-
-func write(t *testing.T, p bus.Point, v float64) {
-	t.Helper()
-	w, ok := p.(bus.Writer)
-	if !ok {
-		t.Fatal("point is not a bus.Writer")
-	}
-	if err := w.Write(v); err != nil {
-		t.Fatalf("Write(%v): %v", v, err)
-	}
-}
+// read and write fail the test on an error.
+var read, write = bustest.Read, bustest.Write
 
 func TestProtocolIsI2C(t *testing.T) {
 	if got := (i2c.Driver{}).Protocol(); got != "i2c" {

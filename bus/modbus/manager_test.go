@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/modbus"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // These tests run the Modbus driver the way the mapper does: through the
@@ -31,22 +31,8 @@ func runManager(t *testing.T) *device.Manager {
 	return m
 }
 
-// latestValue waits until the property has a good sample satisfying ok.
-func latestValue(t *testing.T, m *device.Manager, dev, prop string, ok func(float64) bool) float64 {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var s ringbuf.Sample
-	for {
-		pv, found := m.Property("default", dev, prop)
-		if found && pv.Ring.Latest(&s) && s.Err == 0 && ok(s.Value) {
-			return s.Value
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s: no good sample in time (found %v, latest %+v, last error %q)", dev, prop, found, s, pv.LastError)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// latestValue waits for a good sample for which ok holds.
+var latestValue = bustest.LatestValue
 
 func in(lo, hi float64) func(float64) bool { return func(v float64) bool { return v >= lo && v <= hi } }
 func is(want float64) func(float64) bool   { return func(v float64) bool { return v == want } }

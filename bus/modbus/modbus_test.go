@@ -54,35 +54,14 @@ func slave(id int, kv ...any) bus.Config {
 	return config(devicePath, append([]any{"port", "/dev/ttyUSB0", "slaveID", id, "baudRate", 115200}, kv...)...)
 }
 
+// open opens a device and closes it when the test ends.
 func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) *modbus.Device {
 	t.Helper()
-	d, err := modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*modbus.Device)
+	return bustest.Open(t, modbus.Driver{}, dev, props...).(*modbus.Device)
 }
 
-func read(t *testing.T, p bus.Point) float64 {
-	t.Helper()
-	v, err := p.Read()
-	if err != nil {
-		t.Fatalf("Read: %v", err)
-	}
-	return v
-}
-
-func write(t *testing.T, p bus.Point, v float64) {
-	t.Helper()
-	w, ok := p.(bus.Writer)
-	if !ok {
-		t.Fatal("point is not a bus.Writer")
-	}
-	if err := w.Write(v); err != nil {
-		t.Fatalf("Write(%v): %v", v, err)
-	}
-}
+// read and write fail the test on an error.
+var read, write = bustest.Read, bustest.Write
 
 func TestProtocolIsModbusRTU(t *testing.T) {
 	if got := (modbus.Driver{}).Protocol(); got != "modbus-rtu" {

@@ -1,48 +1,25 @@
 package serial_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // These tests run the serial driver the way the mapper does: through the
 // device manager's bus workers, against the sim board's line sensor.
 
-func runManager(t *testing.T, drivers ...bus.Driver) *device.Manager {
-	t.Helper()
-	m := device.NewManager(device.Options{History: 64}, drivers...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
-}
+// runManager runs a device manager with drivers until the test ends.
+var runManager = bustest.RunManager
 
-// latestValue waits until the property has a good sample satisfying ok, and
-// returns it.
-func latestValue(t *testing.T, m *device.Manager, dev, prop string, ok func(float64) bool) float64 {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var s ringbuf.Sample
-	for {
-		pv, found := m.Property("default", dev, prop)
-		if found && pv.Ring.Latest(&s) && s.Err == 0 && ok(s.Value) {
-			return s.Value
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s: no good sample in time (found %v, latest %+v, last error %q)", dev, prop, found, s, pv.LastError)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// latestValue waits for a good sample for which ok holds.
+var latestValue = bustest.LatestValue
 
 func anyValue(float64) bool { return true }
 

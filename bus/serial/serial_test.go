@@ -45,24 +45,14 @@ func property(name string, writable bool, kv ...any) bus.PropertyConfig {
 		Config: config(bustest.PropertyPath(name), kv...)}
 }
 
+// open opens a device and closes it when the test ends.
 func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) bus.Device {
 	t.Helper()
-	d, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return bustest.Open(t, serial.Driver{}, dev, props...)
 }
 
-func read(t *testing.T, p bus.Point) float64 {
-	t.Helper()
-	v, err := p.Read()
-	if err != nil {
-		t.Fatalf("Read: %v", err)
-	}
-	return v
-}
+// read and write fail the test on an error.
+var read = bustest.Read
 
 // eventually reads p until it returns want (or, with want NaN, any value).
 func eventually(t *testing.T, p bus.Point, want float64) float64 {

@@ -1,7 +1,6 @@
 package spi_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -90,24 +89,14 @@ func channel(ch int, extra ...any) bus.PropertyConfig {
 	return property(fmt.Sprintf("ch%d", ch), false, kv...)
 }
 
+// open opens a device and closes it when the test ends.
 func open(t testing.TB, dev bus.Config, props ...bus.PropertyConfig) bus.Device {
 	t.Helper()
-	d, err := spi.Driver{}.Open(bus.DeviceConfig{Name: "default/test", Config: dev, Properties: props})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return bustest.Open(t, spi.Driver{}, dev, props...)
 }
 
-func read(t *testing.T, p bus.Point) float64 {
-	t.Helper()
-	v, err := p.Read()
-	if err != nil {
-		t.Fatalf("Read: %v", err)
-	}
-	return v
-}
+// read and write fail the test on an error.
+var read = bustest.Read
 
 func TestProtocolIsSPI(t *testing.T) {
 	if got := (spi.Driver{}).Protocol(); got != "spi" {
@@ -437,35 +426,9 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 }
 
 // manager runs a device manager with the spi driver until the test ends.
-func manager(t *testing.T) *device.Manager {
-	t.Helper()
-	m := device.NewManager(device.Options{History: 16}, spi.Driver{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
-}
+func manager(t *testing.T) *device.Manager { return bustest.RunManager(t, spi.Driver{}) }
 
-func latest(m *device.Manager, dev, prop string) (ringbuf.Sample, bool) {
-	var s ringbuf.Sample
-	p, ok := m.Property("default", dev, prop)
-	if !ok {
-		return s, false
-	}
-	return s, p.Ring.Latest(&s)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var latest, waitFor = bustest.Latest, bustest.WaitFor
 
 func TestMCP3008ThroughTheDeviceManager(t *testing.T) {
 	m := manager(t)
