@@ -15,8 +15,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 	"github.com/tinymapper/tinymapper/internal/edgecore"
@@ -25,66 +23,18 @@ import (
 // These tests run the whole mapper (serve, as main runs it) on the simulated
 // board against the EdgeCore stand-in, over real unix sockets.
 
-// anyOf wraps a value the way EdgeCore's dataToAny does: strings as
-// StringValue, every JSON number as FloatValue, booleans as BoolValue.
-func anyOf(t *testing.T, v any) *anypb.Any {
-	t.Helper()
-	var a *anypb.Any
-	var err error
-	switch x := v.(type) {
-	case string:
-		a, err = anypb.New(wrapperspb.String(x))
-	case float64:
-		a, err = anypb.New(wrapperspb.Float(float32(x)))
-	case int:
-		a, err = anypb.New(wrapperspb.Float(float32(x)))
-	case bool:
-		a, err = anypb.New(wrapperspb.Bool(x))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
+// fast are the cycles of the devices these tests deploy.
+var fast = edgecore.Cycles{CollectMs: 200, ReportMs: 1000}
 
-func configData(t *testing.T, kv ...any) *pb.CustomizedValue {
-	c := &pb.CustomizedValue{Data: map[string]*anypb.Any{}}
-	for i := 0; i < len(kv); i += 2 {
-		c.Data[kv[i].(string)] = anyOf(t, kv[i+1])
-	}
-	return c
-}
-
-func tmp102Model() *pb.DeviceModel {
-	return &pb.DeviceModel{Name: "tmp102", Namespace: "default", Spec: &pb.DeviceModelSpec{
-		Properties: []*pb.ModelProperty{{Name: "temperature", Type: "FLOAT", AccessMode: "ReadOnly", Minimum: "-40", Maximum: "125"}}}}
-}
+func tmp102Model() *pb.DeviceModel { return edgecore.TMP102Model() }
+func eepromModel() *pb.DeviceModel { return edgecore.EEPROMModel() }
 
 func tmp102Device(t *testing.T, name string, address any) *pb.Device {
-	return &pb.Device{Name: name, Namespace: "default", Spec: &pb.DeviceSpec{
-		DeviceModelReference: "tmp102",
-		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", 1, "address", address)},
-		Properties: []*pb.DeviceProperty{{
-			Name: "temperature", CollectCycle: 200, ReportCycle: 1000, ReportToCloud: true,
-			Desired:  &pb.TwinProperty{},
-			Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(t, "register", 0, "dataType", "int16", "shift", 4, "scale", 0.0625)},
-		}}}}
-}
-
-func eepromModel() *pb.DeviceModel {
-	return &pb.DeviceModel{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceModelSpec{
-		Properties: []*pb.ModelProperty{{Name: "byte16", Type: "INT", AccessMode: "ReadWrite", Minimum: "0", Maximum: "255"}}}}
+	return edgecore.TMP102Device(name, address, fast)
 }
 
 func eepromDevice(t *testing.T, desired string) *pb.Device {
-	return &pb.Device{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceSpec{
-		DeviceModelReference: "eeprom",
-		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", "1", "address", "0x50")},
-		Properties: []*pb.DeviceProperty{{
-			Name: "byte16", CollectCycle: 200, ReportCycle: 1000, ReportToCloud: true,
-			Desired:  &pb.TwinProperty{Value: desired},
-			Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(t, "register", 16, "dataType", "uint8")},
-		}}}}
+	return edgecore.EEPROMDevice(desired, fast)
 }
 
 // syncBuffer is a log sink tests can read while the mapper writes.

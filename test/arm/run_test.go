@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
-
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 	"github.com/tinymapper/tinymapper/internal/edgecore"
 )
@@ -121,7 +118,7 @@ func TestDMIUnderEmulation(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(dir) })
 			ecSock, sock := filepath.Join(dir, "dmi.sock"), filepath.Join(dir, "mapper.sock")
 			stub, err := edgecore.Start(ecSock, edgecore.Options{
-				Models: []*pb.DeviceModel{tmp102Model()}, Devices: []*pb.Device{tmp102Device(t)}})
+				Models: []*pb.DeviceModel{edgecore.TMP102Model()}, Devices: []*pb.Device{edgecore.TMP102Device("room", 72, armCycles)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +145,7 @@ func TestDMIUnderEmulation(t *testing.T) {
 			// whose desired value is written to the sim's EEPROM and read back.
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if err := stub.Deploy(ctx, eepromModel(), eepromDevice(t, "42")); err != nil {
+			if err := stub.Deploy(ctx, edgecore.EEPROMModel(), edgecore.EEPROMDevice("42", armCycles)); err != nil {
 				t.Fatal(err)
 			}
 			eventually(t, p, 30*time.Second, "EEPROM twin 42", func() bool {
@@ -164,59 +161,5 @@ func TestDMIUnderEmulation(t *testing.T) {
 	}
 }
 
-// configData wraps values the way EdgeCore does: strings as StringValue,
-// numbers as FloatValue.
-func configData(t *testing.T, kv ...any) *pb.CustomizedValue {
-	t.Helper()
-	c := &pb.CustomizedValue{Data: map[string]*anypb.Any{}}
-	for i := 0; i < len(kv); i += 2 {
-		var a *anypb.Any
-		var err error
-		switch v := kv[i+1].(type) {
-		case string:
-			a, err = anypb.New(wrapperspb.String(v))
-		case float64:
-			a, err = anypb.New(wrapperspb.Float(float32(v)))
-		default:
-			t.Fatalf("configData: %T", v)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Data[kv[i].(string)] = a
-	}
-	return c
-}
-
-func tmp102Model() *pb.DeviceModel {
-	return &pb.DeviceModel{Name: "tmp102", Namespace: "default", Spec: &pb.DeviceModelSpec{
-		Properties: []*pb.ModelProperty{{Name: "temperature", Type: "FLOAT", AccessMode: "ReadOnly", Minimum: "-40", Maximum: "125"}}}}
-}
-
-func eepromModel() *pb.DeviceModel {
-	return &pb.DeviceModel{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceModelSpec{
-		Properties: []*pb.ModelProperty{{Name: "byte16", Type: "INT", AccessMode: "ReadWrite", Minimum: "0", Maximum: "255"}}}}
-}
-
-func eepromDevice(t *testing.T, desired string) *pb.Device {
-	return &pb.Device{Name: "eeprom", Namespace: "default", Spec: &pb.DeviceSpec{
-		DeviceModelReference: "eeprom",
-		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", "1", "address", "0x50")},
-		Properties: []*pb.DeviceProperty{{
-			Name: "byte16", CollectCycle: 500, ReportCycle: 2000, ReportToCloud: true,
-			Desired:  &pb.TwinProperty{Value: desired},
-			Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(t, "register", 16.0, "dataType", "uint8")},
-		}}}}
-}
-
-func tmp102Device(t *testing.T) *pb.Device {
-	return &pb.Device{Name: "room", Namespace: "default", Spec: &pb.DeviceSpec{
-		DeviceModelReference: "tmp102",
-		Protocol:             &pb.ProtocolConfig{ProtocolName: "i2c", ConfigData: configData(t, "bus", 1.0, "address", 72.0)},
-		Properties: []*pb.DeviceProperty{{
-			Name: "temperature", CollectCycle: 500, ReportCycle: 2000, ReportToCloud: true,
-			Desired: &pb.TwinProperty{},
-			Visitors: &pb.VisitorConfig{ProtocolName: "i2c",
-				ConfigData: configData(t, "register", 0.0, "dataType", "int16", "shift", 4.0, "scale", 0.0625)},
-		}}}}
-}
+// armCycles are slow enough for binaries under emulation.
+var armCycles = edgecore.Cycles{CollectMs: 500, ReportMs: 2000}
