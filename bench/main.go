@@ -27,7 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 )
 
 const module = "github.com/tinymapper/tinymapper/"
@@ -213,24 +213,53 @@ func fmtNs(v float64) string {
 }
 
 func printTable(w io.Writer, rows []*row, ir bool) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "package\tbenchmark\tns/op\tB/op\tallocs/op\t"
+	head := []string{"package", "benchmark", "ns/op", "B/op", "allocs/op"}
 	if ir {
-		head += "instr/op\t"
+		head = append(head, "instr/op")
 	}
-	fmt.Fprintln(tw, head+"other\t")
+	cells := [][]string{append(head, "other")}
 	for _, r := range rows {
-		line := fmt.Sprintf("%s\t%s\t%s\t%.0f\t%.0f\t", r.pkg, r.name, fmtNs(r.ns()), r.bOp, r.aOp)
+		line := []string{r.pkg, r.name, fmtNs(r.ns()), fmt.Sprintf("%.0f", r.bOp), fmt.Sprintf("%.0f", r.aOp)}
 		if ir {
 			s := "-"
 			if r.ir > 0 {
 				s = strconv.FormatFloat(r.ir, 'f', 0, 64)
 			}
-			line += s + "\t"
+			line = append(line, s)
 		}
-		fmt.Fprintln(tw, line+strings.Join(r.extra, ", ")+"\t")
+		cells = append(cells, append(line, strings.Join(r.extra, ", ")))
 	}
-	tw.Flush()
+	// Names left, numbers right, the last column left.
+	writeColumns(w, cells, func(col int) bool { return col >= 2 && col < len(head) })
+}
+
+// writeColumns prints cells in columns two spaces apart, right-aligned where
+// right(col) says so, without trailing spaces.
+func writeColumns(w io.Writer, cells [][]string, right func(col int) bool) {
+	var width []int
+	for _, row := range cells {
+		for i, c := range row {
+			if i == len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range cells {
+		var b strings.Builder
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if right(i) {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
 }
 
 // printTargets prints the benchmark targets as met or not met.
@@ -322,20 +351,24 @@ func measureInstructions(rows []*row) {
 			}
 			built[c.pkg] = bin
 		}
-		var ir [2]float64
-		ok := true
-		for i, n := range []int{10000, 20000} {
-			v, err := callgrind(dir, bin, c, n)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "callgrind: %s: %v\n", k, err)
-				ok = false
-				break
+		for try := 1; try <= 2 && r.ir == 0; try++ {
+			var ir [2]float64
+			ok := true
+			for i, n := range []int{10000, 20000} {
+				v, err := callgrind(dir, bin, c, n)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "callgrind: %s: %v\n", k, err)
+					ok = false
+					break
+				}
+				ir[i] = v
 			}
-			ir[i] = v
-		}
-		if ok && ir[1] > ir[0] {
-			r.ir = (ir[1] - ir[0]) / 10000
-			fmt.Fprintf(os.Stderr, "callgrind: %-48s %8.0f instructions/op\n", k, r.ir)
+			if ok && ir[1] > ir[0] {
+				r.ir = (ir[1] - ir[0]) / 10000
+				fmt.Fprintf(os.Stderr, "callgrind: %-48s %8.0f instructions/op\n", k, r.ir)
+			} else if ok {
+				fmt.Fprintf(os.Stderr, "callgrind: %s: %.0f instructions for 10000 ops, %.0f for 20000: no count\n", k, ir[0], ir[1])
+			}
 		}
 	}
 }

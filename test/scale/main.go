@@ -40,8 +40,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 func main() {
@@ -264,6 +264,35 @@ func Build(dir string, profiling bool) (string, error) {
 	return bin, nil
 }
 
+// writeColumns prints cells in columns two spaces apart, right-aligned where
+// right(col) says so, without trailing spaces.
+func writeColumns(w io.Writer, cells [][]string, right func(col int) bool) {
+	var width []int
+	for _, row := range cells {
+		for i, c := range row {
+			if i == len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range cells {
+		var b strings.Builder
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if right(i) {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
 func mib(kib int64) string { return strconv.FormatFloat(float64(kib)/1024, 'f', 1, 64) }
 
 func ms(d time.Duration) string {
@@ -275,22 +304,24 @@ func ms(d time.Duration) string {
 
 // PrintTable prints one row per run.
 func PrintTable(w io.Writer, rs []Result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tN\tCPU %\tµs CPU/twin\tpeak RSS MiB\tRSS MiB\tanon MiB\theap MiB\tgoroutines\tthreads\ttwins/s\tof\treports/s\tstates/s\treads/s\trejected\tp50 ms\tp99 ms\tmax late ms\t")
+	cells := [][]string{strings.Split("mode|N|CPU %|µs CPU/twin|peak RSS MiB|RSS MiB|anon MiB|heap MiB|goroutines|threads|twins/s|of|reports/s|states/s|reads/s|rejected|p50 ms|p99 ms|max late ms|host busy %", "|")}
 	for _, r := range rs {
 		perTwin := "-"
 		if r.CPUPerTwin > 0 {
 			perTwin = strconv.FormatFloat(float64(r.CPUPerTwin.Nanoseconds())/1e3, 'f', 1, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.0f\t%.1f\t%.1f\t%.0f\t%d\t%s\t%s\t%s\t\n",
-			r.Mode, r.N, r.CPUPercent, perTwin, mib(r.PeakRSS), mib(r.RSS), mib(r.RSSAnon), mib(r.HeapInuse), r.Goroutines, r.Threads,
-			r.TwinsPerSec, r.Expected, r.ReportsPerS, r.StatesPerS, r.ReadsPerSec, r.RejectedAll, ms(r.LatencyP50), ms(r.LatencyP99), ms(r.MaxLateness))
+		cells = append(cells, []string{r.Mode, strconv.Itoa(r.N), fmt.Sprintf("%.2f", r.CPUPercent), perTwin,
+			mib(r.PeakRSS), mib(r.RSS), mib(r.RSSAnon), mib(r.HeapInuse), strconv.Itoa(r.Goroutines), strconv.Itoa(r.Threads),
+			fmt.Sprintf("%.1f", r.TwinsPerSec), fmt.Sprintf("%.0f", r.Expected), fmt.Sprintf("%.1f", r.ReportsPerS),
+			fmt.Sprintf("%.1f", r.StatesPerS), fmt.Sprintf("%.0f", r.ReadsPerSec), strconv.Itoa(r.RejectedAll),
+			ms(r.LatencyP50), ms(r.LatencyP99), ms(r.MaxLateness), fmt.Sprintf("%.0f", r.HostBusy)})
 	}
-	tw.Flush()
+	writeColumns(w, cells, func(col int) bool { return col > 0 })
 	fmt.Fprintln(w, "CPU % is of one core over the window; twins/s, reports/s (ReportDeviceStatus) and states/s (ReportDeviceStates) are")
 	fmt.Fprintln(w, "what the stand-in accepted; rejected counts its rate-limit refusals since it started;")
 	fmt.Fprintln(w, "peak RSS is VmHWM; RSS is VmRSS at the end, of which anon is RssAnon (the rest is the binary's own pages);")
 	fmt.Fprintln(w, "heap is go_memstats_heap_inuse_bytes; p50/p99 are sample→twin latency (arrival − reported.metadata.timestamp); max late is the worst schedule lateness of a bus.")
+	fmt.Fprintln(w, "host busy % is how busy all the host's cores were in the window (mapper, stand-in and anything else): CPU figures are noisy when it is high.")
 }
 
 // PrintChecks prints the change-order and history checks of every run.

@@ -80,6 +80,7 @@ type Result struct {
 	LatencyMax  time.Duration
 	Latencies   int
 	MaxLateness time.Duration // largest schedule lateness of any bus since start
+	HostBusy    float64       // % of all the host's cores busy in the window (everything: mapper, stand-in, others)
 	HeapInuse   int64
 	Order       OrderCheck
 	History     []HistoryCheck
@@ -222,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	host0, _ := hostTimes()
 	t0 := time.Now()
 	m0, err := scrape(client, base)
 	if err != nil {
@@ -280,6 +282,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 	wall := time.Since(t0)
+	if host1, err := hostTimes(); err == nil && host1.total > host0.total {
+		res.HostBusy = 100 * float64(host1.busy-host0.busy) / float64(host1.total-host0.total)
+	}
 	win := stub.Window()
 	states1 := states()
 	collect()
@@ -399,6 +404,30 @@ func cpuTime(pid int) (time.Duration, error) {
 	ut, _ := strconv.ParseInt(f[14-3], 10, 64)
 	stime, _ := strconv.ParseInt(f[15-3], 10, 64)
 	return time.Duration(ut+stime) * 10 * time.Millisecond, nil
+}
+
+type hostTime struct{ busy, total uint64 }
+
+// hostTimes reads the first line of /proc/stat: every core's time, busy and in all.
+func hostTimes() (hostTime, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostTime{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return hostTime{}, errors.New("/proc/stat: no cpu line")
+	}
+	var h hostTime
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseUint(v, 10, 64)
+		h.total += x
+		if i != 3 && i != 4 { // idle, iowait
+			h.busy += x
+		}
+	}
+	return h, nil
 }
 
 // procStatus returns the numeric fields of /proc/PID/status (kB for sizes).
