@@ -36,8 +36,11 @@ type Server struct {
 	// spec remembered for a device is the one the Registry has.
 	change sync.Mutex
 
-	mu    sync.Mutex
-	specs map[string]*pb.Device // by device.Key(namespace, name)
+	mu sync.Mutex
+	// specs are the accepted specs in wire form, by device.Key(namespace,
+	// name): a marshalled Device is a fifth of the decoded one, and GetDevice
+	// is rare.
+	specs map[string][]byte
 }
 
 // NewServer returns a Server that applies what EdgeCore sends to reg. A nil
@@ -46,7 +49,7 @@ func NewServer(reg Registry, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{reg: reg, log: log, specs: make(map[string]*pb.Device)}
+	return &Server{reg: reg, log: log, specs: make(map[string][]byte)}
 }
 
 // Serve listens on the unix socket socketPath and serves until ctx ends, then
@@ -145,12 +148,18 @@ func (s *Server) putDeviceInto(reg Registry, d *pb.Device) (device.Device, error
 	return dev, nil
 }
 
-// remember keeps a copy of d as the spec GetDevice returns.
+// remember keeps d, marshalled, as the spec GetDevice returns.
 func (s *Server) remember(d *pb.Device) {
 	c := proto.Clone(d).(*pb.Device)
 	c.Namespace = namespaceOr(c.GetNamespace())
+	c.Status = &pb.DeviceStatus{ReportToCloud: d.GetStatus().GetReportToCloud(), ReportCycle: d.GetStatus().GetReportCycle()}
+	b, err := proto.Marshal(c)
+	if err != nil {
+		s.log.Warn("cannot keep the spec for GetDevice", "device", device.Key(c.Namespace, c.Name), "err", err)
+		return
+	}
 	s.mu.Lock()
-	s.specs[device.Key(c.Namespace, c.Name)] = c
+	s.specs[device.Key(c.Namespace, c.Name)] = b
 	s.mu.Unlock()
 }
 
@@ -199,21 +208,18 @@ func (s *Server) removeModel(namespace, name string) error {
 // getDevice returns the remembered spec of a device with its current twins.
 func (s *Server) getDevice(namespace, name string) (*pb.Device, bool) {
 	s.mu.Lock()
-	spec, ok := s.specs[device.Key(namespace, name)]
+	b, ok := s.specs[device.Key(namespace, name)]
 	s.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
-	// Remembered specs are never changed, only replaced, so the response
-	// may share their parts.
-	out := &pb.Device{
-		Name:      spec.GetName(),
-		Namespace: spec.GetNamespace(),
-		Spec:      spec.GetSpec(),
-		Status: &pb.DeviceStatus{
-			ReportToCloud: spec.GetStatus().GetReportToCloud(),
-			ReportCycle:   spec.GetStatus().GetReportCycle(),
-		},
+	out := &pb.Device{}
+	if err := proto.Unmarshal(b, out); err != nil {
+		s.log.Warn("cannot read back the kept spec", "device", device.Key(namespace, name), "err", err)
+		return nil, false
+	}
+	if out.Status == nil {
+		out.Status = &pb.DeviceStatus{}
 	}
 	if twins, _, ok := s.reg.Twins(namespace, name); ok {
 		out.Status.Twins = make([]*pb.Twin, len(twins))
