@@ -18,8 +18,9 @@ var ErrRateLimited = errors.New("rate limited by EdgeCore")
 
 // Reporter keeps twins and states current in EdgeCore. It is one goroutine:
 // it looks at every device a few times a second and sends, one call per
-// device, the devices whose twins changed (oldest change first), then those
-// whose reportCycle passed (oldest first). Every call is paced by the Sender.
+// device, the changes (a device's changed twins, or its new state) in the
+// order they happened, then the devices whose reportCycle passed (oldest
+// first). Every call is paced by the Sender.
 type Reporter struct {
 	m    *Manager
 	s    Sender
@@ -40,6 +41,7 @@ type reportState struct {
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
 	sentState string
+	stateAt   int64 // when the unsent state change was first seen; 0 when none
 }
 
 // NewReporter returns a reporter for m's devices that sends through s.
@@ -142,7 +144,10 @@ func (rp *Reporter) scan(now time.Time) []due {
 		}
 		state := r.state.Load().(string)
 		if state != st.sentState && state != StateUnknown {
-			list = append(list, due{r: r, st: st, state: true})
+			if st.stateAt == 0 {
+				st.stateAt = now.UnixNano()
+			}
+			list = append(list, due{r: r, st: st, state: true, at: st.stateAt})
 		}
 		heartbeat := time.Duration(0)
 		hasValue := false
@@ -189,17 +194,21 @@ func (rp *Reporter) scan(now time.Time) []due {
 			delete(rp.seen, r)
 		}
 	}
+	byUrgency(list)
+	return list
+}
+
+// byUrgency orders what is due: changes first, twins and states alike,
+// oldest first, so that under EdgeCore's limiter neither starves the other;
+// heartbeats after, oldest due first.
+func byUrgency(list []due) {
 	sort.SliceStable(list, func(i, j int) bool {
 		a, b := list[i], list[j]
-		if a.state != b.state {
-			return a.state
-		}
 		if a.heart != b.heart {
 			return !a.heart
 		}
 		return a.at < b.at
 	})
-	return list
 }
 
 // send makes one call for d, with the values as they are now.
@@ -217,6 +226,7 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 			return err
 		}
 		d.st.sentState = state
+		d.st.stateAt = 0
 		return nil
 	}
 	rp.twins = rp.twins[:0]

@@ -235,3 +235,24 @@ func TestNegativeDeadbandIsRefused(t *testing.T) {
 		t.Errorf("PutDevice = %v; want an error naming v.deadband", err)
 	}
 }
+
+func TestStatesAndTwinChangesQueueByAge(t *testing.T) {
+	st := func(key string) *reportState { return &reportState{key: key} }
+	list := []due{
+		{st: st("heartbeat-old"), heart: true, at: 1},
+		{st: st("state-at-30"), state: true, at: 30},
+		{st: st("twins-at-20"), at: 20},
+		{st: st("heartbeat-new"), heart: true, at: 5},
+		{st: st("state-at-10"), state: true, at: 10},
+		{st: st("twins-at-40"), at: 40},
+	}
+	byUrgency(list)
+	var got []string
+	for _, d := range list {
+		got = append(got, d.st.key)
+	}
+	want := "[state-at-10 twins-at-20 state-at-30 twins-at-40 heartbeat-old heartbeat-new]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("order %v; want %s (states must not starve twins, nor twins states)", got, want)
+	}
+}
