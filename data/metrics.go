@@ -13,7 +13,7 @@ import (
 // StatsSource is what the metrics endpoint reads; *device.Manager implements it.
 type StatsSource interface {
 	Stats() []device.BusStats
-	Devices() []device.DeviceView
+	StateCounts() map[string]int
 }
 
 // Metrics serves the mapper's own figures in the Prometheus text format:
@@ -46,10 +46,7 @@ func writeMetrics(w io.Writer, src StatsSource) {
 	perBus("tinymapper_bus_schedule_lateness_seconds", "gauge", "How late the latest round of reads started.", func(s device.BusStats) string { return sec(s.LateNs) })
 	perBus("tinymapper_bus_schedule_lateness_max_seconds", "gauge", "Largest lateness since start.", func(s device.BusStats) string { return sec(s.MaxLateNs) })
 
-	states := map[string]int{}
-	for _, d := range src.Devices() {
-		states[d.State]++
-	}
+	states := src.StateCounts()
 	family("tinymapper_devices", "gauge", "Devices by state.")
 	for _, st := range []string{device.StateOnline, device.StateUnhealthy, device.StateOffline, device.StateUnknown} {
 		fmt.Fprintf(w, "tinymapper_devices{state=%q} %d\n", st, states[st])

@@ -15,8 +15,8 @@ func (fakeStats) Stats() []device.BusStats {
 	return []device.BusStats{{Bus: "i2c:SIM-I2C1", Reads: 10, Failures: 2, Batches: 3, LateNs: 1500000, MaxLateNs: 2e9, Tasks: 5}}
 }
 
-func (fakeStats) Devices() []device.DeviceView {
-	return []device.DeviceView{{State: device.StateOnline}, {State: device.StateOnline}, {State: device.StateOffline}}
+func (fakeStats) StateCounts() map[string]int {
+	return map[string]int{device.StateOnline: 2, device.StateOffline: 1}
 }
 
 func TestMetricsExposeBusFiguresAndStates(t *testing.T) {

@@ -354,4 +354,5 @@ func TestStatsCountReadsPerBus(t *testing.T) {
 	if st.Bus != "fake:1" || st.Tasks != 2 || st.Failures > st.Reads {
 		t.Errorf("stats %+v; want bus fake:1 with 2 tasks", st)
 	}
+	waitFor(t, "the device unhealthy", func() bool { return m.StateCounts()[StateUnhealthy] == 1 })
 }

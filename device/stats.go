@@ -33,3 +33,14 @@ func (m *Manager) Stats() []BusStats {
 	sort.Slice(out, func(i, j int) bool { return out[i].Bus < out[j].Bus })
 	return out
 }
+
+// StateCounts returns how many devices are in each state.
+func (m *Manager) StateCounts() map[string]int {
+	out := map[string]int{StateOnline: 0, StateUnhealthy: 0, StateOffline: 0, StateUnknown: 0}
+	m.mu.RLock()
+	for _, r := range m.devices {
+		out[r.state.Load().(string)]++
+	}
+	m.mu.RUnlock()
+	return out
+}
