@@ -12,6 +12,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
@@ -129,4 +130,32 @@ func LatestValue(t testing.TB, m *device.Manager, dev, prop string, ok func(floa
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Deploy loads an example CRD file and puts its models and devices into m,
+// failing the test on a load error, a warning, an empty file or a refused
+// object. It returns what the file held.
+func Deploy(t testing.TB, m *device.Manager, path string) crd.Set {
+	t.Helper()
+	set, err := crd.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Warnings) > 0 {
+		t.Errorf("%s: warnings: %q", path, set.Warnings)
+	}
+	if len(set.Devices) == 0 {
+		t.Fatalf("%s: no devices", path)
+	}
+	for _, model := range set.Models {
+		if err := m.PutModel(model); err != nil {
+			t.Fatalf("%s: model %s: %v", path, model.Name, err)
+		}
+	}
+	for _, d := range set.Devices {
+		if err := m.PutDevice(d); err != nil {
+			t.Fatalf("%s: device %s: %v", path, d.Name, err)
+		}
+	}
+	return set
 }

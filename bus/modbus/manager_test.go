@@ -99,26 +99,10 @@ func TestSlavesThroughTheDeviceManager(t *testing.T) {
 }
 
 func TestModbusExampleCRDRunsOnTheSim(t *testing.T) {
-	set, err := crd.LoadFile("../../deploy/examples/modbus.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set.Warnings) != 0 {
-		t.Errorf("warnings: %q", set.Warnings)
-	}
 	m := runManager(t)
-	for _, model := range set.Models {
-		if err := m.PutModel(model); err != nil {
-			t.Fatal(err)
-		}
-	}
+	set := bustest.Deploy(t, m, "../../deploy/examples/modbus.yaml")
 	if len(set.Devices) != 2 {
 		t.Fatalf("%d devices in the example, want 2", len(set.Devices))
-	}
-	for _, d := range set.Devices {
-		if err := m.PutDevice(d); err != nil {
-			t.Fatalf("device %s: %v", d.Name, err)
-		}
 	}
 	anyValue := func(float64) bool { return true }
 	for _, d := range set.Devices {

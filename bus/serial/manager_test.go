@@ -9,7 +9,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/crd"
 )
 
 // These tests run the serial driver the way the mapper does: through the
@@ -68,27 +67,8 @@ func TestSensorThroughTheDeviceManager(t *testing.T) {
 }
 
 func TestSerialExampleCRDRunsOnTheSim(t *testing.T) {
-	set, err := crd.LoadFile("../../deploy/examples/serial.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set.Warnings) != 0 {
-		t.Errorf("warnings: %q", set.Warnings)
-	}
 	m := runManager(t, serial.Driver{})
-	for _, model := range set.Models {
-		if err := m.PutModel(model); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range set.Devices {
-		if err := m.PutDevice(d); err != nil {
-			t.Fatalf("device %s: %v", d.Name, err)
-		}
-	}
-	if len(set.Devices) == 0 {
-		t.Fatal("no devices in the example")
-	}
+	set := bustest.Deploy(t, m, "../../deploy/examples/serial.yaml")
 	for _, d := range set.Devices {
 		for _, p := range d.Properties {
 			v := latestValue(t, m, d.Name, p.Name, anyValue)

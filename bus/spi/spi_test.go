@@ -21,7 +21,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
@@ -492,27 +491,8 @@ func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
 }
 
 func TestExampleCRDsRunOnTheSim(t *testing.T) {
-	set, err := crd.LoadFile("../../deploy/examples/spi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set.Warnings) > 0 {
-		t.Errorf("warnings: %q", set.Warnings)
-	}
-	if len(set.Devices) == 0 {
-		t.Fatal("no devices in the example")
-	}
 	m := manager(t)
-	for _, md := range set.Models {
-		if err := m.PutModel(md); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range set.Devices {
-		if err := m.PutDevice(d); err != nil {
-			t.Fatalf("device %s: %v", d.Name, err)
-		}
-	}
+	set := bustest.Deploy(t, m, "../../deploy/examples/spi.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
 		v, _ := m.Device(d.Namespace, d.Name)
