@@ -27,7 +27,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tinymapper/tinymapper/internal/columns"
 )
 
 const module = "github.com/tinymapper/tinymapper/"
@@ -230,36 +231,7 @@ func printTable(w io.Writer, rows []*row, ir bool) {
 		cells = append(cells, append(line, strings.Join(r.extra, ", ")))
 	}
 	// Names left, numbers right, the last column left.
-	writeColumns(w, cells, func(col int) bool { return col >= 2 && col < len(head) })
-}
-
-// writeColumns prints cells in columns two spaces apart, right-aligned where
-// right(col) says so, without trailing spaces.
-func writeColumns(w io.Writer, cells [][]string, right func(col int) bool) {
-	var width []int
-	for _, row := range cells {
-		for i, c := range row {
-			if i == len(width) {
-				width = append(width, 0)
-			}
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range cells {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if right(i) {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
+	columns.Write(w, cells, func(col int) bool { return col >= 2 && col < len(head) })
 }
 
 // printTargets prints the benchmark targets as met or not met.

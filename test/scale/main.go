@@ -41,7 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tinymapper/tinymapper/internal/columns"
 )
 
 func main() {
@@ -264,35 +265,6 @@ func Build(dir string, profiling bool) (string, error) {
 	return bin, nil
 }
 
-// writeColumns prints cells in columns two spaces apart, right-aligned where
-// right(col) says so, without trailing spaces.
-func writeColumns(w io.Writer, cells [][]string, right func(col int) bool) {
-	var width []int
-	for _, row := range cells {
-		for i, c := range row {
-			if i == len(width) {
-				width = append(width, 0)
-			}
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range cells {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if right(i) {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-}
-
 func mib(kib int64) string { return strconv.FormatFloat(float64(kib)/1024, 'f', 1, 64) }
 
 func ms(d time.Duration) string {
@@ -316,7 +288,7 @@ func PrintTable(w io.Writer, rs []Result) {
 			fmt.Sprintf("%.1f", r.StatesPerS), fmt.Sprintf("%.0f", r.ReadsPerSec), strconv.Itoa(r.RejectedAll),
 			ms(r.LatencyP50), ms(r.LatencyP99), ms(r.MaxLateness), fmt.Sprintf("%.0f", r.HostBusy)})
 	}
-	writeColumns(w, cells, func(col int) bool { return col > 0 })
+	columns.Write(w, cells, func(col int) bool { return col > 0 })
 	fmt.Fprintln(w, "CPU % is of one core over the window; twins/s, reports/s (ReportDeviceStatus) and states/s (ReportDeviceStates) are")
 	fmt.Fprintln(w, "what the stand-in accepted; rejected counts its rate-limit refusals since it started;")
 	fmt.Fprintln(w, "peak RSS is VmHWM; RSS is VmRSS at the end, of which anon is RssAnon (the rest is the binary's own pages);")
