@@ -356,3 +356,16 @@ func TestStatsCountReadsPerBus(t *testing.T) {
 	}
 	waitFor(t, "the device unhealthy", func() bool { return m.StateCounts()[StateUnhealthy] == 1 })
 }
+
+func TestDeviceKeysListOneProtocol(t *testing.T) {
+	m, _ := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("b", ""))
+	m.PutDevice(testDevice("a", ""))
+	if got := fmt.Sprint(m.DeviceKeys("fake")); got != "[default/a default/b]" {
+		t.Errorf("DeviceKeys(fake) = %s", got)
+	}
+	if got := m.DeviceKeys("i2c"); len(got) != 0 {
+		t.Errorf("DeviceKeys(i2c) = %v; want none", got)
+	}
+}

@@ -44,3 +44,17 @@ func (m *Manager) StateCounts() map[string]int {
 	m.mu.RUnlock()
 	return out
 }
+
+// DeviceKeys returns "namespace/name" of every device of protocol, sorted.
+func (m *Manager) DeviceKeys(protocol string) []string {
+	m.mu.RLock()
+	var out []string
+	for key, r := range m.devices {
+		if r.spec.Protocol == protocol {
+			out = append(out, key)
+		}
+	}
+	m.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}

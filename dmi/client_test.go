@@ -34,12 +34,19 @@ type fakeEdgeCore struct {
 	statuses  []*pb.ReportDeviceStatusRequest
 	states    []*pb.ReportDeviceStatesRequest
 	answer    func(deviceName string) error
+	// onRegister, when set, may fail a registration (after counting it).
+	onRegister func(protocol string) error
 }
 
 func (f *fakeEdgeCore) MapperRegister(_ context.Context, in *pb.MapperRegisterRequest) (*pb.MapperRegisterResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.registers = append(f.registers, proto.Clone(in).(*pb.MapperRegisterRequest))
+	if f.onRegister != nil {
+		if err := f.onRegister(in.GetMapper().GetProtocol()); err != nil {
+			return nil, err
+		}
+	}
 	if resp, ok := f.data[in.GetMapper().GetProtocol()]; ok {
 		return resp, nil
 	}
@@ -220,7 +227,14 @@ func TestClientRegistersAgainWhenEdgeCoreRestarts(t *testing.T) {
 	var log syncBuffer
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
 	run(t, c)
-	waitFor(t, "registration", func() bool { return first.registered() == 2 })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("client log:\n%s", log.String())
+		}
+	})
+	// Wait until the client has the answers, not only until the server saw
+	// the requests: an answer lost in the stop below is a different case.
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 
 	stop()
 	second := &fakeEdgeCore{}
@@ -442,4 +456,64 @@ func BenchmarkDecodeConfig(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestRegistrationDropsDevicesEdgeCoreNoLongerHas(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	reg := newFakeRegistry()
+	// Known from before EdgeCore went away: one still in EdgeCore's list, one
+	// deleted meanwhile, and one of another protocol, which this list does
+	// not speak for.
+	for _, d := range []device.Device{
+		{Namespace: "plant", Name: "thermo", Protocol: "i2c"},
+		{Namespace: "plant", Name: "deleted", Protocol: "i2c"},
+		{Namespace: "plant", Name: "adc", Protocol: "spi-other"},
+	} {
+		reg.PutDevice(d)
+	}
+	edge := &fakeEdgeCore{data: map[string]*pb.MapperRegisterResponse{
+		"i2c": {ModelList: []*pb.DeviceModel{tmp102Model()}, DeviceList: []*pb.Device{thermometer(t, "thermo")}},
+	}}
+	edge.start(t, sock)
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock, Server: NewServer(reg, nil)}, reg, &log)
+	run(t, c)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	if _, ok := reg.device("plant/deleted"); ok {
+		t.Error("a device EdgeCore no longer lists is still running")
+	}
+	for _, key := range []string{"plant/thermo", "plant/adc"} {
+		if _, ok := reg.device(key); !ok {
+			t.Errorf("%s was dropped; only the protocol's missing devices may be", key)
+		}
+	}
+	if log.count("dropped a device EdgeCore no longer has") != 1 {
+		t.Errorf("the drop was not logged once:\n%s", log.String())
+	}
+}
+
+func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
+	// EdgeCore answers i2c, then goes away before answering spi: the
+	// retry must register i2c again too, with the EdgeCore that came back.
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	first := &fakeEdgeCore{}
+	stop := first.start(t, sock)
+	restarted := make(chan *fakeEdgeCore, 1)
+	first.onRegister = func(protocol string) error {
+		if protocol != "spi" {
+			return nil
+		}
+		go func() {
+			stop()
+			second := &fakeEdgeCore{}
+			second.start(t, sock)
+			restarted <- second
+		}()
+		return status.Error(codes.Unavailable, "going away")
+	}
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
+	run(t, c)
+	second := <-restarted
+	waitFor(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
 }

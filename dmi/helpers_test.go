@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,19 @@ func (r *fakeRegistry) Twins(namespace, name string) ([]device.Twin, string, boo
 		return nil, "", false
 	}
 	return r.twins[device.Key(namespace, name)], device.StateOnline, true
+}
+
+func (r *fakeRegistry) DeviceKeys(protocol string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for key, d := range r.devices {
+		if d.Protocol == protocol {
+			out = append(out, key)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (r *fakeRegistry) device(key string) (device.Device, bool) {

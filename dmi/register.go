@@ -2,12 +2,15 @@ package dmi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/connectivity"
 
+	"github.com/tinymapper/tinymapper/device"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
 
@@ -39,6 +42,7 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 	for {
 		var failed []string
 		var firstErr error
+		lost := false // EdgeCore itself failed, not just its limiter
 		for _, p := range pending {
 			if err := c.Register(ctx, p); err != nil {
 				if ctx.Err() != nil {
@@ -48,6 +52,7 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 				if firstErr == nil {
 					firstErr = err
 				}
+				lost = lost || !errors.Is(err, ErrRateLimited)
 			}
 		}
 		if len(failed) == 0 {
@@ -62,6 +67,11 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 			c.log.Debug("still cannot register with EdgeCore", "err", firstErr, "retry_in", delay)
 		}
 		pending = failed
+		if lost {
+			// The protocols that succeeded may have registered with an
+			// EdgeCore that has since gone away: register them all again.
+			pending = slices.Clone(c.cfg.Protocols)
+		}
 		if err := sleep(ctx, delay); err != nil {
 			return err
 		}
@@ -113,14 +123,40 @@ func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
 		}
 		models++
 	}
+	listed := make(map[string]bool, len(resp.GetDeviceList()))
 	for _, d := range resp.GetDeviceList() {
+		listed[device.Key(namespaceOr(d.GetNamespace()), d.GetName())] = true
 		if err := c.putDevice(d); err != nil {
 			c.log.Warn("rejected device from EdgeCore", "protocol", protocol, "device", d.GetName(), "err", err)
 			continue
 		}
 		devices++
 	}
-	c.log.Info("loaded from EdgeCore", "protocol", protocol, "models", models, "devices", devices)
+	// EdgeCore's list is the whole truth for this protocol: a device it no
+	// longer has was deleted while we could not hear about it.
+	dropped := 0
+	for _, key := range c.reg.DeviceKeys(protocol) {
+		if listed[key] {
+			continue
+		}
+		ns, name, _ := strings.Cut(key, "/")
+		if err := c.removeDevice(ns, name); err != nil {
+			c.log.Warn("cannot drop a device EdgeCore no longer has", "device", key, "err", err)
+			continue
+		}
+		c.log.Info("dropped a device EdgeCore no longer has", "device", key)
+		dropped++
+	}
+	c.log.Info("loaded from EdgeCore", "protocol", protocol, "models", models, "devices", devices, "dropped", dropped)
+}
+
+// removeDevice removes a device from the Registry (through the Server, if
+// there is one, so that it forgets the spec).
+func (c *Client) removeDevice(namespace, name string) error {
+	if c.cfg.Server != nil {
+		return c.cfg.Server.removeDevice(namespace, name)
+	}
+	return c.reg.RemoveDevice(namespace, name)
 }
 
 // putModel converts m and hands it to the Registry.
@@ -150,18 +186,46 @@ func (c *Client) putDevice(d *pb.Device) error {
 	return c.reg.PutDevice(dev)
 }
 
-// watch returns nil when the connection to EdgeCore is lost (or a report
-// found EdgeCore unavailable), and ctx's error when ctx ends.
+// watch returns nil when the connection to EdgeCore is lost (it leaves
+// READY, or a report found EdgeCore unavailable), and ctx's error when ctx
+// ends. Right after a registration the channel may still say CONNECTING or
+// IDLE for a moment; that is waited out, not taken for a loss, so a healthy
+// start does not register twice.
 func (c *Client) watch(ctx context.Context) error {
 	// Registration has just succeeded: earlier news is stale.
 	select {
 	case <-c.unavailable:
 	default:
 	}
-	st := c.conn.GetState()
-	if st != connectivity.Ready {
-		return nil
+	wasReady := false
+	for {
+		st := c.conn.GetState()
+		switch st {
+		case connectivity.Ready:
+			wasReady = true
+		case connectivity.TransientFailure, connectivity.Shutdown:
+			return nil
+		default: // Idle or Connecting
+			if wasReady {
+				return nil
+			}
+			if st == connectivity.Idle {
+				c.conn.Connect()
+			}
+		}
+		lost, err := c.waitForChange(ctx, st)
+		if err != nil {
+			return err
+		}
+		if lost {
+			return nil
+		}
 	}
+}
+
+// waitForChange waits until the channel leaves state st (false), a report
+// finds EdgeCore unavailable (true), or ctx ends (its error).
+func (c *Client) waitForChange(ctx context.Context, st connectivity.State) (lost bool, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	changed := make(chan struct{})
 	go func() {
@@ -171,9 +235,10 @@ func (c *Client) watch(ctx context.Context) error {
 	select {
 	case <-changed:
 	case <-c.unavailable:
+		lost = true
 	case <-ctx.Done():
 	}
 	cancel()
 	<-changed
-	return ctx.Err()
+	return lost, ctx.Err()
 }

@@ -23,4 +23,7 @@ type Registry interface {
 	// Twins returns the current twins and state of a device, and false when
 	// the device is unknown.
 	Twins(namespace, name string) (twins []device.Twin, state string, ok bool)
+	// DeviceKeys returns "namespace/name" of every device of protocol, so
+	// that a registration can drop the devices EdgeCore no longer has.
+	DeviceKeys(protocol string) []string
 }
