@@ -55,6 +55,18 @@ func (r *registry) PutDevice(d device.Device) error {
 	return nil
 }
 
+func (r *registry) DeviceKeys(protocol string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for key, d := range r.devices {
+		if d.Protocol == protocol {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
 func (r *registry) RemoveDevice(ns, name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
