@@ -28,6 +28,8 @@ type Reporter struct {
 	tick time.Duration
 
 	seen    map[*running]*reportState
+	gen     uint64 // scans so far; a state not seen in the latest is dropped
+	list    []due  // what scan returns, reused
 	scratch []byte
 	twins   []Twin
 	values  []float64 // the numbers behind twins
@@ -41,7 +43,8 @@ type reportState struct {
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
 	sentState string
-	stateAt   int64 // when the unsent state change was first seen; 0 when none
+	stateAt   int64  // when the unsent state change was first seen; 0 when none
+	gen       uint64 // the last scan that found the device
 }
 
 // NewReporter returns a reporter for m's devices that sends through s.
@@ -126,20 +129,23 @@ func (rp *Reporter) Flush(ctx context.Context) int {
 	return n
 }
 
-// scan finds the devices that are due, most urgent first.
+// scan finds the devices that are due, most urgent first. The slice it
+// returns is reused: it is valid until the next scan.
 func (rp *Reporter) scan(now time.Time) []due {
 	rp.m.mu.RLock()
-	alive := make(map[*running]bool, len(rp.m.devices))
-	var list []due
+	rp.gen++
+	list := rp.list[:0]
 	var s ringbuf.Sample
 	for key, r := range rp.m.devices {
-		alive[r] = true
+		st := rp.seen[r]
+		if st != nil {
+			st.gen = rp.gen
+		}
 		if r.dev == nil {
 			continue
 		}
-		st := rp.seen[r]
 		if st == nil {
-			st = &reportState{key: key, sent: map[*prop][]byte{}, sentValue: map[*prop]float64{}, seenLen: map[*prop]uint64{}}
+			st = &reportState{key: key, sent: map[*prop][]byte{}, sentValue: map[*prop]float64{}, seenLen: map[*prop]uint64{}, gen: rp.gen}
 			rp.seen[r] = st
 		}
 		state := r.state.Load().(string)
@@ -189,12 +195,13 @@ func (rp *Reporter) scan(now time.Time) []due {
 		}
 	}
 	rp.m.mu.RUnlock()
-	for r := range rp.seen {
-		if !alive[r] {
+	for r, st := range rp.seen {
+		if st.gen != rp.gen {
 			delete(rp.seen, r)
 		}
 	}
 	byUrgency(list)
+	rp.list = list
 	return list
 }
 
