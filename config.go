@@ -26,8 +26,9 @@ type Config struct {
 		Board        string   `yaml:"board"`         // --board
 	} `yaml:"common"`
 	Report struct {
-		Rate  float64 `yaml:"rate"`  // --report-rate
-		Burst int     `yaml:"burst"` // --report-burst
+		Rate     float64 `yaml:"rate"`     // --report-rate
+		Burst    int     `yaml:"burst"`    // --report-burst
+		Parallel int     `yaml:"parallel"` // --report-parallel
 	} `yaml:"report"`
 	// Devices is a KubeEdge Device/DeviceModel YAML file; set, it selects
 	// standalone mode (--devices).
@@ -51,6 +52,7 @@ func defaults() Config {
 	// node together: stay well inside it.
 	c.Report.Rate = 0.5
 	c.Report.Burst = 20
+	c.Report.Parallel = 4
 	c.LogLevel = "info"
 	return c
 }
@@ -68,6 +70,7 @@ func loadConfig(args []string) (Config, error) {
 	board := fs.String("board", c.Common.Board, "board: auto, sim, rpi, linux (common.board)")
 	rate := fs.Float64("report-rate", c.Report.Rate, "DMI calls per second to EdgeCore; 0 = unpaced (report.rate)")
 	burst := fs.Int("report-burst", c.Report.Burst, "DMI call burst (report.burst)")
+	parallel := fs.Int("report-parallel", c.Report.Parallel, "DMI calls in flight at most, when the pacing lets them go at once (report.parallel)")
 	devices := fs.String("devices", "", "standalone mode: run the Devices and DeviceModels in this YAML file (or every *.yaml in this directory) without EdgeCore (devices)")
 	logLevel := fs.String("log-level", c.LogLevel, "debug, info, warn or error (log_level)")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +108,7 @@ func loadConfig(args []string) (Config, error) {
 	over("board", func() { c.Common.Board = *board })
 	over("report-rate", func() { c.Report.Rate = *rate })
 	over("report-burst", func() { c.Report.Burst = *burst })
+	over("report-parallel", func() { c.Report.Parallel = *parallel })
 	over("devices", func() { c.Devices = *devices })
 	over("log-level", func() { c.LogLevel = *logLevel })
 	return c, c.check()
@@ -118,6 +122,8 @@ func (c Config) check() error {
 		return errors.New("report.rate (--report-rate) must not be negative")
 	case c.Report.Rate > 0 && c.Report.Burst < 1:
 		return errors.New("report.burst (--report-burst) must be at least 1")
+	case c.Report.Parallel < 1 || c.Report.Parallel > 64:
+		return fmt.Errorf("report.parallel (--report-parallel) must be 1 to 64, not %d", c.Report.Parallel)
 	case len(c.Common.Protocols) == 0:
 		return errors.New("common.protocols (--protocols) must name at least one protocol")
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":

@@ -19,13 +19,17 @@ func TestConfigFileAndFlags(t *testing.T) {
 	}{
 		{"defaults", nil, func(c Config) bool {
 			return c.GRPCServer.SocketPath == "/etc/kubeedge/tinymapper.sock" && c.Common.EdgeCoreSock == "/etc/kubeedge/dmi.sock" &&
-				c.Common.HTTPAddress == "127.0.0.1:7777" && len(c.Common.Protocols) == 5 && c.Report.Rate == 0.5
+				c.Common.HTTPAddress == "127.0.0.1:7777" && len(c.Common.Protocols) == 5 && c.Report.Rate == 0.5 &&
+				c.Report.Parallel == 4
 		}},
 		{"file", []string{"--config", file}, func(c Config) bool {
 			return c.Common.Name == "gw1" && reflect.DeepEqual(c.Common.Protocols, []string{"i2c"}) && c.Report.Rate == 2 && c.Report.Burst == 4
 		}},
 		{"flag over file", []string{"--config", file, "--name", "gw2", "--report-rate", "0"}, func(c Config) bool {
 			return c.Common.Name == "gw2" && c.Report.Rate == 0 && c.Report.Burst == 4
+		}},
+		{"parallel", []string{"--report-parallel", "8"}, func(c Config) bool {
+			return c.Report.Parallel == 8
 		}},
 		{"protocol list", []string{"--protocols", " i2c, gpio ,"}, func(c Config) bool {
 			return reflect.DeepEqual(c.Common.Protocols, []string{"i2c", "gpio"})
@@ -54,6 +58,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	}{
 		{[]string{"--report-rate", "-1"}, "report.rate"},
 		{[]string{"--report-burst", "0"}, "report.burst"},
+		{[]string{"--report-parallel", "0"}, "report.parallel"},
 		{[]string{"--name", ""}, "common.name"},
 		{[]string{"--protocols", ","}, "common.protocols"},
 		{[]string{"--config", typo}, "nmae"},

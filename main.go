@@ -154,6 +154,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reportDone := make(chan struct{})
 	if sender != nil {
 		reporter = device.NewReporter(mgr, sender, log)
+		reporter.SetParallel(cfg.Report.Parallel)
 		go func() {
 			defer close(reportDone)
 			reporter.Run(reportCtx)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tinymapper/tinymapper/ringbuf"
@@ -21,6 +22,11 @@ var ErrRateLimited = errors.New("rate limited by EdgeCore")
 // device, the changes (a device's changed twins, or its new state) in the
 // order they happened, then the devices whose reportCycle passed (oldest
 // first). Every call is paced by the Sender.
+//
+// When the Sender lets calls go faster than one round trip (an unpaced
+// Sender, or a burst), up to Parallel calls are in flight at once, issued in
+// queue order: one connection carrying several calls wakes fewer goroutines
+// and makes fewer system calls per call than one call at a time.
 type Reporter struct {
 	m    *Manager
 	s    Sender
@@ -31,8 +37,22 @@ type Reporter struct {
 	gen     uint64 // scans so far; a state not seen in the latest is dropped
 	list    []due  // what scan returns, reused
 	scratch []byte
-	twins   []Twin
-	values  []float64 // the numbers behind twins
+	bufs    []*callBuf // one per call in flight, reused
+}
+
+// DefaultParallel is how many calls a Reporter has in flight at most.
+const DefaultParallel = 4
+
+// callBuf is the scratch space of one call.
+type callBuf struct {
+	twins  []Twin
+	values []float64 // the numbers behind twins
+}
+
+// result is the outcome of one call.
+type result struct {
+	d   due
+	err error
 }
 
 type reportState struct {
@@ -52,7 +72,18 @@ func NewReporter(m *Manager, s Sender, log *slog.Logger) *Reporter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reporter{m: m, s: s, log: log, tick: 100 * time.Millisecond, seen: map[*running]*reportState{}}
+	rp := &Reporter{m: m, s: s, log: log, tick: 100 * time.Millisecond, seen: map[*running]*reportState{}}
+	rp.SetParallel(DefaultParallel)
+	return rp
+}
+
+// SetParallel sets how many calls may be in flight at once (at least 1).
+// Call it before Run.
+func (rp *Reporter) SetParallel(n int) {
+	rp.bufs = rp.bufs[:0]
+	for range max(n, 1) {
+		rp.bufs = append(rp.bufs, &callBuf{})
+	}
 }
 
 type due struct {
@@ -70,31 +101,22 @@ func (rp *Reporter) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	failing := false
 	for {
-		list := rp.scan(rp.m.now())
-		scanned := time.Now()
-		for _, d := range list {
-			if time.Since(scanned) > time.Second {
-				break // rescan so that newer changes take their place in line
-			}
-			if err := rp.s.Wait(ctx); err != nil {
-				return nil
-			}
-			err := rp.send(ctx, d)
-			if err == nil {
-				if failing {
-					rp.log.Info("reporting to EdgeCore again")
-				}
-				failing, backoff = false, 0
-				continue
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
+		// After a second of sending, scan again so that newer changes take
+		// their place in line.
+		sent, failed := rp.sendAll(ctx, rp.scan(rp.m.now()), time.Second, false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if failed.err == nil && sent > 0 && failing {
+			rp.log.Info("reporting to EdgeCore again")
+			failing, backoff = false, 0
+		}
+		if failed.err != nil {
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			if errors.Is(err, ErrRateLimited) {
-				rp.log.Warn("EdgeCore rate limit hit; backing off", "device", d.st.key, "wait", backoff)
+			if errors.Is(failed.err, ErrRateLimited) {
+				rp.log.Warn("EdgeCore rate limit hit; backing off", "device", failed.d.st.key, "wait", backoff)
 			} else if !failing {
-				rp.log.Warn("reporting to EdgeCore failed; retrying", "device", d.st.key, "err", err)
+				rp.log.Warn("reporting to EdgeCore failed; retrying", "device", failed.d.st.key, "err", failed.err)
 			}
 			failing = true
 			select {
@@ -102,7 +124,6 @@ func (rp *Reporter) Run(ctx context.Context) error {
 				return nil
 			case <-time.After(backoff):
 			}
-			break
 		}
 		select {
 		case <-ctx.Done():
@@ -116,17 +137,79 @@ func (rp *Reporter) Run(ctx context.Context) error {
 // Flush sends every device whose twins changed since the last report, until
 // ctx ends. It is for shutdown.
 func (rp *Reporter) Flush(ctx context.Context) int {
-	n := 0
-	for _, d := range rp.scan(rp.m.now()) {
-		if d.heart {
+	n, _ := rp.sendAll(ctx, rp.scan(rp.m.now()), time.Duration(math.MaxInt64), true)
+	return n
+}
+
+// sendAll sends what list holds, in its order, each call after the Sender's
+// Wait, with up to len(rp.bufs) calls in flight. It stops at the first
+// failure, when ctx ends, or once budget has passed, and returns when every
+// call it made has returned: how many succeeded, and the first that failed.
+// changesOnly skips heartbeats.
+func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duration, changesOnly bool) (sent int, failed result) {
+	start := time.Now()
+	k := min(len(rp.bufs), len(list))
+	if k <= 1 {
+		for _, d := range list {
+			if changesOnly && d.heart {
+				continue
+			}
+			if time.Since(start) > budget || rp.s.Wait(ctx) != nil {
+				break
+			}
+			if err := rp.send(ctx, d, rp.bufs[0]); err != nil {
+				return sent, result{d, err}
+			}
+			sent++
+		}
+		return sent, result{}
+	}
+	jobs := make(chan due)
+	results := make(chan result, k)
+	var wg sync.WaitGroup
+	for _, b := range rp.bufs[:k] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range jobs {
+				results <- result{d, rp.send(ctx, d, b)}
+			}
+		}()
+	}
+	inflight := 0
+	collect := func() {
+		r := <-results
+		inflight--
+		switch {
+		case r.err == nil:
+			sent++
+		case failed.err == nil:
+			failed = r
+		}
+	}
+	for _, d := range list {
+		if changesOnly && d.heart {
 			continue
 		}
-		if rp.s.Wait(ctx) != nil || rp.send(ctx, d) != nil {
+		if failed.err != nil || time.Since(start) > budget || rp.s.Wait(ctx) != nil {
 			break
 		}
-		n++
+		for inflight == k {
+			collect()
+		}
+		if failed.err != nil {
+			break
+		}
+		// inflight < k workers hold a call, so one is free to take d.
+		jobs <- d
+		inflight++
 	}
-	return n
+	close(jobs)
+	for inflight > 0 {
+		collect()
+	}
+	wg.Wait()
+	return sent, failed
 }
 
 // scan finds the devices that are due, most urgent first. The slice it
@@ -218,8 +301,9 @@ func byUrgency(list []due) {
 	})
 }
 
-// send makes one call for d, with the values as they are now.
-func (rp *Reporter) send(ctx context.Context, d due) error {
+// send makes one call for d, with the values as they are now, building it
+// in b. Calls for different devices may run at once.
+func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 	rp.m.mu.RLock()
 	gone := rp.m.devices[d.st.key] != d.r || d.r.dev == nil
 	ns, name := d.r.spec.Namespace, d.r.spec.Name // spec changes under the lock
@@ -236,8 +320,8 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 		d.st.stateAt = 0
 		return nil
 	}
-	rp.twins = rp.twins[:0]
-	rp.values = rp.values[:0]
+	b.twins = b.twins[:0]
+	b.values = b.values[:0]
 	var s ringbuf.Sample
 	for _, p := range d.r.props {
 		if !p.reportToCloud || !latestGood(p.ring, &s) {
@@ -247,21 +331,21 @@ func (rp *Reporter) send(ctx context.Context, d due) error {
 		if !ok {
 			continue
 		}
-		rp.values = append(rp.values, s.Value)
-		rp.twins = append(rp.twins, Twin{Property: p.name, Reported: v,
+		b.values = append(b.values, s.Value)
+		b.twins = append(b.twins, Twin{Property: p.name, Reported: v,
 			ObservedDesired: p.desired.Load().(string), Type: p.typ, Time: time.Unix(0, s.Time)})
 	}
-	if len(rp.twins) == 0 {
+	if len(b.twins) == 0 {
 		return nil
 	}
-	if err := rp.s.ReportStatus(ctx, ns, name, rp.twins); err != nil {
+	if err := rp.s.ReportStatus(ctx, ns, name, b.twins); err != nil {
 		return err
 	}
 	i := 0
 	for _, p := range d.r.props {
-		if i < len(rp.twins) && rp.twins[i].Property == p.name {
-			d.st.sent[p] = append(d.st.sent[p][:0], rp.twins[i].Reported...)
-			d.st.sentValue[p] = rp.values[i]
+		if i < len(b.twins) && b.twins[i].Property == p.name {
+			d.st.sent[p] = append(d.st.sent[p][:0], b.twins[i].Reported...)
+			d.st.sentValue[p] = b.values[i]
 			i++
 		}
 	}

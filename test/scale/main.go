@@ -18,7 +18,7 @@
 // history holds every sample of the window. Then it prints a table and the
 // targets of issue 4, met or not.
 //
-//	go run ./test/scale [-n 10,100,1000] [-modes unlimited,limited] [-warmup 10s] [-window 20s] [-profile DIR]
+//	go run ./test/scale [-n 10,100,1000] [-modes unlimited,limited] [-warmup 10s] [-window 20s] [-profile DIR] [-args "--report-parallel 1"]
 //
 // With -profile, one more run (the largest N, unlimited) uses a build that
 // serves net/http/pprof (added at build time with -overlay: main.go is not
@@ -56,11 +56,12 @@ func main() {
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of one more run (largest N, unlimited)")
 	logDir := flag.String("logs", "", "keep the mapper's logs in this directory")
 	logLevel := flag.String("log-level", "warn", "the mapper's --log-level")
+	mapperArgs := flag.String("args", "", "more mapper flags, space-separated (such as \"--report-parallel 1\")")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	base := Config{CycleMs: *cycle, Warmup: *warmup, Window: *window, LogDir: *logDir, LogLevel: *logLevel, Log: os.Stderr}
+	base := Config{CycleMs: *cycle, Warmup: *warmup, Window: *window, LogDir: *logDir, LogLevel: *logLevel, Args: strings.Fields(*mapperArgs), Log: os.Stderr}
 	if *logDir != "" {
 		if err := os.MkdirAll(*logDir, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)

@@ -50,7 +50,9 @@ type Config struct {
 	// LogDir, when set, keeps the mapper's log there, at LogLevel (warn
 	// when empty).
 	LogDir, LogLevel string
-	Log              io.Writer // progress; nil discards
+	// Args are more mapper flags, after the harness's own.
+	Args []string
+	Log  io.Writer // progress; nil discards
 }
 
 // Result is what one run measured. Sizes are in KiB.
@@ -128,6 +130,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if cfg.Mode != Limited {
 		args = append(args, "--report-rate", "0")
 	}
+	args = append(args, cfg.Args...)
 	logPath := filepath.Join(dir, "mapper.log")
 	if cfg.LogDir != "" {
 		logPath = filepath.Join(cfg.LogDir, fmt.Sprintf("mapper-%s-%d.log", cfg.Mode, n))
