@@ -95,8 +95,6 @@ type Client struct {
 	// unavailable is signalled when a report finds EdgeCore unavailable, so
 	// that Run registers again.
 	unavailable chan struct{}
-	// statusRequests holds reusable ReportDeviceStatus requests.
-	statusRequests sync.Pool
 }
 
 var _ device.Sender = (*Client)(nil)
@@ -185,37 +183,32 @@ func (c *Client) Wait(ctx context.Context) error {
 	return c.limiter.Wait(ctx)
 }
 
-// statusRequest is a reusable ReportDeviceStatus request.
-type statusRequest struct {
-	req   *pb.ReportDeviceStatusRequest
-	twins []*pb.Twin
+// statusCalls holds reusable ReportDeviceStatus calls and responses.
+var statusCalls = sync.Pool{New: func() any { return new(pooledCall) }}
+
+type pooledCall struct {
+	call  statusCall
+	reply pb.ReportDeviceStatusResponse
 }
 
 // ReportStatus sends the twins of one device in one call. It does not wait
 // for the pacer: call Wait first. A device with no twins is not reported.
+// It may be called from several goroutines at once.
 func (c *Client) ReportStatus(ctx context.Context, namespace, name string, twins []device.Twin) error {
 	if len(twins) == 0 {
 		return nil
 	}
-	r, _ := c.statusRequests.Get().(*statusRequest)
-	if r == nil {
-		r = &statusRequest{req: &pb.ReportDeviceStatusRequest{ReportedDevice: &pb.DeviceStatus{ReportToCloud: true}}}
-	}
-	defer c.statusRequests.Put(r)
-	for len(r.twins) < len(twins) {
-		r.twins = append(r.twins, TwinToProto(device.Twin{}))
-	}
-	for i, t := range twins {
-		fillTwin(r.twins[i], t)
-	}
-	r.req.DeviceName = name
-	r.req.DeviceNamespace = namespaceOr(namespace)
-	r.req.ReportedDevice.Twins = r.twins[:len(twins)]
+	pc := statusCalls.Get().(*pooledCall)
+	defer statusCalls.Put(pc)
+	pc.call = statusCall{namespace: namespaceOr(namespace), name: name, twins: twins}
+	defer func() { pc.call.twins = nil }()
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if _, err := c.api.ReportDeviceStatus(ctx, r.req); err != nil {
-		return c.callError("report status of "+device.Key(r.req.DeviceNamespace, name), err, true)
+	err := c.conn.Invoke(ctx, pb.DeviceManagerService_ReportDeviceStatus_FullMethodName, &pc.call, &pc.reply,
+		grpc.ForceCodecV2(statusCodec{}))
+	if err != nil {
+		return c.callError("report status of "+device.Key(pc.call.namespace, name), err, true)
 	}
 	return nil
 }

@@ -198,26 +198,14 @@ func millis(field string, ms int64) (time.Duration, error) {
 // "timestamp" (the sample time in unix milliseconds, "0" when unknown) and
 // "type" (the property type in lower case, such as "int" or "boolean").
 func TwinToProto(t device.Twin) *pb.Twin {
-	out := &pb.Twin{
-		ObservedDesired: &pb.TwinProperty{},
-		Reported:        &pb.TwinProperty{Metadata: make(map[string]string, 2)},
+	return &pb.Twin{
+		PropertyName:    t.Property,
+		ObservedDesired: &pb.TwinProperty{Value: t.ObservedDesired},
+		Reported: &pb.TwinProperty{Value: t.Reported, Metadata: map[string]string{
+			metadataTimestamp: strconv.FormatInt(timestamp(t), 10),
+			metadataType:      lowerType(t.Type),
+		}},
 	}
-	fillTwin(out, t)
-	return out
-}
-
-// fillTwin writes t into dst, whose ObservedDesired and Reported must be set
-// and whose Reported.Metadata must be a map; it reuses them.
-func fillTwin(dst *pb.Twin, t device.Twin) {
-	dst.PropertyName = t.Property
-	dst.ObservedDesired.Value = t.ObservedDesired
-	dst.Reported.Value = t.Reported
-	ts := "0"
-	if !t.Time.IsZero() {
-		ts = strconv.FormatInt(t.Time.UnixMilli(), 10)
-	}
-	dst.Reported.Metadata["timestamp"] = ts
-	dst.Reported.Metadata["type"] = lowerType(t.Type)
 }
 
 // lowerType returns a property type as twin metadata spells it.

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,10 @@ func TestEdgeCoreStandInHelperProcess(t *testing.T) {
 // over a unix socket to the EdgeCore stand-in without its rate limiter, which
 // checks and keeps every twin as EdgeCore would. "client+server" runs the
 // stand-in in this process, so B/op and allocs/op include gRPC's server side;
-// "client" runs it in a child process, so they are the mapper's own.
+// "client" runs it in a child process, so they are the mapper's own, and
+// cpu-µs/op is this process's CPU time (user+system) per call. "client/N-in-
+// flight" keeps N calls in flight from N goroutines, as the reporter does
+// when its pacing lets calls go at once (report.parallel).
 func BenchmarkReportStatusStandIn(b *testing.B) {
 	at := time.Now()
 	twins := []device.Twin{
@@ -49,19 +53,25 @@ func BenchmarkReportStatusStandIn(b *testing.B) {
 		{Property: "thigh", Reported: "80", Type: device.TypeFloat, Time: at},
 		{Property: "temperature-f", Reported: "73.0625", Type: device.TypeFloat, Time: at},
 	}
-	for _, child := range []bool{false, true} {
-		name := "client+server"
-		if child {
-			name = "client"
-		}
-		b.Run(name, func(b *testing.B) {
+	cases := []struct {
+		name     string
+		child    bool
+		inFlight int
+	}{
+		{"client+server", false, 1},
+		{"client", true, 1},
+		{"client/4-in-flight", true, 4},
+		{"client/8-in-flight", true, 8},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
 			dir, err := os.MkdirTemp("", "tm")
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { os.RemoveAll(dir) })
 			sock := filepath.Join(dir, "dmi.sock")
-			if child {
+			if tc.child {
 				startStandInProcess(b, sock)
 			} else {
 				stub, err := edgecore.Start(sock, edgecore.Options{Unlimited: true})
@@ -81,15 +91,39 @@ func BenchmarkReportStatusStandIn(b *testing.B) {
 			if err := c.ReportStatus(ctx, "default", "sensor-0000", twins); err != nil {
 				b.Fatal(err)
 			}
+			calls := make(chan struct{})
+			var wg sync.WaitGroup
+			for range tc.inFlight {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range calls {
+						if err := c.ReportStatus(ctx, "default", "sensor-0000", twins); err != nil {
+							b.Error(err)
+						}
+					}
+				}()
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for b.Loop() {
-				if err := c.ReportStatus(ctx, "default", "sensor-0000", twins); err != nil {
-					b.Fatal(err)
-				}
+				calls <- struct{}{}
 			}
+			close(calls)
+			wg.Wait()
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
 		})
 	}
+}
+
+// processCPU returns the CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startStandInProcess runs the stand-in in a child process (this test binary
