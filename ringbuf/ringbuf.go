@@ -8,10 +8,13 @@
 // without a cursor. Nothing allocates after New.
 //
 // Every field is an atomic, so the ring is clean under the race detector. A
-// push is four atomic stores: the slot's value, time and error, then the
-// head. A reader loads a slot's fields and then the head: if the head shows
-// the writer may have started on the slot again, the read is retried. Go's atomics are sequentially consistent, so a reader that
-// saw any field of a newer sample also sees the head that preceded it.
+// slot is two words, the value and the time; a failed reading's error code
+// travels in the value word as a NaN payload no decoded value can have. A
+// push is three atomic stores: the slot's value and time, then the head. A
+// reader loads a slot's words and then the head: if the head shows the writer
+// may have started on the slot again, the read is retried. Go's atomics are
+// sequentially consistent, so a reader that saw either word of a newer sample
+// also sees the head that preceded it.
 package ringbuf
 
 import (
@@ -26,14 +29,34 @@ type Sample struct {
 	// Value is the decoded, scaled value.
 	Value float64
 	// Err is zero for a good reading; otherwise a code the producer defines
-	// (the device manager uses it to mark failed reads).
+	// (the device manager uses it to mark failed reads). A sample with an
+	// error carries no value: it reads back with Value 0.
 	Err uint32
 }
 
+// A slot's value word holds math.Float64bits(Value), or, for a sample with
+// an error, errTag|Err: a signalling NaN with a payload marker that Push
+// never stores for a value (it stores such NaNs as the quiet NaN instead).
+const (
+	errTag  = 0x7FF4_0000_0000_0000
+	tagMask = 0xFFFF_FFFF_0000_0000
+)
+
 type slot struct {
-	value atomic.Uint64 // math.Float64bits
+	value atomic.Uint64 // math.Float64bits(Value), or errTag|Err
 	time  atomic.Int64
-	err   atomic.Uint32
+}
+
+// valueWord returns what a slot's value word holds for s.
+func valueWord(s Sample) uint64 {
+	if s.Err != 0 {
+		return errTag | uint64(s.Err)
+	}
+	v := math.Float64bits(s.Value)
+	if v&tagMask == errTag {
+		return math.Float64bits(math.NaN()) // a NaN that would read as an error
+	}
+	return v
 }
 
 // Ring is the sample ring. Create it with New.
@@ -66,9 +89,8 @@ func (r *Ring) Len() uint64 { return r.head.Load() }
 func (r *Ring) Push(s Sample) {
 	n := r.head.Load()
 	sl := &r.slots[n&r.mask]
-	sl.value.Store(math.Float64bits(s.Value))
+	sl.value.Store(valueWord(s))
 	sl.time.Store(s.Time)
-	sl.err.Store(s.Err)
 	r.head.Store(n + 1)
 }
 
@@ -78,14 +100,18 @@ func (r *Ring) read(n uint64, s *Sample) bool {
 	sl := &r.slots[n&r.mask]
 	v := sl.value.Load()
 	t := sl.time.Load()
-	e := sl.err.Load()
 	// The writer starts on sample n+len(slots), in n's slot, only after
 	// publishing head = n+len(slots). If we saw any of its stores, we see
 	// that head now.
 	if r.head.Load()-n > r.keep {
 		return false
 	}
-	s.Time, s.Value, s.Err = t, math.Float64frombits(v), e
+	s.Time = t
+	if v&tagMask == errTag {
+		s.Value, s.Err = 0, uint32(v)
+	} else {
+		s.Value, s.Err = math.Float64frombits(v), 0
+	}
 	return true
 }
 

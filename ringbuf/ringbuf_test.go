@@ -1,10 +1,12 @@
 package ringbuf
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // pushSeq pushes samples from..to-1, each with Time and Value equal to its
@@ -70,12 +72,43 @@ func TestLatest(t *testing.T) {
 }
 
 func TestPushKeepsEveryField(t *testing.T) {
-	r := New(2)
-	in := Sample{Time: -1234567890123, Value: -0.1, Err: 7}
-	r.Push(in)
-	var out Sample
-	if !r.Latest(&out) || out != in {
-		t.Fatalf("Latest = %+v, want %+v", out, in)
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		in   Sample
+		want Sample
+	}{
+		{"a value", Sample{Time: -1234567890123, Value: -0.1}, Sample{Time: -1234567890123, Value: -0.1}},
+		{"an error carries no value", Sample{Time: 5, Value: 3, Err: 7}, Sample{Time: 5, Err: 7}},
+		{"the largest error code", Sample{Time: 5, Err: math.MaxUint32}, Sample{Time: 5, Err: math.MaxUint32}},
+		{"infinity", Sample{Time: 1, Value: math.Inf(-1)}, Sample{Time: 1, Value: math.Inf(-1)}},
+		{"the largest float64", Sample{Time: 1, Value: math.MaxFloat64}, Sample{Time: 1, Value: math.MaxFloat64}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(2)
+			r.Push(tt.in)
+			var out Sample
+			if !r.Latest(&out) || out != tt.want {
+				t.Fatalf("Latest = %+v, want %+v", out, tt.want)
+			}
+		})
+	}
+	// NaNs stay NaNs without an error, even one whose bits look like an
+	// error's.
+	for _, bits := range []uint64{math.Float64bits(nan), errTag | 7, errTag} {
+		r := New(2)
+		r.Push(Sample{Time: 1, Value: math.Float64frombits(bits)})
+		var out Sample
+		if !r.Latest(&out) || !math.IsNaN(out.Value) || out.Err != 0 {
+			t.Errorf("pushed NaN bits %#x, read %+v; want a NaN without an error", bits, out)
+		}
+	}
+}
+
+func TestSlotIsTwoWords(t *testing.T) {
+	if size := unsafe.Sizeof(slot{}); size != 16 {
+		t.Errorf("a slot is %d bytes; want 16 (5000 properties x 64 slots = 5 MiB)", size)
 	}
 }
 
