@@ -23,9 +23,9 @@ const (
 // Value is one configData value.
 type Value struct {
 	Kind Kind
+	Bool bool // next to Kind: a Value is 32 bytes, not 40
 	Num  float64
 	Str  string
-	Bool bool
 }
 
 // NumberValue, StringValue and BoolValue build Values.
