@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,17 @@ var (
 // shutdownBudget bounds the last report and the socket cleanup on exit.
 const shutdownBudget = 3 * time.Second
 
+// gcPercent is the GOGC tinymapper runs with unless the environment sets
+// one: a gateway has more CPU to spare than memory, so the heap may grow by
+// half its live size between collections instead of doubling. At 1000
+// devices this lowers peak RSS by about 8 MiB at no CPU cost we could
+// measure (README, Performance).
+const gcPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tinymapper:", err)
 		os.Exit(1)
