@@ -57,14 +57,19 @@ type result struct {
 
 type reportState struct {
 	key       string
-	sent      map[*prop][]byte // last value sent per property
-	sentValue map[*prop]float64
-	seenLen   map[*prop]uint64 // ring length when last looked at
+	props     []propReport // by position in the device's props, which never change
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
 	sentState string
 	stateAt   int64  // when the unsent state change was first seen; 0 when none
 	gen       uint64 // the last scan that found the device
+}
+
+// propReport is what the reporter knows of one property.
+type propReport struct {
+	sent      []byte // the last value sent; nil before the first
+	sentValue float64
+	seenLen   uint64 // ring length when last looked at
 }
 
 // NewReporter returns a reporter for m's devices that sends through s.
@@ -227,8 +232,8 @@ func (rp *Reporter) scan(now time.Time) []due {
 		if r.dev == nil {
 			continue
 		}
-		if st == nil {
-			st = &reportState{key: key, sent: map[*prop][]byte{}, sentValue: map[*prop]float64{}, seenLen: map[*prop]uint64{}, gen: rp.gen}
+		if st == nil || len(st.props) != len(r.props) {
+			st = &reportState{key: key, props: make([]propReport, len(r.props)), gen: rp.gen}
 			rp.seen[r] = st
 		}
 		state := r.state.Load().(string)
@@ -240,29 +245,30 @@ func (rp *Reporter) scan(now time.Time) []due {
 		}
 		heartbeat := time.Duration(0)
 		hasValue := false
-		for _, p := range r.props {
+		for i, p := range r.props {
 			if !p.reportToCloud {
 				continue
 			}
 			if heartbeat == 0 || p.reportCycle < heartbeat {
 				heartbeat = p.reportCycle
 			}
+			pr := &st.props[i]
 			n := p.ring.Len()
-			if st.seenLen[p] == n {
-				if st.sent[p] != nil {
+			if pr.seenLen == n {
+				if pr.sent != nil {
 					hasValue = true
 				}
 				continue
 			}
-			st.seenLen[p] = n
+			pr.seenLen = n
 			if !latestGood(p.ring, &s) {
 				continue
 			}
 			hasValue = true
 			var ok bool
 			rp.scratch, ok = AppendValue(rp.scratch[:0], p.typ, s.Value)
-			changed := ok && !bytes.Equal(rp.scratch, st.sent[p])
-			if changed && p.deadband > 0 && st.sent[p] != nil && math.Abs(s.Value-st.sentValue[p]) <= p.deadband {
+			changed := ok && !bytes.Equal(rp.scratch, pr.sent)
+			if changed && p.deadband > 0 && pr.sent != nil && math.Abs(s.Value-pr.sentValue) <= p.deadband {
 				changed = false // within the deadband: wait for the heartbeat
 			}
 			if changed && st.changedAt == 0 {
@@ -342,10 +348,11 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		return err
 	}
 	i := 0
-	for _, p := range d.r.props {
+	for j, p := range d.r.props {
 		if i < len(b.twins) && b.twins[i].Property == p.name {
-			d.st.sent[p] = append(d.st.sent[p][:0], b.twins[i].Reported...)
-			d.st.sentValue[p] = b.values[i]
+			pr := &d.st.props[j]
+			pr.sent = append(pr.sent[:0], b.twins[i].Reported...)
+			pr.sentValue = b.values[i]
 			i++
 		}
 	}
