@@ -47,6 +47,8 @@ const DefaultParallel = 4
 type callBuf struct {
 	twins  []Twin
 	values []float64 // the numbers behind twins
+	text   []byte    // the twins' values, formatted one after the other
+	ends   []int     // where each twin's value ends in text
 }
 
 // result is the outcome of one call.
@@ -326,23 +328,29 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		d.st.stateAt = 0
 		return nil
 	}
-	b.twins = b.twins[:0]
-	b.values = b.values[:0]
+	b.twins, b.values, b.text, b.ends = b.twins[:0], b.values[:0], b.text[:0], b.ends[:0]
 	var s ringbuf.Sample
 	for _, p := range d.r.props {
 		if !p.reportToCloud || !latestGood(p.ring, &s) {
 			continue
 		}
-		v, ok := FormatValue(p.typ, s.Value)
-		if !ok {
+		var ok bool
+		if b.text, ok = AppendValue(b.text, p.typ, s.Value); !ok {
 			continue
 		}
+		b.ends = append(b.ends, len(b.text))
 		b.values = append(b.values, s.Value)
-		b.twins = append(b.twins, Twin{Property: p.name, Reported: v,
+		b.twins = append(b.twins, Twin{Property: p.name,
 			ObservedDesired: p.desired.Load().(string), Type: p.typ, Time: time.Unix(0, s.Time)})
 	}
 	if len(b.twins) == 0 {
 		return nil
+	}
+	// One string for every value of the call; each twin's is a slice of it.
+	text, start := string(b.text), 0
+	for i, end := range b.ends {
+		b.twins[i].Reported = text[start:end]
+		start = end
 	}
 	if err := rp.s.ReportStatus(ctx, ns, name, b.twins); err != nil {
 		return err
