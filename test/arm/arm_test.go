@@ -1,6 +1,7 @@
 // Package arm_test runs tinymapper's ARM release binaries (linux arm64, armv7
-// and armv6, as `make cross` builds them) under qemu user-mode emulation on
-// the simulated board: standalone with the REST data plane, and under the
+// and armv6, as `make cross` builds them) under qemu user-mode emulation, each
+// on the oldest CPU it is for (Cortex-A53, Cortex-A7, ARM1176), on the
+// simulated board: standalone with the REST data plane, and under the
 // EdgeCore stand-in over DMI. It also holds the size budget of the arm64
 // binary.
 //
@@ -35,14 +36,19 @@ const budget = 12_000_000
 type target struct {
 	name          string // suffix of dist/tinymapper-linux-NAME
 	qemu          string
+	cpu           string // qemu -cpu: the oldest core the build is for
 	goarch, goarm string
 	machine       elf.Machine
 }
 
+// The emulated CPU is the oldest one each build must run on: qemu-user's
+// default is its "max" CPU, on which an armv7 (or newer) binary in the armv6
+// slot would pass. The arm1176 is the Pi Zero's and Pi 1's core, the
+// Cortex-A7 the Pi 2's, the Cortex-A53 (ARMv8.0) the Pi 3's and Zero 2 W's.
 var targets = []target{
-	{"arm64", "qemu-aarch64-static", "arm64", "", elf.EM_AARCH64},
-	{"armv7", "qemu-arm-static", "arm", "7", elf.EM_ARM},
-	{"armv6", "qemu-arm-static", "arm", "6", elf.EM_ARM},
+	{"arm64", "qemu-aarch64-static", "cortex-a53", "arm64", "", elf.EM_AARCH64},
+	{"armv7", "qemu-arm-static", "cortex-a7", "arm", "7", elf.EM_ARM},
+	{"armv6", "qemu-arm-static", "arm1176", "arm", "6", elf.EM_ARM},
 }
 
 var (
@@ -102,6 +108,13 @@ func binary(t *testing.T, tg target) string {
 		t.Fatalf("release binary: %v (TINYMAPPER_DIST=%q)", err, os.Getenv("TINYMAPPER_DIST"))
 	}
 	return p
+}
+
+// emulated returns the command that runs bin with args under the emulator
+// of tg, as tg's CPU.
+func emulated(t *testing.T, tg target, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(emulator(t, tg), append([]string{"-cpu", tg.cpu, bin}, args...)...)
 }
 
 // emulator returns the path of the qemu user-mode emulator of tg. It skips
@@ -180,7 +193,7 @@ func TestVersionIsStampedUnderEmulation(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := exec.Command(emulator(t, tg), binary(t, tg), "version").CombinedOutput()
+			out, err := emulated(t, tg, binary(t, tg), "version").CombinedOutput()
 			if err != nil {
 				t.Fatalf("version: %v\n%s", err, out)
 			}
@@ -198,6 +211,22 @@ func TestVersionIsStampedUnderEmulation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEmulatedCPUsAreTheOldestSupported runs each ARM build on the CPU of
+// the next older target: the armv7 binary must not run on the armv6 slot's
+// arm1176 (it dies of SIGILL there), or the armv6 tests could not tell an
+// armv7 build from an armv6 one.
+func TestEmulatedCPUsAreTheOldestSupported(t *testing.T) {
+	newer, older := targets[1], targets[2]
+	if newer.name != "armv7" || older.name != "armv6" {
+		t.Fatalf("targets[1:3] are %s and %s; want armv7 and armv6", newer.name, older.name)
+	}
+	out, err := emulated(t, older, binary(t, newer), "version").CombinedOutput()
+	if err == nil {
+		t.Fatalf("the armv7 binary runs under %s -cpu %s:\n%s\nthe emulator does not stand for an ARMv6 core", older.qemu, older.cpu, out)
+	}
+	t.Logf("the armv7 binary under %s -cpu %s: %v (as on a Pi Zero)", older.qemu, older.cpu, err)
 }
 
 // syncBuffer collects a process's output while it runs.
@@ -230,7 +259,7 @@ type proc struct {
 func start(t *testing.T, tg target, args ...string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(emulator(t, tg), append([]string{binary(t, tg)}, args...)...)
+	p.cmd = emulated(t, tg, binary(t, tg), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -244,7 +273,7 @@ func start(t *testing.T, tg target, args ...string) *proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("tinymapper (%s under %s) output:\n%s", tg.name, tg.qemu, p.out.String())
+			t.Logf("tinymapper (%s under %s -cpu %s) output:\n%s", tg.name, tg.qemu, tg.cpu, p.out.String())
 		}
 	})
 	return p
