@@ -44,8 +44,12 @@ INSTALL_BIN ?= $(BIN)
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-# Debian packages the tests use.
-APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificates systemd
+# Debian packages the tests use (test/arm/deps_test.go checks the list): gcc and
+# libc6-dev for cgo, which -race needs; protoc and libprotobuf-dev, whose
+# /usr/include/google/protobuf/*.proto check-generate reads (protobuf-compiler
+# only recommends it); git for VERSION, COMMIT and lint. make and Go (go.mod's
+# version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git
 
 export PATH := $(TOOLS):$(PATH)
 
