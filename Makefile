@@ -7,9 +7,15 @@ SHELL        := /bin/bash
 GO           ?= go
 BIN          := bin/tinymapper
 TOOLS        := $(CURDIR)/bin/tools
+# The stamps may come from the command line or the environment; either way
+# they are computed once (:=), so every binary and image tag of one run has
+# the same ones.
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE         ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION      := $(VERSION)
+COMMIT       := $(COMMIT)
+DATE         := $(DATE)
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # grpcnotrace keeps golang.org/x/net/trace out: it pulls in html/template,
 # whose reflection keeps every exported method alive (2.5 MB on arm64).
