@@ -286,6 +286,7 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet, cms []*corev1.ConfigMap)
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v; want memory requests and limits", c.Resources)
 	}
+	checkMemoryLimit(t, c)
 
 	volumes := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
