@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,14 @@ var targets = []target{
 	{"armv7", "qemu-arm-static", "cortex-a7", "arm", "7", elf.EM_ARM},
 	{"armv6", "qemu-arm-static", "arm1176", "arm", "6", elf.EM_ARM},
 }
+
+// amd64 is the fourth release binary: it runs natively (no qemu), so only
+// the checks of the binary itself and its version cover it here; the image
+// test runs it too.
+var amd64 = target{"amd64", "", "", "amd64", "", elf.EM_X86_64}
+
+// releases are the binaries of `make cross`.
+var releases = append(append([]target(nil), targets...), amd64)
 
 var (
 	buildOnce sync.Once
@@ -91,7 +100,7 @@ func binary(t *testing.T, tg target) string {
 		}
 		dist = tmpDist
 		var names []string
-		for _, tg := range targets {
+		for _, tg := range releases {
 			names = append(names, tg.name)
 		}
 		cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "cross",
@@ -111,9 +120,18 @@ func binary(t *testing.T, tg target) string {
 }
 
 // emulated returns the command that runs bin with args under the emulator
-// of tg, as tg's CPU.
+// of tg, as tg's CPU; with no emulator (amd64), natively.
 func emulated(t *testing.T, tg target, bin string, args ...string) *exec.Cmd {
 	t.Helper()
+	if tg.qemu == "" {
+		if runtime.GOARCH != tg.goarch {
+			if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+				t.Fatalf("the %s binary runs natively only, on %s; CI=%s runs on amd64", tg.name, runtime.GOARCH, ci)
+			}
+			t.Skipf("the %s binary runs natively only, not on %s", tg.name, runtime.GOARCH)
+		}
+		return exec.Command(bin, args...)
+	}
 	return exec.Command(emulator(t, tg), append([]string{"-cpu", tg.cpu, bin}, args...)...)
 }
 
@@ -133,7 +151,7 @@ func emulator(t *testing.T, tg target) string {
 }
 
 func TestArm64BinaryFitsTheSizeBudget(t *testing.T) {
-	for _, tg := range targets {
+	for _, tg := range releases {
 		fi, err := os.Stat(binary(t, tg))
 		if err != nil {
 			t.Fatal(err)
@@ -147,69 +165,106 @@ func TestArm64BinaryFitsTheSizeBudget(t *testing.T) {
 }
 
 // TestBinariesAreStaticStrippedReleaseBuilds reads the ELF headers and the
-// Go build information of each binary.
+// Go build information of each release binary.
 func TestBinariesAreStaticStrippedReleaseBuilds(t *testing.T) {
-	for _, tg := range targets {
+	for _, tg := range releases {
 		t.Run(tg.name, func(t *testing.T) {
-			path := binary(t, tg)
-			f, err := elf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if f.Machine != tg.machine {
-				t.Errorf("ELF machine %v, want %v", f.Machine, tg.machine)
-			}
-			for _, p := range f.Progs {
-				if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-					t.Errorf("has a %v program header: not a static binary", p.Type)
-				}
-			}
-			if f.Section(".symtab") != nil {
-				t.Error("has a symbol table: not stripped (-ldflags -s)")
-			}
-			info, err := buildinfo.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": "linux", "GOARCH": tg.goarch}
-			if tg.goarm != "" {
-				want["GOARM"] = tg.goarm
-			}
-			got := map[string]string{}
-			for _, s := range info.Settings {
-				got[s.Key] = s.Value
-			}
-			for k, v := range want {
-				if got[k] != v {
-					t.Errorf("built with %s=%q, want %q", k, got[k], v)
-				}
-			}
+			checkRelease(t, binary(t, tg), tg)
 		})
 	}
 }
 
+// TestMakeBuildIsAReleaseBuild builds with `make build` (the binary for this
+// machine) and checks it as a release binary: the same flags.
+func TestMakeBuildIsAReleaseBuild(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != amd64.goarch {
+		t.Skipf("checks make build on linux/amd64, not %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	bin := filepath.Join(t.TempDir(), "tinymapper")
+	cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "build", "BIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	checkRelease(t, bin, amd64)
+	checkVersion(t, exec.Command(bin, "version"))
+}
+
+// checkRelease checks that the binary at path is a static, stripped
+// linux/tg build without DWARF, with the Makefile's flags and stamps.
+func checkRelease(t *testing.T, path string, tg target) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != tg.machine {
+		t.Errorf("ELF machine %v, want %v", f.Machine, tg.machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("has a %v program header: not a static binary", p.Type)
+		}
+	}
+	if f.Section(".symtab") != nil {
+		t.Error("has a symbol table: not stripped (-ldflags -s)")
+	}
+	var dwarf []string
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			dwarf = append(dwarf, s.Name)
+		}
+	}
+	if len(dwarf) > 0 {
+		t.Errorf("has DWARF sections %v: not built with -ldflags -w", dwarf)
+	}
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "-tags": "grpcnotrace",
+		"GOOS": "linux", "GOARCH": tg.goarch, "GOARM": tg.goarm}
+	got := map[string]string{}
+	for _, s := range info.Settings {
+		got[s.Key] = s.Value
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("built with %s=%q, want %q", k, got[k], v)
+		}
+	}
+	// -trimpath keeps -ldflags out of the build information: the version
+	// stamps (-X) are checked by running the binary (checkVersion).
+}
+
 func TestVersionIsStampedUnderEmulation(t *testing.T) {
-	for _, tg := range targets {
+	for _, tg := range releases {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := emulated(t, tg, binary(t, tg), "version").CombinedOutput()
-			if err != nil {
-				t.Fatalf("version: %v\n%s", err, out)
-			}
-			line := strings.TrimSpace(string(out))
-			var v, c, d string
-			if _, err := fmt.Sscanf(line, "tinymapper %s (commit %s built %s", &v, &c, &d); err != nil {
-				t.Fatalf("version printed %q: %v", line, err)
-			}
-			c, d = strings.TrimSuffix(c, ","), strings.TrimSuffix(d, ")")
-			if v == "dev" || c == "unknown" || d == "unknown" || v == "" || c == "" || d == "" {
-				t.Errorf("version printed %q; want version, commit and date stamped by the Makefile", line)
-			}
-			if _, err := time.Parse(time.RFC3339, d); err != nil {
-				t.Errorf("build date %q: %v", d, err)
-			}
+			checkVersion(t, emulated(t, tg, binary(t, tg), "version"))
 		})
+	}
+}
+
+// checkVersion runs `tinymapper version` and checks that the Makefile
+// stamped the version, commit and date (-ldflags -X).
+func checkVersion(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+	line := strings.TrimSpace(string(out))
+	var v, c, d string
+	if _, err := fmt.Sscanf(line, "tinymapper %s (commit %s built %s", &v, &c, &d); err != nil {
+		t.Fatalf("version printed %q: %v", line, err)
+	}
+	c, d = strings.TrimSuffix(c, ","), strings.TrimSuffix(d, ")")
+	if v == "dev" || c == "unknown" || d == "unknown" || v == "" || c == "" || d == "" {
+		t.Errorf("version printed %q; want version, commit and date stamped by the Makefile", line)
+	}
+	if _, err := time.Parse(time.RFC3339, d); err != nil {
+		t.Errorf("build date %q: %v", d, err)
 	}
 }
 

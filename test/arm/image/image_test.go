@@ -301,9 +301,14 @@ func TestImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := map[string]string{}
 			for _, s := range info.Settings {
-				if s.Key == "GOARM" && s.Value != p.goarm {
-					t.Errorf("/tinymapper built with GOARM=%s, want %s", s.Value, p.goarm)
+				got[s.Key] = s.Value
+			}
+			// GOARM is recorded for arm only: "" for the others.
+			for k, v := range map[string]string{"GOOS": p.os, "GOARCH": p.arch, "GOARM": p.goarm} {
+				if got[k] != v {
+					t.Errorf("/tinymapper built with %s=%q, want %q", k, got[k], v)
 				}
 			}
 
