@@ -141,8 +141,9 @@ unit:
 
 # The ARM release binaries under qemu-user: standalone REST, DMI against the
 # EdgeCore stand-in, the arm64 size budget; make install and the systemd unit.
+# -v: a skipped test (no qemu, say, outside CI) shows as SKIP with its reason.
 test-arm: apt-deps cross
-	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 ./test/arm
+	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 -v ./test/arm
 
 # The image's platforms, entrypoint, user, files and size per platform.
 test-image: image
