@@ -111,12 +111,20 @@ install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tinymapper.service
 	install -m 0644 deploy/examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 
-# The rootfs every image gets besides the binary: see Dockerfile.arm.
-image-context:
+# The rootfs every image gets besides the binary, and the binaries named by
+# platform, the way Dockerfile.arm picks them: linux/arm/v7 is
+# bin/linux-arm-v7 (make cross's armv7), linux/arm64 bin/linux-arm64.
+comma := ,
+image-context: cross
 	rm -rf $(DIST)/image
 	install -D -m 0644 $(CA_BUNDLE) $(DIST)/image/rootfs/etc/ssl/certs/ca-certificates.crt
 	install -D -m 0644 deploy/container/config.yaml $(DIST)/image/rootfs/etc/tinymapper/config.yaml
 	install -d -m 0755 $(DIST)/image/rootfs/etc/kubeedge
+	@for p in $(subst $(comma), ,$(IMAGE_PLATFORMS)); do \
+		IFS=/ read -r os arch variant <<< "$$p"; \
+		echo "install -D -m 0755 $(DIST)/tinymapper-$$os-$$arch$$variant $(DIST)/image/bin/$${p//\//-}"; \
+		install -D -m 0755 $(DIST)/tinymapper-$$os-$$arch$$variant $(DIST)/image/bin/$${p//\//-} || exit 1; \
+	done
 
 # One manifest list, one image per platform, pushed to an OCI archive.
 image: apt-deps cross image-context
