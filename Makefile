@@ -34,6 +34,13 @@ GOENV_amd64  := GOARCH=amd64
 IMAGE           ?= tinymapper
 IMAGE_PLATFORMS ?= linux/arm64,linux/arm/v7,linux/amd64
 IMAGE_ARCHIVE   := $(DIST)/tinymapper-image.tar
+# The archive names the image (org.opencontainers.image.ref.name) with full
+# references, IMAGE_REF:VERSION and IMAGE_REF:latest, as containerd wants them:
+# `ctr images import` keeps a full name as it is, and the kubelet looks the
+# DaemonSet's "tinymapper:latest" up as docker.io/library/tinymapper:latest.
+IMAGE_REF       ?= docker.io/library/$(IMAGE)
+IMAGE_TAGS      ?= $(VERSION) latest
+IMAGE_LAYOUT    := $(DIST)/image-layout
 # A private, throw-away image store under dist/: the OCI archive is the product.
 IMAGE_STORE     := $(abspath $(DIST))/image-store
 BUILDAH         := buildah --storage-driver vfs --root $(IMAGE_STORE)/root --runroot $(IMAGE_STORE)/run
@@ -126,15 +133,19 @@ image-context: cross
 		install -D -m 0755 $(DIST)/tinymapper-$$os-$$arch$$variant $(DIST)/image/bin/$${p//\//-} || exit 1; \
 	done
 
-# One manifest list, one image per platform, pushed to an OCI archive.
+# One manifest list, one image per platform, pushed once per tag into an OCI
+# layout (the blobs are shared) and packed as the OCI archive.
 image: apt-deps cross image-context
-	rm -rf $(IMAGE_STORE)
+	rm -rf $(IMAGE_STORE) $(IMAGE_LAYOUT)
 	$(BUILDAH) bud --isolation chroot --platform $(IMAGE_PLATFORMS) --manifest $(IMAGE):$(VERSION) \
 		--build-arg DIST=$(DIST) --build-arg VERSION=$(VERSION) -f Dockerfile.arm .
+	for tag in $(IMAGE_TAGS); do \
+		$(BUILDAH) manifest push --all $(IMAGE):$(VERSION) oci:$(IMAGE_LAYOUT):$(IMAGE_REF):$$tag || exit 1; \
+	done
 	rm -f $(IMAGE_ARCHIVE)
-	$(BUILDAH) manifest push --all $(IMAGE):$(VERSION) oci-archive:$(IMAGE_ARCHIVE):$(IMAGE):$(VERSION)
-	rm -rf $(IMAGE_STORE)
-	@echo "$(IMAGE_ARCHIVE): $(IMAGE):$(VERSION) for $(IMAGE_PLATFORMS)"
+	tar -C $(IMAGE_LAYOUT) -cf $(IMAGE_ARCHIVE) oci-layout index.json blobs
+	rm -rf $(IMAGE_STORE) $(IMAGE_LAYOUT)
+	@echo "$(IMAGE_ARCHIVE): $(IMAGE_TAGS:%=$(IMAGE_REF):%) for $(IMAGE_PLATFORMS)"
 
 test: deps lint check-generate unit scale-smoke kubeedge-compat test-arm test-image
 
@@ -153,7 +164,7 @@ unit:
 test-arm: apt-deps cross
 	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 -v ./test/arm
 
-# The image's platforms, entrypoint, user, files and size per platform.
+# The image's names, platforms, entrypoint, user, files and size per platform.
 test-image: image
 	TINYMAPPER_IMAGE=$(abspath $(IMAGE_ARCHIVE)) $(GO) test -count=1 -v ./test/arm/image
 
