@@ -7,9 +7,15 @@ SHELL        := /bin/bash
 GO           ?= go
 BIN          := bin/tinymapper
 TOOLS        := $(CURDIR)/bin/tools
+# The stamps may come from the command line or the environment; either way
+# they are computed once (:=), so every binary and image tag of one run has
+# the same ones.
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE         ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION      := $(VERSION)
+COMMIT       := $(COMMIT)
+DATE         := $(DATE)
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # grpcnotrace keeps golang.org/x/net/trace out: it pulls in html/template,
 # whose reflection keeps every exported method alive (2.5 MB on arm64).
@@ -28,6 +34,13 @@ GOENV_amd64  := GOARCH=amd64
 IMAGE           ?= tinymapper
 IMAGE_PLATFORMS ?= linux/arm64,linux/arm/v7,linux/amd64
 IMAGE_ARCHIVE   := $(DIST)/tinymapper-image.tar
+# The archive names the image (org.opencontainers.image.ref.name) with full
+# references, IMAGE_REF:VERSION and IMAGE_REF:latest, as containerd wants them:
+# `ctr images import` keeps a full name as it is, and the kubelet looks the
+# DaemonSet's "tinymapper:latest" up as docker.io/library/tinymapper:latest.
+IMAGE_REF       ?= docker.io/library/$(IMAGE)
+IMAGE_TAGS      ?= $(VERSION) latest
+IMAGE_LAYOUT    := $(DIST)/image-layout
 # A private, throw-away image store under dist/: the OCI archive is the product.
 IMAGE_STORE     := $(abspath $(DIST))/image-store
 BUILDAH         := buildah --storage-driver vfs --root $(IMAGE_STORE)/root --runroot $(IMAGE_STORE)/run
@@ -44,8 +57,12 @@ INSTALL_BIN ?= $(BIN)
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-# Debian packages the tests use.
-APT_PACKAGES := protobuf-compiler qemu-user-static buildah skopeo ca-certificates systemd
+# Debian packages the tests use (test/arm/deps_test.go checks the list): gcc and
+# libc6-dev for cgo, which -race needs; protoc and libprotobuf-dev, whose
+# /usr/include/google/protobuf/*.proto check-generate reads (protobuf-compiler
+# only recommends it); git for VERSION, COMMIT and lint. make and Go (go.mod's
+# version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git
 
 export PATH := $(TOOLS):$(PATH)
 
@@ -101,22 +118,34 @@ install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tinymapper.service
 	install -m 0644 deploy/examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 
-# The rootfs every image gets besides the binary: see Dockerfile.arm.
-image-context:
+# The rootfs every image gets besides the binary, and the binaries named by
+# platform, the way Dockerfile.arm picks them: linux/arm/v7 is
+# bin/linux-arm-v7 (make cross's armv7), linux/arm64 bin/linux-arm64.
+comma := ,
+image-context: cross
 	rm -rf $(DIST)/image
 	install -D -m 0644 $(CA_BUNDLE) $(DIST)/image/rootfs/etc/ssl/certs/ca-certificates.crt
 	install -D -m 0644 deploy/container/config.yaml $(DIST)/image/rootfs/etc/tinymapper/config.yaml
 	install -d -m 0755 $(DIST)/image/rootfs/etc/kubeedge
+	@for p in $(subst $(comma), ,$(IMAGE_PLATFORMS)); do \
+		IFS=/ read -r os arch variant <<< "$$p"; \
+		echo "install -D -m 0755 $(DIST)/tinymapper-$$os-$$arch$$variant $(DIST)/image/bin/$${p//\//-}"; \
+		install -D -m 0755 $(DIST)/tinymapper-$$os-$$arch$$variant $(DIST)/image/bin/$${p//\//-} || exit 1; \
+	done
 
-# One manifest list, one image per platform, pushed to an OCI archive.
+# One manifest list, one image per platform, pushed once per tag into an OCI
+# layout (the blobs are shared) and packed as the OCI archive.
 image: apt-deps cross image-context
-	rm -rf $(IMAGE_STORE)
+	rm -rf $(IMAGE_STORE) $(IMAGE_LAYOUT)
 	$(BUILDAH) bud --isolation chroot --platform $(IMAGE_PLATFORMS) --manifest $(IMAGE):$(VERSION) \
 		--build-arg DIST=$(DIST) --build-arg VERSION=$(VERSION) -f Dockerfile.arm .
+	for tag in $(IMAGE_TAGS); do \
+		$(BUILDAH) manifest push --all $(IMAGE):$(VERSION) oci:$(IMAGE_LAYOUT):$(IMAGE_REF):$$tag || exit 1; \
+	done
 	rm -f $(IMAGE_ARCHIVE)
-	$(BUILDAH) manifest push --all $(IMAGE):$(VERSION) oci-archive:$(IMAGE_ARCHIVE):$(IMAGE):$(VERSION)
-	rm -rf $(IMAGE_STORE)
-	@echo "$(IMAGE_ARCHIVE): $(IMAGE):$(VERSION) for $(IMAGE_PLATFORMS)"
+	tar -C $(IMAGE_LAYOUT) -cf $(IMAGE_ARCHIVE) oci-layout index.json blobs
+	rm -rf $(IMAGE_STORE) $(IMAGE_LAYOUT)
+	@echo "$(IMAGE_ARCHIVE): $(IMAGE_TAGS:%=$(IMAGE_REF):%) for $(IMAGE_PLATFORMS)"
 
 test: deps lint check-generate unit scale-smoke kubeedge-compat test-arm test-image
 
@@ -131,10 +160,11 @@ unit:
 
 # The ARM release binaries under qemu-user: standalone REST, DMI against the
 # EdgeCore stand-in, the arm64 size budget; make install and the systemd unit.
+# -v: a skipped test (no qemu, say, outside CI) shows as SKIP with its reason.
 test-arm: apt-deps cross
-	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 ./test/arm
+	TINYMAPPER_DIST=$(abspath $(DIST)) $(GO) test -count=1 -v ./test/arm
 
-# The image's platforms, entrypoint, user, files and size per platform.
+# The image's names, platforms, entrypoint, user, files and size per platform.
 test-image: image
 	TINYMAPPER_IMAGE=$(abspath $(IMAGE_ARCHIVE)) $(GO) test -count=1 -v ./test/arm/image
 

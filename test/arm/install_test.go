@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -103,4 +104,53 @@ func TestInstalledUnitVerifies(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestMakeStampsOnce runs `make -n cross image` with a git and a date that
+// answer something new on each call: every binary and image tag of one run
+// must carry the same version, commit and date, so each is asked once.
+func TestMakeStampsOnce(t *testing.T) {
+	fake := t.TempDir()
+	for _, name := range []string{"git", "date"} {
+		script := "#!/bin/sh\n" +
+			"n=$(cat \"$0.n\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$0.n\"\n" +
+			"echo fake" + name + "$n\n"
+		if err := os.WriteFile(filepath.Join(fake, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "-n", "cross", "image")
+	cmd.Env = []string{"PATH=" + fake + string(os.PathListSeparator) + os.Getenv("PATH")}
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "PATH", "VERSION", "COMMIT", "DATE", "MAKEFLAGS": // the Makefile computes the stamps
+		default:
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n cross image: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	for _, f := range strings.FieldsFunc(string(out), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		if strings.HasPrefix(f, "fakegit") || strings.HasPrefix(f, "fakedate") {
+			seen[f] = true
+		}
+	}
+	// One git answer for VERSION, one for COMMIT, one date.
+	if len(seen) != 3 || !seen["fakegit1"] || !seen["fakegit2"] || !seen["fakedate1"] {
+		t.Errorf("make -n cross image used the stamps %v; want fakegit1, fakegit2 and fakedate1 only:\n%s", keys(seen), out)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

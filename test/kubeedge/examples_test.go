@@ -162,6 +162,10 @@ func TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes(t *testing.T) {
 		}
 	}
 	t.Logf("%d documents, %d models, %d devices, protocols %v", len(docs), len(models), len(devs), keys(protocols))
+	// One example at least per protocol tinymapper registers for, and no other.
+	if want := []string{"gpio", "i2c", "modbus-rtu", "serial", "spi"}; !slices.Equal(keys(protocols), want) {
+		t.Errorf("deploy/examples' devices use protocols %q; want exactly %q", keys(protocols), want)
+	}
 }
 
 // TestEveryExampleLoadsStandalone loads each example file the way
@@ -282,6 +286,7 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet, cms []*corev1.ConfigMap)
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v; want memory requests and limits", c.Resources)
 	}
+	checkMemoryLimit(t, c)
 
 	volumes := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {

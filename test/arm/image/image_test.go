@@ -1,5 +1,6 @@
 // Package image_test checks the multi-arch container image that `make image`
-// writes to an OCI archive (dist/tinymapper-image.tar): its platforms, the
+// writes to an OCI archive (dist/tinymapper-image.tar): the names it carries
+// (the DaemonSet's image among them, as containerd imports it), its platforms, the
 // entrypoint, command and user of each, each image's compressed size, the
 // files in it and the architecture of its binary; and it runs the amd64
 // image's binary with the image's own config.
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -57,10 +59,11 @@ var want = []platform{
 }
 
 type descriptor struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-	Platform  *struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations"`
+	Platform    *struct {
 		Architecture string `json:"architecture"`
 		OS           string `json:"os"`
 		Variant      string `json:"variant"`
@@ -86,6 +89,7 @@ type imageConfig struct {
 		Entrypoint   []string            `json:"Entrypoint"`
 		Cmd          []string            `json:"Cmd"`
 		ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+		Labels       map[string]string   `json:"Labels"`
 	} `json:"config"`
 }
 
@@ -102,8 +106,9 @@ func archivePath(t *testing.T) string {
 	return p
 }
 
-// skopeo runs skopeo inspect with args on the archive and decodes its JSON.
-func skopeo(t *testing.T, archive string, v any, args ...string) {
+// skopeo runs skopeo inspect with args on the image ref of the archive and
+// decodes its JSON.
+func skopeo(t *testing.T, archive, ref string, v any, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("skopeo")
 	if err != nil {
@@ -112,7 +117,7 @@ func skopeo(t *testing.T, archive string, v any, args ...string) {
 		}
 		t.Skip("skopeo not found: apt-get install skopeo (make test does)")
 	}
-	args = append(append([]string{"inspect"}, args...), "oci-archive:"+archive)
+	args = append(append([]string{"inspect"}, args...), "oci-archive:"+archive+":"+ref)
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = &stderr
@@ -206,10 +211,102 @@ func files(t *testing.T, all map[string][]byte, m manifest) (map[string]file, in
 	return out, unpacked
 }
 
+// archiveIndex reads the archive's top-level index.json: one entry per name.
+func archiveIndex(t *testing.T, archive string) index {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("index.json in %s: %v", archive, err)
+		}
+		if path.Clean(h.Name) == "index.json" {
+			var idx index
+			if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+				t.Fatalf("index.json: %v", err)
+			}
+			return idx
+		}
+	}
+}
+
+// daemonSetImage returns the image of deploy/kubernetes/daemonset.yaml.
+func daemonSetImage(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "kubernetes", "daemonset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s+image:\s*(\S+)\s*$`).FindAllSubmatch(b, -1)
+	if len(m) != 1 {
+		t.Fatalf("daemonset.yaml: %d image: lines, want 1", len(m))
+	}
+	return string(m[0][1])
+}
+
+// normalized returns the full reference the kubelet (and containerd's CRI)
+// looks an image up by: "tinymapper:latest" is
+// "docker.io/library/tinymapper:latest".
+func normalized(ref string) string {
+	name, tag := ref, "latest"
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		name, tag = ref[:i], ref[i+1:]
+	}
+	first, _, found := strings.Cut(name, "/")
+	switch {
+	case !found:
+		name = "docker.io/library/" + name
+	case !strings.ContainsAny(first, ".:") && first != "localhost":
+		name = "docker.io/" + name
+	}
+	return name + ":" + tag
+}
+
+// TestImageNames: the archive's index names one manifest list twice, as
+// REF:VERSION and REF:latest, with full references, so that `ctr images
+// import` (which keeps a full org.opencontainers.image.ref.name as it is,
+// and prefixes a bare tag with "import-DATE") gives the image the name the
+// DaemonSet's image is looked up by.
+func TestImageNames(t *testing.T) {
+	archive := archivePath(t)
+	want := normalized(daemonSetImage(t))
+	repo, tag, _ := strings.Cut(want, ":")
+	if tag != "latest" {
+		t.Errorf("the DaemonSet runs %s; want the :latest tag make image sets", want)
+	}
+	idx := archiveIndex(t, archive)
+	var names []string
+	for _, d := range idx.Manifests {
+		names = append(names, d.Annotations["org.opencontainers.image.ref.name"])
+		if d.Digest != idx.Manifests[0].Digest || d.MediaType != "application/vnd.oci.image.index.v1+json" {
+			t.Errorf("index.json entry %s %s; want every name on the one image index %s", d.MediaType, d.Digest, idx.Manifests[0].Digest)
+		}
+	}
+	if !slices.Contains(names, want) {
+		t.Fatalf("the archive names the image %q; want %s among them, the DaemonSet's image", names, want)
+	}
+	var cfg imageConfig
+	skopeo(t, archive, want, &cfg, "--config", "--override-os", "linux", "--override-arch", "amd64")
+	version := cfg.Config.Labels["org.opencontainers.image.version"]
+	if version == "" || version == "latest" {
+		t.Errorf("label org.opencontainers.image.version %q; want the version make image stamps", version)
+	}
+	slices.Sort(names)
+	if wantNames := []string{repo + ":" + version, repo + ":latest"}; !slices.Equal(names, wantNames) {
+		t.Errorf("the archive names the image %q; want %q (the DaemonSet's %s and the version)", names, wantNames, want)
+	}
+}
+
 func TestImage(t *testing.T) {
 	archive := archivePath(t)
+	ref := normalized(daemonSetImage(t))
 	var idx index
-	skopeo(t, archive, &idx, "--raw")
+	skopeo(t, archive, ref, &idx, "--raw")
 	var got []string
 	for _, d := range idx.Manifests {
 		if d.Platform != nil {
@@ -246,7 +343,7 @@ func TestImage(t *testing.T) {
 				args = append(args, "--override-variant", p.variant)
 			}
 			var cfg imageConfig
-			skopeo(t, archive, &cfg, args...)
+			skopeo(t, archive, ref, &cfg, args...)
 			if cfg.OS != p.os || cfg.Architecture != p.arch || cfg.Variant != p.variant {
 				t.Errorf("config platform %s/%s/%s", cfg.OS, cfg.Architecture, cfg.Variant)
 			}
@@ -301,9 +398,14 @@ func TestImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := map[string]string{}
 			for _, s := range info.Settings {
-				if s.Key == "GOARM" && s.Value != p.goarm {
-					t.Errorf("/tinymapper built with GOARM=%s, want %s", s.Value, p.goarm)
+				got[s.Key] = s.Value
+			}
+			// GOARM is recorded for arm only: "" for the others.
+			for k, v := range map[string]string{"GOOS": p.os, "GOARCH": p.arch, "GOARM": p.goarm} {
+				if got[k] != v {
+					t.Errorf("/tinymapper built with %s=%q, want %q", k, got[k], v)
 				}
 			}
 
