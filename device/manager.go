@@ -22,7 +22,7 @@ import (
 const (
 	DefaultCollectCycle = time.Second
 	DefaultReportCycle  = 60 * time.Second
-	DefaultHistory      = 63 // samples kept per property (64 slots, 1.5 KiB)
+	DefaultHistory      = 63 // samples kept per property (64 slots of 16 bytes: 1 KiB)
 )
 
 // Options configure a Manager. The zero value works.
