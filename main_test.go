@@ -96,6 +96,21 @@ func startMapper(t *testing.T, extra ...string) *harness {
 	return h
 }
 
+// logLines counts the mapper's log lines that contain every one of parts.
+func (h *harness) logLines(parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -173,12 +188,17 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		return tw.Reported == "7" && tw.ObservedDesired == "7"
 	})
 
-	// UpdateDevice with a new desired value is a write, read back as reported.
+	// UpdateDevice with a new desired value is a write, read back as
+	// reported, even after the unchanged model that EdgeCore sends before
+	// every UpdateDevice: the device is not reopened.
 	c, done, err := stub.Mapper("i2c")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer done()
+	if _, err := c.UpdateDeviceModel(ctx, &pb.UpdateDeviceModelRequest{Model: eepromModel()}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Device: eepromDevice(t, "99")}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +206,9 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		tw, _ := stub.Twin("default", "eeprom", "byte16")
 		return tw.Reported == "99" && tw.ObservedDesired == "99"
 	})
+	if n := h.logLines(`msg="device started"`, "device=default/eeprom"); n != 1 {
+		t.Errorf("the EEPROM was started %d times; want once: a desired change is a write, not a reopen", n)
+	}
 
 	// GetDevice returns the spec and the current twins.
 	got, err := c.GetDevice(ctx, &pb.GetDeviceRequest{DeviceName: "eeprom", DeviceNamespace: "default"})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,7 +182,9 @@ func (m *Manager) onWorker(w *worker, f func()) {
 }
 
 // PutModel adds or replaces a model. Devices waiting for it start; devices
-// using the old version restart with the new one.
+// using the old version restart with the new one. A model equal to the one
+// kept changes nothing: EdgeCore sends the model again before every device
+// update and once per device at registration.
 func (m *Manager) PutModel(model Model) error {
 	if model.Name == "" {
 		return &bus.FieldError{Field: "model.name", Err: errors.New("is required")}
@@ -189,6 +192,8 @@ func (m *Manager) PutModel(model Model) error {
 	if model.Namespace == "" {
 		model.Namespace = "default"
 	}
+	// Keep a copy of our own: the caller may reuse its slice.
+	model.Properties = slices.Clone(model.Properties)
 	seen := map[string]bool{}
 	for i, p := range model.Properties {
 		field := fmt.Sprintf("model.spec.properties[%d]", i)
@@ -212,11 +217,14 @@ func (m *Manager) PutModel(model Model) error {
 	key := Key(model.Namespace, model.Name)
 	m.mu.Lock()
 	old := m.models[key]
-	m.models[key] = &model
+	same := old != nil && reflect.DeepEqual(*old, model)
+	if !same {
+		m.models[key] = &model
+	}
 	var restart []Device
 	for _, r := range m.devices {
 		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
-			if old == nil || !reflect.DeepEqual(*old, model) || r.dev == nil {
+			if !same || r.dev == nil {
 				restart = append(restart, r.spec)
 			}
 		}
@@ -280,7 +288,7 @@ func (m *Manager) PutDevice(d Device) error {
 	if err != nil {
 		return err
 	}
-	if old != nil && old.dev != nil && old.model == model && sameButDesired(old.spec, d) {
+	if old != nil && old.dev != nil && sameModel(old.model, model) && sameButDesired(old.spec, d) {
 		old.spec = d
 		for i, p := range old.props {
 			if want := d.Properties[i].Desired; want != p.desired.Load().(string) {
@@ -470,6 +478,12 @@ func (p *prop) parseDesired(s string) (float64, error) {
 		return 0, fmt.Errorf("%s is outside the model's range [%g, %g]", s, p.min, p.max)
 	}
 	return v, nil
+}
+
+// sameModel reports whether a device opened with model a may keep running
+// with model b: the same model, or one with the same content.
+func sameModel(a, b *Model) bool {
+	return a == b || (a != nil && b != nil && reflect.DeepEqual(*a, *b))
 }
 
 // sameButDesired reports whether a and b differ at most in desired values.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
@@ -516,4 +518,63 @@ func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
 	run(t, c)
 	second := <-restarted
 	waitFor(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
+}
+
+// countingDriver is an i2c driver whose points read 0; it counts opens.
+type countingDriver struct{ opens, closes atomic.Int32 }
+
+func (d *countingDriver) Protocol() string { return "i2c" }
+
+func (d *countingDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	d.opens.Add(1)
+	dev := &countingDevice{d: d}
+	for range cfg.Properties {
+		dev.points = append(dev.points, zeroPoint{})
+	}
+	return dev, nil
+}
+
+type countingDevice struct {
+	d      *countingDriver
+	points []bus.Point
+}
+
+func (c *countingDevice) Bus() string         { return "i2c:test" }
+func (c *countingDevice) Points() []bus.Point { return c.points }
+func (c *countingDevice) Close() error        { c.d.closes.Add(1); return nil }
+
+type zeroPoint struct{}
+
+func (zeroPoint) Read() (float64, error) { return 0, nil }
+
+func TestRegistrationAgainWithTheSameDataReopensNothing(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	// EdgeCore lists the model once per device of it.
+	data := map[string]*pb.MapperRegisterResponse{"i2c": {
+		ModelList:  []*pb.DeviceModel{tmp102Model(), tmp102Model()},
+		DeviceList: []*pb.Device{thermometer(t, "a"), thermometer(t, "b")},
+	}}
+	first := &fakeEdgeCore{data: data}
+	stop := first.start(t, sock)
+	drv := &countingDriver{}
+	mgr := device.NewManager(device.Options{}, drv)
+	ctx, cancel := context.WithCancel(context.Background())
+	managed := make(chan struct{})
+	go func() { mgr.Run(ctx); close(managed) }()
+	t.Cleanup(func() { cancel(); <-managed })
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock, Protocols: []string{"i2c"}, Server: NewServer(mgr, nil)}, mgr, &log)
+	run(t, c)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	if n := drv.opens.Load(); n != 2 {
+		t.Fatalf("%d opens after the first registration; want 2", n)
+	}
+
+	stop()
+	second := &fakeEdgeCore{data: data}
+	second.start(t, sock)
+	waitFor(t, "registration with the restarted EdgeCore", func() bool { return log.count("registered with EdgeCore") == 2 })
+	if o, cl := drv.opens.Load(), drv.closes.Load(); o != 2 || cl != 0 {
+		t.Errorf("opens %d closes %d after registering again with the same devices; want 2 and 0", o, cl)
+	}
 }
