@@ -359,3 +359,21 @@ func flatKeys(prefix string, m map[string]any) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestEveryExampleDeviceNamesItsNode: KubeEdge's cloud devicecontroller sends
+// a Device to an edge node only when spec.nodeName is set.
+func TestEveryExampleDeviceNamesItsNode(t *testing.T) {
+	for _, d := range documents(t, "deploy/examples/*.yaml") {
+		if d.kind != "Device" {
+			continue
+		}
+		var dev devices.Device
+		if err := yaml.Unmarshal(d.body, &dev); err != nil {
+			t.Errorf("%s: %v", d.name, err)
+			continue
+		}
+		if dev.Spec.NodeName == "" {
+			t.Errorf("%s: Device %s has no spec.nodeName; the cloud would send it to no edge node", d.name, dev.Name)
+		}
+	}
+}
