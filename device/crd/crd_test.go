@@ -180,6 +180,68 @@ func TestParseConfigDataValues(t *testing.T) {
 	}
 }
 
+// TestParseReadsConfigDataAsKubectlDoes: kubectl reads YAML 1.1, where more
+// plain words are booleans than in YAML 1.2; a file must mean the same here
+// as on the cluster.
+func TestParseReadsConfigDataAsKubectlDoes(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want bus.Value
+	}{
+		{"plain N is false", "N", bus.BoolValue(false)},
+		{"plain n is false", "n", bus.BoolValue(false)},
+		{"plain no is false", "no", bus.BoolValue(false)},
+		{"plain No is false", "No", bus.BoolValue(false)},
+		{"plain NO is false", "NO", bus.BoolValue(false)},
+		{"plain off is false", "off", bus.BoolValue(false)},
+		{"plain Off is false", "Off", bus.BoolValue(false)},
+		{"plain OFF is false", "OFF", bus.BoolValue(false)},
+		{"plain False is false", "False", bus.BoolValue(false)},
+		{"plain Y is true", "Y", bus.BoolValue(true)},
+		{"plain y is true", "y", bus.BoolValue(true)},
+		{"plain yes is true", "yes", bus.BoolValue(true)},
+		{"plain Yes is true", "Yes", bus.BoolValue(true)},
+		{"plain YES is true", "YES", bus.BoolValue(true)},
+		{"plain on is true", "on", bus.BoolValue(true)},
+		{"plain On is true", "On", bus.BoolValue(true)},
+		{"plain ON is true", "ON", bus.BoolValue(true)},
+		{"plain TRUE is true", "TRUE", bus.BoolValue(true)},
+		{"other casings are strings", "nO", bus.StringValue("nO")},
+		{"longer words are strings", "none", bus.StringValue("none")},
+		{"double-quoted N stays a string", `"N"`, bus.StringValue("N")},
+		{"single-quoted yes stays a string", `'yes'`, bus.StringValue("yes")},
+		{"tagged !!str off stays a string", `!!str off`, bus.StringValue("off")},
+		{"a date stays a string", "2024-05-01", bus.StringValue("2024-05-01")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := crd.Parse([]byte(deviceYAML(tt.yaml, tt.yaml)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := set.Devices[0]
+			if got := d.Config.Values["v"]; got != tt.want {
+				t.Errorf("spec.protocol.configData.v = %+v, want %+v", got, tt.want)
+			}
+			if got := d.Properties[0].Visitor.Values["v"]; got != tt.want {
+				t.Errorf("visitors.configData.v = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReadsAPlainBooleanKeyAsKubectlDoes(t *testing.T) {
+	doc := strings.Replace(deviceYAML("1", "2"), "      v: 1\n", "      v: 1\n      on: 3\n", 1)
+	set, err := crd.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := set.Devices[0].Config.Values["true"]; !ok || got != bus.NumberValue(3) {
+		t.Errorf("configData %v; want the key on read as \"true\", as kubectl sends it", set.Devices[0].Config.Values)
+	}
+}
+
 func TestParseRefusesConfigDataEdgeCoreCannotCarry(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -193,6 +255,8 @@ func TestParseRefusesConfigDataEdgeCoreCannotCarry(t *testing.T) {
 		{"map in a visitor", "1", "{a: 1}", "spec.properties[temperature].visitors.configData.v"},
 		{"list in a visitor", "1", "[0x48]", "spec.properties[temperature].visitors.configData.v"},
 		{"empty value in a visitor", "1", "", "spec.properties[temperature].visitors.configData.v"},
+		{"infinity in a visitor", "1", ".inf", "spec.properties[temperature].visitors.configData.v"},
+		{"NaN in device configData", ".nan", "1", "spec.protocol.configData.v"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
