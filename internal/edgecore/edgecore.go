@@ -74,6 +74,7 @@ type Stub struct {
 	sock    string
 
 	mu          sync.Mutex
+	refusing    bool                      // see Refuse
 	mappers     map[string]*pb.MapperInfo // by protocol
 	registers   int
 	rejected    int
@@ -138,6 +139,26 @@ func (s *Stub) allow() bool {
 	return false
 }
 
+// allowReport is allow for reports, which Refuse can turn away.
+func (s *Stub) allowReport() bool {
+	s.mu.Lock()
+	refusing := s.refusing
+	if refusing {
+		s.rejected++
+	}
+	s.mu.Unlock()
+	return !refusing && s.allow()
+}
+
+// Refuse makes the stand-in answer every report (ReportDeviceStatus and
+// ReportDeviceStates) as EdgeCore does when its limiter is empty, until it is
+// called with false. Refused calls count as Rejected.
+func (s *Stub) Refuse(on bool) {
+	s.mu.Lock()
+	s.refusing = on
+	s.mu.Unlock()
+}
+
 // MapperRegister implements DeviceManagerService.
 func (s *Stub) MapperRegister(ctx context.Context, in *pb.MapperRegisterRequest) (*pb.MapperRegisterResponse, error) {
 	if !s.allow() {
@@ -194,7 +215,7 @@ func validate(typ, v string) error {
 
 // ReportDeviceStatus implements DeviceManagerService.
 func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatusRequest) (*pb.ReportDeviceStatusResponse, error) {
-	if !s.allow() {
+	if !s.allowReport() {
 		return nil, fmt.Errorf("fail to report device status because of too many request: %s", in.DeviceName)
 	}
 	if in.GetReportedDevice().GetTwins() == nil {
@@ -235,7 +256,7 @@ func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatus
 
 // ReportDeviceStates implements DeviceManagerService.
 func (s *Stub) ReportDeviceStates(ctx context.Context, in *pb.ReportDeviceStatesRequest) (*pb.ReportDeviceStatesResponse, error) {
-	if !s.allow() {
+	if !s.allowReport() {
 		return nil, fmt.Errorf("fail to report device states because of too many request: %s", in.DeviceName)
 	}
 	if in.State == "" || in.DeviceName == "" {
