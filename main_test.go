@@ -166,8 +166,11 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 }
 
 func TestDeviceLifecycleOverDMI(t *testing.T) {
-	h := startMapper(t, "--report-rate", "0")
-	stub, err := edgecore.Start(h.edgecore, edgecore.Options{Unlimited: true})
+	// EdgeCore's limiter (1/s, burst 100) and the mapper's pacing: the
+	// default burst, a rate under EdgeCore's but above the default 0.5/s,
+	// so that the test stays quick.
+	h := startMapper(t, "--report-rate", "0.9", "--report-burst", "20")
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +246,9 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 	}
 	if bad := stub.Invalid(); len(bad) > 0 {
 		t.Errorf("EdgeCore would drop: %v", bad)
+	}
+	if n := stub.Counts().Rejected; n != 0 {
+		t.Errorf("%d calls refused by EdgeCore's limiter; want 0", n)
 	}
 }
 
