@@ -204,11 +204,11 @@ func (m *Manager) PutModel(model Model) error {
 			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
 		}
 		seen[p.Name] = true
-		switch strings.ToUpper(p.Type) {
-		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString:
-			model.Properties[i].Type = strings.ToUpper(p.Type)
+		switch t := strings.ToUpper(p.Type); t {
+		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString, TypeBytes, TypeStream, "":
+			model.Properties[i].Type = t
 		default:
-			return &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING", p.Type)}
+			return &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING, BYTES, STREAM", p.Type)}
 		}
 		if _, _, err := bounds(model.Properties[i]); err != nil {
 			return &bus.FieldError{Field: field, Err: err}
@@ -220,6 +220,11 @@ func (m *Manager) PutModel(model Model) error {
 	same := old != nil && reflect.DeepEqual(*old, model)
 	if !same {
 		m.models[key] = &model
+		for _, p := range model.Properties {
+			if !Sampled(p.Type) {
+				m.log.Warn("property not sampled or reported: its type carries no number", "model", key, "property", p.Name, "type", p.Type)
+			}
+		}
 	}
 	var restart []Device
 	for _, r := range m.devices {
@@ -290,8 +295,12 @@ func (m *Manager) PutDevice(d Device) error {
 	}
 	if old != nil && old.dev != nil && sameModel(old.model, model) && sameButDesired(old.spec, d) {
 		old.spec = d
-		for i, p := range old.props {
-			if want := d.Properties[i].Desired; want != p.desired.Load().(string) {
+		for _, dp := range d.Properties {
+			p := old.byName[dp.Name]
+			if p == nil {
+				continue // not sampled
+			}
+			if want := dp.Desired; want != p.desired.Load().(string) {
 				p.desired.Store(want)
 				m.writeDesired(key, old, p, want)
 			}
@@ -303,9 +312,9 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	points := dev.Points()
-	if len(points) != len(d.Properties) {
+	if len(points) != len(plan.props) {
 		dev.Close()
-		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(d.Properties))
+		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
 	if w, ok := dev.(interface{ Warnings() []string }); ok {
 		for _, msg := range w.Warnings() {
@@ -392,6 +401,9 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		if mp == nil {
 			return plan, &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("model %s has no property %q", model.Name, p.Name)}
 		}
+		if !Sampled(mp.Type) {
+			continue // PutModel warned about it
+		}
 		lo, hi, _ := bounds(*mp)
 		deadband, err := p.Visitor.Float(DeadbandKey, 0)
 		if err == nil && deadband < 0 {
@@ -428,6 +440,18 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		})
 	}
 	return plan, nil
+}
+
+// Sampled reports whether properties of type t are sampled and reported: the
+// numeric types, BOOLEAN and STRING (whose drivers decide what they can
+// read). BYTES, STREAM and a missing type carry no number for a ring; such
+// properties are kept in the spec and otherwise left alone.
+func Sampled(t string) bool {
+	switch t {
+	case TypeBytes, TypeStream, "":
+		return false
+	}
+	return true
 }
 
 // DeadbandKey is the visitor configData key the manager reads itself: a
@@ -610,11 +634,13 @@ func (m *Manager) SetDesired(namespace, name, property, value string) error {
 	m.mu.RLock()
 	r := m.devices[Key(namespace, name)]
 	var spec Device
+	unsampled := false
 	if r != nil {
 		spec = r.spec
+		unsampled = r.dev != nil && r.byName[property] == nil
 	}
 	m.mu.RUnlock()
-	if r == nil {
+	if r == nil || unsampled {
 		return ErrNotFound
 	}
 	spec.Properties = append([]Property(nil), spec.Properties...)

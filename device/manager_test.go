@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -451,4 +455,72 @@ func TestAModelChangedInPlaceStillRestartsItsDevices(t *testing.T) {
 	if o := drv.opens.Load(); o != 2 {
 		t.Errorf("opens %d after a desired change following a model change; want 2", o)
 	}
+}
+
+func TestPropertiesThatCarryNoNumberAreKeptButNotSampled(t *testing.T) {
+	for _, typ := range []string{"BYTES", "stream", ""} {
+		t.Run("type "+strconv.Quote(typ), func(t *testing.T) {
+			var logs strings.Builder
+			var mu sync.Mutex
+			drv := newFakeDriver()
+			m := NewManager(Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))}, drv)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { m.Run(ctx); close(done) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			model := testModel()
+			model.Properties = append([]ModelProperty{{Name: "snapshot", Type: typ, AccessMode: ReadWrite}}, model.Properties...)
+			for range 2 { // sent again, as EdgeCore does
+				if err := m.PutModel(model); err != nil {
+					t.Fatalf("PutModel refused a model with a %q property: %v", typ, err)
+				}
+			}
+			dev := testDevice("a", "10")
+			dev.Properties = append([]Property{{Name: "snapshot", Desired: "AAEC", Visitor: cfg("v", "register", 9)}}, dev.Properties...)
+			if err := m.PutDevice(dev); err != nil {
+				t.Fatal(err)
+			}
+			drv.set("default/a/1", 21.5)
+			waitFor(t, "the other properties sampled", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 21.5 })
+			if _, ok := m.Property("default", "a", "snapshot"); ok {
+				t.Error("the property is sampled")
+			}
+			twins, _, _ := m.Twins("default", "a")
+			for _, tw := range twins {
+				if tw.Property == "snapshot" {
+					t.Errorf("the property has a twin: %+v", tw)
+				}
+			}
+			if err := m.SetDesired("default", "a", "snapshot", "AAEC"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("SetDesired on it = %v; want ErrNotFound", err)
+			}
+			// A desired change of a sampled property beside it is still a write.
+			dev.Properties[2].Desired = "55"
+			if err := m.PutDevice(dev); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "setpoint 55", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+			if n := drv.opens.Load(); n != 1 {
+				t.Errorf("%d opens; want 1", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if n := strings.Count(logs.String(), "property=snapshot"); n != 1 {
+				t.Errorf("the property was logged %d times; want one warning:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
