@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +54,9 @@ type ClientConfig struct {
 	// Socket is EdgeCore's DMI socket (DefaultEdgeCoreSocket when empty).
 	Socket string
 	// Address is the path of our own DeviceMapperService socket (the one
-	// Server.Serve listens on). EdgeCore calls it back there.
+	// Server.Serve listens on). EdgeCore calls it back there, from its own
+	// working directory, so a relative path is made absolute (against ours)
+	// before it is registered.
 	Address string
 	// Name is the mapper's name (DefaultName when empty). Each protocol is
 	// registered as its own mapper, named Name-protocol (tinymapper-i2c).
@@ -117,6 +120,11 @@ func NewClient(cfg ClientConfig, reg Registry) (*Client, error) {
 	case reg == nil:
 		return nil, errors.New("dmi: client: no registry")
 	}
+	addr, err := filepath.Abs(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("dmi: client: Address %q: %w", cfg.Address, err)
+	}
+	cfg.Address = addr
 	c := &Client{
 		cfg:         cfg,
 		reg:         reg,

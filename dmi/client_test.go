@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -576,5 +577,36 @@ func TestRegistrationAgainWithTheSameDataReopensNothing(t *testing.T) {
 	waitFor(t, "registration with the restarted EdgeCore", func() bool { return log.count("registered with EdgeCore") == 2 })
 	if o, cl := drv.opens.Load(), drv.closes.Load(); o != 2 || cl != 0 {
 		t.Errorf("opens %d closes %d after registering again with the same devices; want 2 and 0", o, cl)
+	}
+}
+
+// TestTheRegisteredAddressIsAbsolute: EdgeCore dials MapperInfo.address from
+// its own working directory.
+func TestTheRegisteredAddressIsAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ address, want string }{
+		{"/run/tinymapper.sock", "/run/tinymapper.sock"},
+		{"tinymapper.sock", filepath.Join(wd, "tinymapper.sock")},
+		{"./run/../kubeedge/tinymapper.sock", filepath.Join(wd, "kubeedge", "tinymapper.sock")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.address, func(t *testing.T) {
+			sock := filepath.Join(socketDir(t), "dmi.sock")
+			edge := &fakeEdgeCore{}
+			edge.start(t, sock)
+			c := newTestClient(t, ClientConfig{Socket: sock, Address: tt.address, Protocols: []string{"i2c"}}, newFakeRegistry(), nil)
+			if err := c.Register(context.Background(), "i2c"); err != nil {
+				t.Fatal(err)
+			}
+			edge.mu.Lock()
+			got := string(edge.registers[0].GetMapper().GetAddress())
+			edge.mu.Unlock()
+			if got != tt.want {
+				t.Errorf("registered address %q; want %q", got, tt.want)
+			}
+		})
 	}
 }
