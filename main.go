@@ -139,6 +139,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// EdgeCore calls our socket as soon as we register: listen first.
+			select {
+			case <-srv.Ready():
+			case <-work.Done():
+				return
+			}
 			client.Run(work)
 		}()
 	}

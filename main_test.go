@@ -69,6 +69,12 @@ func startMapper(t *testing.T, extra ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return startMapperIn(t, dir, extra...)
+}
+
+// startMapperIn is startMapper with its sockets in dir.
+func startMapperIn(t *testing.T, dir string, extra ...string) *harness {
+	t.Helper()
 	h := &harness{dir: dir, sock: filepath.Join(dir, "mapper.sock"), edgecore: filepath.Join(dir, "dmi.sock"), logs: &syncBuffer{}}
 	args := append([]string{"--board", "sim", "--sock", h.sock, "--edgecore-sock", h.edgecore, "--http", ""}, extra...)
 	cfg, err := loadConfig(args)
@@ -162,6 +168,26 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	}
 	if c := stub.Counts(); c.Rejected > 0 {
 		t.Errorf("%d calls refused by the rate limiter", c.Rejected)
+	}
+}
+
+func TestRegistersOnlyOnceItsSocketListens(t *testing.T) {
+	dir, err := os.MkdirTemp("", "tm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// EdgeCore is up first, so the mapper registers at once on start.
+	stub, err := edgecore.Start(filepath.Join(dir, "dmi.sock"), edgecore.Options{Unlimited: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+	startMapperIn(t, dir)
+	served := drivers(defaults().Common.Protocols)
+	eventually(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) == len(served) })
+	if u := stub.Unreachable(); len(u) > 0 {
+		t.Errorf("registered before its socket listened: %q", u)
 	}
 }
 

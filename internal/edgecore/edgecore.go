@@ -77,6 +77,7 @@ type Stub struct {
 	refusing    bool                      // see Refuse
 	mappers     map[string]*pb.MapperInfo // by protocol
 	registers   int
+	unreachable []string // see Unreachable
 	rejected    int
 	reports     int
 	twinUpdates int
@@ -167,9 +168,20 @@ func (s *Stub) MapperRegister(ctx context.Context, in *pb.MapperRegisterRequest)
 	if in.GetMapper().GetProtocol() == "" {
 		return nil, fmt.Errorf("fail to register mapper %s because the protocol is nil", in.GetMapper().GetName())
 	}
+	// EdgeCore calls the mapper back at its address as soon as a Device
+	// arrives, and does not retry: it must listen before it registers.
+	var unreachable string
+	if c, err := net.DialTimeout("unix", string(in.Mapper.GetAddress()), time.Second); err != nil {
+		unreachable = in.Mapper.GetName() + ": " + err.Error()
+	} else {
+		c.Close()
+	}
 	s.mu.Lock()
 	s.mappers[in.Mapper.Protocol] = in.Mapper
 	s.registers++
+	if unreachable != "" {
+		s.unreachable = append(s.unreachable, unreachable)
+	}
 	s.mu.Unlock()
 	out := &pb.MapperRegisterResponse{}
 	if !in.WithData {
@@ -286,6 +298,14 @@ func (s *Stub) Invalid() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.invalid...)
+}
+
+// Unreachable lists the registrations whose mapper address did not accept a
+// connection when they arrived, with the dial error.
+func (s *Stub) Unreachable() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unreachable...)
 }
 
 // Mappers returns the registered mappers by protocol.
