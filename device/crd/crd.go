@@ -88,11 +88,26 @@ func LoadFile(path string) (Set, error) {
 	return s, nil
 }
 
+// meta is Kubernetes' ObjectMeta. Only name and namespace are used; the
+// fields the API server fills in are accepted so that a file exported with
+// `kubectl get -o yaml` loads, and ignored.
 type meta struct {
 	Name        string            `yaml:"name"`
 	Namespace   string            `yaml:"namespace"`
 	Labels      map[string]string `yaml:"labels"`
 	Annotations map[string]string `yaml:"annotations"`
+
+	GenerateName               yaml.Node `yaml:"generateName"`
+	UID                        yaml.Node `yaml:"uid"`
+	ResourceVersion            yaml.Node `yaml:"resourceVersion"`
+	Generation                 yaml.Node `yaml:"generation"`
+	CreationTimestamp          yaml.Node `yaml:"creationTimestamp"`
+	DeletionTimestamp          yaml.Node `yaml:"deletionTimestamp"`
+	DeletionGracePeriodSeconds yaml.Node `yaml:"deletionGracePeriodSeconds"`
+	SelfLink                   yaml.Node `yaml:"selfLink"`
+	OwnerReferences            yaml.Node `yaml:"ownerReferences"`
+	Finalizers                 yaml.Node `yaml:"finalizers"`
+	ManagedFields              yaml.Node `yaml:"managedFields"`
 }
 
 type header struct {
@@ -119,6 +134,7 @@ type modelDoc struct {
 			Unit        string `yaml:"unit"`
 		} `yaml:"properties"`
 	} `yaml:"spec"`
+	Status yaml.Node `yaml:"status"` // written by the API server; ignored
 }
 
 type configData map[string]any
@@ -203,7 +219,7 @@ type deviceDoc struct {
 			PropertyNames []string `yaml:"propertyNames"`
 		} `yaml:"methods"`
 	} `yaml:"spec"`
-	Status yaml.Node `yaml:"status"`
+	Status yaml.Node `yaml:"status"` // written by EdgeCore; ignored
 }
 
 // Parse reads every document in b.
