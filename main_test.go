@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,6 +171,61 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	if c := stub.Counts(); c.Rejected > 0 {
 		t.Errorf("%d calls refused by the rate limiter", c.Rejected)
 	}
+}
+
+// dataPlane returns the base URL the mapper's REST data plane logged.
+func (h *harness) dataPlane(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="data plane listening" address=(http://\S+)`)
+	var url string
+	eventually(t, 10*time.Second, "the data plane", func() bool {
+		m := re.FindStringSubmatch(h.logs.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	return url
+}
+
+// httpStatus GETs url and returns the status code (0 when it cannot connect).
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestReadinessMeansRegisteredOrLoaded(t *testing.T) {
+	t.Run("under EdgeCore: not ready until registered", func(t *testing.T) {
+		h := startMapper(t, "--http", "127.0.0.1:0")
+		url := h.dataPlane(t)
+		time.Sleep(300 * time.Millisecond) // registration is failing meanwhile
+		if code := httpStatus(url + "/readyz"); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz without EdgeCore = %d; want 503", code)
+		}
+		if code := httpStatus(url + "/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz without EdgeCore = %d; want 200", code)
+		}
+		stub, err := edgecore.Start(h.edgecore, edgecore.Options{Unlimited: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stub.Close()
+		eventually(t, 20*time.Second, "/readyz 200 once registered", func() bool { return httpStatus(url+"/readyz") == http.StatusOK })
+		if len(stub.Mappers()) != len(drivers(defaults().Common.Protocols)) {
+			t.Errorf("ready with %d of the protocols registered", len(stub.Mappers()))
+		}
+	})
+	t.Run("standalone: ready once the devices are loaded", func(t *testing.T) {
+		h := startMapper(t, "--http", "127.0.0.1:0", "--devices", "deploy/examples/sim.yaml")
+		url := h.dataPlane(t)
+		if code := httpStatus(url + "/readyz"); code != http.StatusOK {
+			t.Errorf("/readyz standalone = %d; want 200", code)
+		}
+	})
 }
 
 func TestRegistersOnlyOnceItsSocketListens(t *testing.T) {

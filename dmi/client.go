@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -98,6 +99,8 @@ type Client struct {
 	// unavailable is signalled when a report finds EdgeCore unavailable, so
 	// that Run registers again.
 	unavailable chan struct{}
+	// registered is set once every protocol has been registered.
+	registered atomic.Bool
 }
 
 var _ device.Sender = (*Client)(nil)
@@ -182,6 +185,11 @@ func newLimiter(perSecond float64, burst int) *rate.Limiter {
 	}
 	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 }
+
+// Registered reports whether Run has registered every protocol with EdgeCore
+// at least once. It stays true while EdgeCore is away: the devices loaded
+// keep running.
+func (c *Client) Registered() bool { return c.registered.Load() }
 
 // Close closes the connection to EdgeCore.
 func (c *Client) Close() error { return c.conn.Close() }

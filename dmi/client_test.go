@@ -610,3 +610,41 @@ func TestTheRegisteredAddressIsAbsolute(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisteredOnceEveryProtocolIsRegistered(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
+	run(t, c)
+	waitFor(t, "a failed registration", func() bool { return log.count("cannot register with EdgeCore") > 0 })
+	if c.Registered() {
+		t.Fatal("Registered before EdgeCore answered")
+	}
+	// spi fails once more after i2c succeeded: not registered yet then.
+	var mu sync.Mutex
+	failSPI, registeredThen := true, true
+	edge := &fakeEdgeCore{onRegister: func(protocol string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if protocol == "spi" && failSPI {
+			failSPI, registeredThen = false, c.Registered()
+			return edgeCoreTooBusy("tinymapper-spi")
+		}
+		return nil
+	}}
+	stop := edge.start(t, sock)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	if !c.Registered() {
+		t.Fatal("not Registered after every protocol registered")
+	}
+	mu.Lock()
+	if registeredThen {
+		t.Error("Registered while spi was not")
+	}
+	mu.Unlock()
+	stop()
+	waitFor(t, "the loss", func() bool { return log.count("lost EdgeCore") == 1 })
+	if !c.Registered() {
+		t.Error("not Registered while EdgeCore is away; the devices it gave keep running")
+	}
+}
