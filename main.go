@@ -118,6 +118,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mgr := device.NewManager(device.Options{Log: log}, drv...)
 
 	var sender device.Sender
+	// ready is what /readyz answers: standalone, once the devices file is
+	// loaded; under EdgeCore, once registration has succeeded.
+	ready := func() bool { return false }
 	var wg sync.WaitGroup
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
@@ -128,6 +131,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}
 		log.Info("standalone mode: EdgeCore is not contacted", "devices", cfg.Devices)
+		ready = func() bool { return true }
 	} else {
 		srv := dmi.NewServer(mgr, log)
 		wg.Add(1)
@@ -147,9 +151,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		defer client.Close()
 		sender = client
+		ready = client.Registered
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// EdgeCore calls our socket as soon as we register: listen first.
+			select {
+			case <-srv.Ready():
+			case <-work.Done():
+				return
+			}
 			client.Run(work)
 		}()
 	}
@@ -183,7 +194,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			wg.Wait()
 			return fmt.Errorf("data plane: %w", err)
 		}
-		httpSrv = &http.Server{Handler: data.Handler(mgr, func() bool { return true }, log), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = &http.Server{Handler: data.Handler(mgr, ready, log), ReadHeaderTimeout: 5 * time.Second}
 		log.Info("data plane listening", "address", "http://"+ln.Addr().String())
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

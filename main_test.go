@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +71,12 @@ func startMapper(t *testing.T, extra ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return startMapperIn(t, dir, extra...)
+}
+
+// startMapperIn is startMapper with its sockets in dir.
+func startMapperIn(t *testing.T, dir string, extra ...string) *harness {
+	t.Helper()
 	h := &harness{dir: dir, sock: filepath.Join(dir, "mapper.sock"), edgecore: filepath.Join(dir, "dmi.sock"), logs: &syncBuffer{}}
 	args := append([]string{"--board", "sim", "--sock", h.sock, "--edgecore-sock", h.edgecore, "--http", ""}, extra...)
 	cfg, err := loadConfig(args)
@@ -94,6 +102,21 @@ func startMapper(t *testing.T, extra ...string) *harness {
 		}
 	})
 	return h
+}
+
+// logLines counts the mapper's log lines that contain every one of parts.
+func (h *harness) logLines(parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -150,9 +173,87 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	}
 }
 
+// dataPlane returns the base URL the mapper's REST data plane logged.
+func (h *harness) dataPlane(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="data plane listening" address=(http://\S+)`)
+	var url string
+	eventually(t, 10*time.Second, "the data plane", func() bool {
+		m := re.FindStringSubmatch(h.logs.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	return url
+}
+
+// httpStatus GETs url and returns the status code (0 when it cannot connect).
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestReadinessMeansRegisteredOrLoaded(t *testing.T) {
+	t.Run("under EdgeCore: not ready until registered", func(t *testing.T) {
+		h := startMapper(t, "--http", "127.0.0.1:0")
+		url := h.dataPlane(t)
+		time.Sleep(300 * time.Millisecond) // registration is failing meanwhile
+		if code := httpStatus(url + "/readyz"); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz without EdgeCore = %d; want 503", code)
+		}
+		if code := httpStatus(url + "/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz without EdgeCore = %d; want 200", code)
+		}
+		stub, err := edgecore.Start(h.edgecore, edgecore.Options{Unlimited: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stub.Close()
+		eventually(t, 20*time.Second, "/readyz 200 once registered", func() bool { return httpStatus(url+"/readyz") == http.StatusOK })
+		if len(stub.Mappers()) != len(drivers(defaults().Common.Protocols)) {
+			t.Errorf("ready with %d of the protocols registered", len(stub.Mappers()))
+		}
+	})
+	t.Run("standalone: ready once the devices are loaded", func(t *testing.T) {
+		h := startMapper(t, "--http", "127.0.0.1:0", "--devices", "deploy/examples/sim.yaml")
+		url := h.dataPlane(t)
+		if code := httpStatus(url + "/readyz"); code != http.StatusOK {
+			t.Errorf("/readyz standalone = %d; want 200", code)
+		}
+	})
+}
+
+func TestRegistersOnlyOnceItsSocketListens(t *testing.T) {
+	dir, err := os.MkdirTemp("", "tm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// EdgeCore is up first, so the mapper registers at once on start.
+	stub, err := edgecore.Start(filepath.Join(dir, "dmi.sock"), edgecore.Options{Unlimited: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stub.Close()
+	startMapperIn(t, dir)
+	served := drivers(defaults().Common.Protocols)
+	eventually(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) == len(served) })
+	if u := stub.Unreachable(); len(u) > 0 {
+		t.Errorf("registered before its socket listened: %q", u)
+	}
+}
+
 func TestDeviceLifecycleOverDMI(t *testing.T) {
-	h := startMapper(t, "--report-rate", "0")
-	stub, err := edgecore.Start(h.edgecore, edgecore.Options{Unlimited: true})
+	// EdgeCore's limiter (1/s, burst 100) and the mapper's pacing: the
+	// default burst, a rate under EdgeCore's but above the default 0.5/s,
+	// so that the test stays quick.
+	h := startMapper(t, "--report-rate", "0.9", "--report-burst", "20")
+	stub, err := edgecore.Start(h.edgecore, edgecore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +274,17 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		return tw.Reported == "7" && tw.ObservedDesired == "7"
 	})
 
-	// UpdateDevice with a new desired value is a write, read back as reported.
+	// UpdateDevice with a new desired value is a write, read back as
+	// reported, even after the unchanged model that EdgeCore sends before
+	// every UpdateDevice: the device is not reopened.
 	c, done, err := stub.Mapper("i2c")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer done()
+	if _, err := c.UpdateDeviceModel(ctx, &pb.UpdateDeviceModelRequest{Model: eepromModel()}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Device: eepromDevice(t, "99")}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +292,9 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		tw, _ := stub.Twin("default", "eeprom", "byte16")
 		return tw.Reported == "99" && tw.ObservedDesired == "99"
 	})
+	if n := h.logLines(`msg="device started"`, "device=default/eeprom"); n != 1 {
+		t.Errorf("the EEPROM was started %d times; want once: a desired change is a write, not a reopen", n)
+	}
 
 	// GetDevice returns the spec and the current twins.
 	got, err := c.GetDevice(ctx, &pb.GetDeviceRequest{DeviceName: "eeprom", DeviceNamespace: "default"})
@@ -220,6 +329,9 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 	}
 	if bad := stub.Invalid(); len(bad) > 0 {
 		t.Errorf("EdgeCore would drop: %v", bad)
+	}
+	if n := stub.Counts().Rejected; n != 0 {
+		t.Errorf("%d calls refused by EdgeCore's limiter; want 0", n)
 	}
 }
 

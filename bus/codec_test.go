@@ -89,7 +89,7 @@ func TestParseCodecRejectsBadKeysWithFieldError(t *testing.T) {
 		msg   string
 	}{
 		{"unknown dataType", cfg("dataType", "uint9"), "dataType", "not one of"},
-		{"dataType not a string", cfg("dataType", true), "dataType", "not one of"},
+		{"dataType a boolean", cfg("dataType", true), "dataType", "quote the value"},
 		{"unknown byteOrder", cfg("byteOrder", "middle"), "byteOrder", "not one of"},
 		{"shift negative", cfg("shift", -1), "shift", "out of range"},
 		{"shift above 31", cfg("dataType", "uint32", "shift", 32), "shift", "out of range"},

@@ -126,8 +126,10 @@ func (c Config) Ignored(known ...string) []string {
 	return out
 }
 
-// String returns the string at key, or def when it is absent. Numbers and
-// booleans are accepted and formatted, since YAML writers often leave off quotes.
+// String returns the string at key, or def when it is absent. Numbers are
+// accepted and formatted, since YAML writers often leave off quotes. A
+// boolean is refused with BooleanError: what the user wrote (N, yes, ON) is
+// lost by the time it arrives as true or false.
 func (c Config) String(key, def string) (string, error) {
 	v, ok := c.Values[key]
 	if !ok {
@@ -139,9 +141,29 @@ func (c Config) String(key, def string) (string, error) {
 	case Number:
 		return strconv.FormatFloat(v.Num, 'f', -1, 64), nil
 	case Bool:
-		return strconv.FormatBool(v.Bool), nil
+		return "", c.BooleanError(key, "", "")
 	}
 	return "", c.Errorf(key, "has no value")
+}
+
+// ErrBoolean is wrapped by the errors for a boolean where text is expected.
+var ErrBoolean = errors.New("arrived as a boolean, not text")
+
+// BooleanError returns the FieldError for key holding a boolean where text is
+// expected. kubectl reads YAML 1.1, in which unquoted y, yes, on, n, no and
+// off (and true, false) are booleans, so `parity: N` arrives as false. The
+// message says to quote the value, as in key: example (example "..." when
+// empty), or to write one of want (when not empty).
+func (c Config) BooleanError(key, example, want string) error {
+	v := c.Values[key]
+	if example == "" {
+		example = "..."
+	}
+	msg := fmt.Sprintf("YAML 1.1, which kubectl reads, makes unquoted y, yes, on, n, no and off booleans; quote the value (%s: %q)", key, example)
+	if want != "" {
+		msg += " or write " + want
+	}
+	return &FieldError{Field: c.field(key), Err: fmt.Errorf("%w (%t): %s", ErrBoolean, v.Bool, msg)}
 }
 
 // Int returns the integer at key, or def when it is absent. The value must be a
@@ -239,6 +261,9 @@ func (c Config) Bool(key string, def bool) (bool, error) {
 // OneOf returns the string at key (def when absent), which must be one of
 // choices, compared without regard to case. It returns the matching choice.
 func (c Config) OneOf(key, def string, choices ...string) (string, error) {
+	if v, ok := c.Values[key]; ok && v.Kind == Bool {
+		return "", c.BooleanError(key, "", "one of "+strings.Join(choices, ", "))
+	}
 	s, err := c.String(key, def)
 	if err != nil {
 		return "", err

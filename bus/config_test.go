@@ -101,6 +101,44 @@ func TestFloatBoolStringAndOneOf(t *testing.T) {
 	}
 }
 
+// TestTextKeysRefuseBooleans: kubectl turns an unquoted N, yes or off into a
+// boolean, and the word the user wrote is gone; text keys say to quote it
+// rather than read "false".
+func TestTextKeysRefuseBooleans(t *testing.T) {
+	c := cfgOf("command", true, "mode", false, "eol", "\n", "baud", 9600.0)
+	tests := []struct {
+		name string
+		get  func() (string, error)
+		want []string // in the message; empty: no error
+	}{
+		{"String refuses true", func() (string, error) { return c.String("command", "") }, []string{"configData.command", "boolean", "(true)", `quote the value (command: "...")`}},
+		{"OneOf refuses false and lists the choices", func() (string, error) { return c.OneOf("mode", "input", "input", "output") },
+			[]string{"configData.mode", "(false)", "quote the value", "or write one of input, output"}},
+		{"String takes a string", func() (string, error) { return c.String("eol", "") }, nil},
+		{"String formats a number", func() (string, error) { return c.String("baud", "") }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.get()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("error %v; want none", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.Is(err, ErrBoolean) || !errors.As(err, &fe) {
+				t.Fatalf("error %v; want a FieldError wrapping ErrBoolean", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
 func TestFromFloat32RecoversTheDecimal(t *testing.T) {
 	tests := []struct {
 		in   float32

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,7 +182,9 @@ func (m *Manager) onWorker(w *worker, f func()) {
 }
 
 // PutModel adds or replaces a model. Devices waiting for it start; devices
-// using the old version restart with the new one.
+// using the old version restart with the new one. A model equal to the one
+// kept changes nothing: EdgeCore sends the model again before every device
+// update and once per device at registration.
 func (m *Manager) PutModel(model Model) error {
 	if model.Name == "" {
 		return &bus.FieldError{Field: "model.name", Err: errors.New("is required")}
@@ -189,6 +192,8 @@ func (m *Manager) PutModel(model Model) error {
 	if model.Namespace == "" {
 		model.Namespace = "default"
 	}
+	// Keep a copy of our own: the caller may reuse its slice.
+	model.Properties = slices.Clone(model.Properties)
 	seen := map[string]bool{}
 	for i, p := range model.Properties {
 		field := fmt.Sprintf("model.spec.properties[%d]", i)
@@ -199,11 +204,11 @@ func (m *Manager) PutModel(model Model) error {
 			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
 		}
 		seen[p.Name] = true
-		switch strings.ToUpper(p.Type) {
-		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString:
-			model.Properties[i].Type = strings.ToUpper(p.Type)
+		switch t := strings.ToUpper(p.Type); t {
+		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString, TypeBytes, TypeStream, "":
+			model.Properties[i].Type = t
 		default:
-			return &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING", p.Type)}
+			return &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING, BYTES, STREAM", p.Type)}
 		}
 		if _, _, err := bounds(model.Properties[i]); err != nil {
 			return &bus.FieldError{Field: field, Err: err}
@@ -212,11 +217,19 @@ func (m *Manager) PutModel(model Model) error {
 	key := Key(model.Namespace, model.Name)
 	m.mu.Lock()
 	old := m.models[key]
-	m.models[key] = &model
+	same := old != nil && reflect.DeepEqual(*old, model)
+	if !same {
+		m.models[key] = &model
+		for _, p := range model.Properties {
+			if !Sampled(p.Type) {
+				m.log.Warn("property not sampled or reported: its type carries no number", "model", key, "property", p.Name, "type", p.Type)
+			}
+		}
+	}
 	var restart []Device
 	for _, r := range m.devices {
 		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
-			if old == nil || !reflect.DeepEqual(*old, model) || r.dev == nil {
+			if !same || r.dev == nil {
 				restart = append(restart, r.spec)
 			}
 		}
@@ -280,10 +293,14 @@ func (m *Manager) PutDevice(d Device) error {
 	if err != nil {
 		return err
 	}
-	if old != nil && old.dev != nil && old.model == model && sameButDesired(old.spec, d) {
+	if old != nil && old.dev != nil && sameModel(old.model, model) && sameButDesired(old.spec, d) {
 		old.spec = d
-		for i, p := range old.props {
-			if want := d.Properties[i].Desired; want != p.desired.Load().(string) {
+		for _, dp := range d.Properties {
+			p := old.byName[dp.Name]
+			if p == nil {
+				continue // not sampled
+			}
+			if want := dp.Desired; want != p.desired.Load().(string) {
 				p.desired.Store(want)
 				m.writeDesired(key, old, p, want)
 			}
@@ -295,9 +312,9 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	points := dev.Points()
-	if len(points) != len(d.Properties) {
+	if len(points) != len(plan.props) {
 		dev.Close()
-		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(d.Properties))
+		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
 	if w, ok := dev.(interface{ Warnings() []string }); ok {
 		for _, msg := range w.Warnings() {
@@ -384,6 +401,9 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		if mp == nil {
 			return plan, &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("model %s has no property %q", model.Name, p.Name)}
 		}
+		if !Sampled(mp.Type) {
+			continue // PutModel warned about it
+		}
 		lo, hi, _ := bounds(*mp)
 		deadband, err := p.Visitor.Float(DeadbandKey, 0)
 		if err == nil && deadband < 0 {
@@ -420,6 +440,18 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		})
 	}
 	return plan, nil
+}
+
+// Sampled reports whether properties of type t are sampled and reported: the
+// numeric types, BOOLEAN and STRING (whose drivers decide what they can
+// read). BYTES, STREAM and a missing type carry no number for a ring; such
+// properties are kept in the spec and otherwise left alone.
+func Sampled(t string) bool {
+	switch t {
+	case TypeBytes, TypeStream, "":
+		return false
+	}
+	return true
 }
 
 // DeadbandKey is the visitor configData key the manager reads itself: a
@@ -470,6 +502,12 @@ func (p *prop) parseDesired(s string) (float64, error) {
 		return 0, fmt.Errorf("%s is outside the model's range [%g, %g]", s, p.min, p.max)
 	}
 	return v, nil
+}
+
+// sameModel reports whether a device opened with model a may keep running
+// with model b: the same model, or one with the same content.
+func sameModel(a, b *Model) bool {
+	return a == b || (a != nil && b != nil && reflect.DeepEqual(*a, *b))
 }
 
 // sameButDesired reports whether a and b differ at most in desired values.
@@ -596,11 +634,13 @@ func (m *Manager) SetDesired(namespace, name, property, value string) error {
 	m.mu.RLock()
 	r := m.devices[Key(namespace, name)]
 	var spec Device
+	unsampled := false
 	if r != nil {
 		spec = r.spec
+		unsampled = r.dev != nil && r.byName[property] == nil
 	}
 	m.mu.RUnlock()
-	if r == nil {
+	if r == nil || unsampled {
 		return ErrNotFound
 	}
 	spec.Properties = append([]Property(nil), spec.Properties...)

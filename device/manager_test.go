@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -368,4 +372,155 @@ func TestDeviceKeysListOneProtocol(t *testing.T) {
 	if got := m.DeviceKeys("i2c"); len(got) != 0 {
 		t.Errorf("DeviceKeys(i2c) = %v; want none", got)
 	}
+}
+
+func TestAResentModelLeavesItsDevicesAlone(t *testing.T) {
+	cases := []struct {
+		name string
+		// resend sends the model (and possibly the device) again, as EdgeCore does.
+		resend func(t *testing.T, m *Manager)
+	}{
+		{"UpdateDeviceModel before every UpdateDevice", func(t *testing.T, m *Manager) {
+			if err := m.PutModel(testModel()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"re-registration: the model once per device, then the devices", func(t *testing.T, m *Manager) {
+			for range 3 {
+				if err := m.PutModel(testModel()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := m.PutDevice(testDevice("a", "10")); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.PutDevice(testDevice("b", "20")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, drv := startManager(t)
+			m.PutModel(testModel())
+			if err := m.PutDevice(testDevice("a", "10")); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.PutDevice(testDevice("b", "20")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
+			tc.resend(t, m)
+			if got := drv.opens.Load(); got != 2 {
+				t.Errorf("opens %d after the resend; want 2 (no reopen)", got)
+			}
+			if err := m.PutDevice(testDevice("a", "55")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+			if o, c := drv.opens.Load(), drv.closes.Load(); o != 2 || c != 0 {
+				t.Errorf("opens %d closes %d after a desired change; want 2 and 0: a write, not a reopen", o, c)
+			}
+			drv.mu.Lock()
+			writes := fmt.Sprint(drv.writes)
+			drv.mu.Unlock()
+			if writes != "[default/a/2=10 default/b/2=20 default/a/2=55]" {
+				t.Errorf("writes %s; want each desired value written once", writes)
+			}
+		})
+	}
+}
+
+func TestAModelChangedInPlaceStillRestartsItsDevices(t *testing.T) {
+	m, drv := startManager(t)
+	mod := testModel()
+	m.PutModel(mod)
+	m.PutDevice(testDevice("a", ""))
+	// The caller edits the slice it passed before: the manager must have
+	// kept its own copy, or the change would look like no change.
+	mod.Properties[0].Unit = "kelvin"
+	if err := m.PutModel(mod); err != nil {
+		t.Fatal(err)
+	}
+	if o, c := drv.opens.Load(), drv.closes.Load(); o != 2 || c != 1 {
+		t.Errorf("opens %d closes %d after a model change; want a reopen", o, c)
+	}
+	if p, _ := m.Property("default", "a", "temp"); p.Unit != "kelvin" {
+		t.Errorf("unit %q; want the new model's", p.Unit)
+	}
+	// And a desired change after the model change is a write again.
+	if err := m.PutDevice(testDevice("a", "5")); err != nil {
+		t.Fatal(err)
+	}
+	if o := drv.opens.Load(); o != 2 {
+		t.Errorf("opens %d after a desired change following a model change; want 2", o)
+	}
+}
+
+func TestPropertiesThatCarryNoNumberAreKeptButNotSampled(t *testing.T) {
+	for _, typ := range []string{"BYTES", "stream", ""} {
+		t.Run("type "+strconv.Quote(typ), func(t *testing.T) {
+			var logs strings.Builder
+			var mu sync.Mutex
+			drv := newFakeDriver()
+			m := NewManager(Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))}, drv)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { m.Run(ctx); close(done) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			model := testModel()
+			model.Properties = append([]ModelProperty{{Name: "snapshot", Type: typ, AccessMode: ReadWrite}}, model.Properties...)
+			for range 2 { // sent again, as EdgeCore does
+				if err := m.PutModel(model); err != nil {
+					t.Fatalf("PutModel refused a model with a %q property: %v", typ, err)
+				}
+			}
+			dev := testDevice("a", "10")
+			dev.Properties = append([]Property{{Name: "snapshot", Desired: "AAEC", Visitor: cfg("v", "register", 9)}}, dev.Properties...)
+			if err := m.PutDevice(dev); err != nil {
+				t.Fatal(err)
+			}
+			drv.set("default/a/1", 21.5)
+			waitFor(t, "the other properties sampled", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 21.5 })
+			if _, ok := m.Property("default", "a", "snapshot"); ok {
+				t.Error("the property is sampled")
+			}
+			twins, _, _ := m.Twins("default", "a")
+			for _, tw := range twins {
+				if tw.Property == "snapshot" {
+					t.Errorf("the property has a twin: %+v", tw)
+				}
+			}
+			if err := m.SetDesired("default", "a", "snapshot", "AAEC"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("SetDesired on it = %v; want ErrNotFound", err)
+			}
+			// A desired change of a sampled property beside it is still a write.
+			dev.Properties[2].Desired = "55"
+			if err := m.PutDevice(dev); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "setpoint 55", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+			if n := drv.opens.Load(); n != 1 {
+				t.Errorf("%d opens; want 1", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if n := strings.Count(logs.String(), "property=snapshot"); n != 1 {
+				t.Errorf("the property was logged %d times; want one warning:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -53,7 +55,9 @@ type ClientConfig struct {
 	// Socket is EdgeCore's DMI socket (DefaultEdgeCoreSocket when empty).
 	Socket string
 	// Address is the path of our own DeviceMapperService socket (the one
-	// Server.Serve listens on). EdgeCore calls it back there.
+	// Server.Serve listens on). EdgeCore calls it back there, from its own
+	// working directory, so a relative path is made absolute (against ours)
+	// before it is registered.
 	Address string
 	// Name is the mapper's name (DefaultName when empty). Each protocol is
 	// registered as its own mapper, named Name-protocol (tinymapper-i2c).
@@ -95,6 +99,8 @@ type Client struct {
 	// unavailable is signalled when a report finds EdgeCore unavailable, so
 	// that Run registers again.
 	unavailable chan struct{}
+	// registered is set once every protocol has been registered.
+	registered atomic.Bool
 }
 
 var _ device.Sender = (*Client)(nil)
@@ -117,6 +123,11 @@ func NewClient(cfg ClientConfig, reg Registry) (*Client, error) {
 	case reg == nil:
 		return nil, errors.New("dmi: client: no registry")
 	}
+	addr, err := filepath.Abs(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("dmi: client: Address %q: %w", cfg.Address, err)
+	}
+	cfg.Address = addr
 	c := &Client{
 		cfg:         cfg,
 		reg:         reg,
@@ -174,6 +185,11 @@ func newLimiter(perSecond float64, burst int) *rate.Limiter {
 	}
 	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 }
+
+// Registered reports whether Run has registered every protocol with EdgeCore
+// at least once. It stays true while EdgeCore is away: the devices loaded
+// keep running.
+func (c *Client) Registered() bool { return c.registered.Load() }
 
 // Close closes the connection to EdgeCore.
 func (c *Client) Close() error { return c.conn.Close() }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
@@ -516,4 +519,132 @@ func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
 	run(t, c)
 	second := <-restarted
 	waitFor(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
+}
+
+// countingDriver is an i2c driver whose points read 0; it counts opens.
+type countingDriver struct{ opens, closes atomic.Int32 }
+
+func (d *countingDriver) Protocol() string { return "i2c" }
+
+func (d *countingDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	d.opens.Add(1)
+	dev := &countingDevice{d: d}
+	for range cfg.Properties {
+		dev.points = append(dev.points, zeroPoint{})
+	}
+	return dev, nil
+}
+
+type countingDevice struct {
+	d      *countingDriver
+	points []bus.Point
+}
+
+func (c *countingDevice) Bus() string         { return "i2c:test" }
+func (c *countingDevice) Points() []bus.Point { return c.points }
+func (c *countingDevice) Close() error        { c.d.closes.Add(1); return nil }
+
+type zeroPoint struct{}
+
+func (zeroPoint) Read() (float64, error) { return 0, nil }
+
+func TestRegistrationAgainWithTheSameDataReopensNothing(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	// EdgeCore lists the model once per device of it.
+	data := map[string]*pb.MapperRegisterResponse{"i2c": {
+		ModelList:  []*pb.DeviceModel{tmp102Model(), tmp102Model()},
+		DeviceList: []*pb.Device{thermometer(t, "a"), thermometer(t, "b")},
+	}}
+	first := &fakeEdgeCore{data: data}
+	stop := first.start(t, sock)
+	drv := &countingDriver{}
+	mgr := device.NewManager(device.Options{}, drv)
+	ctx, cancel := context.WithCancel(context.Background())
+	managed := make(chan struct{})
+	go func() { mgr.Run(ctx); close(managed) }()
+	t.Cleanup(func() { cancel(); <-managed })
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock, Protocols: []string{"i2c"}, Server: NewServer(mgr, nil)}, mgr, &log)
+	run(t, c)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	if n := drv.opens.Load(); n != 2 {
+		t.Fatalf("%d opens after the first registration; want 2", n)
+	}
+
+	stop()
+	second := &fakeEdgeCore{data: data}
+	second.start(t, sock)
+	waitFor(t, "registration with the restarted EdgeCore", func() bool { return log.count("registered with EdgeCore") == 2 })
+	if o, cl := drv.opens.Load(), drv.closes.Load(); o != 2 || cl != 0 {
+		t.Errorf("opens %d closes %d after registering again with the same devices; want 2 and 0", o, cl)
+	}
+}
+
+// TestTheRegisteredAddressIsAbsolute: EdgeCore dials MapperInfo.address from
+// its own working directory.
+func TestTheRegisteredAddressIsAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ address, want string }{
+		{"/run/tinymapper.sock", "/run/tinymapper.sock"},
+		{"tinymapper.sock", filepath.Join(wd, "tinymapper.sock")},
+		{"./run/../kubeedge/tinymapper.sock", filepath.Join(wd, "kubeedge", "tinymapper.sock")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.address, func(t *testing.T) {
+			sock := filepath.Join(socketDir(t), "dmi.sock")
+			edge := &fakeEdgeCore{}
+			edge.start(t, sock)
+			c := newTestClient(t, ClientConfig{Socket: sock, Address: tt.address, Protocols: []string{"i2c"}}, newFakeRegistry(), nil)
+			if err := c.Register(context.Background(), "i2c"); err != nil {
+				t.Fatal(err)
+			}
+			edge.mu.Lock()
+			got := string(edge.registers[0].GetMapper().GetAddress())
+			edge.mu.Unlock()
+			if got != tt.want {
+				t.Errorf("registered address %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegisteredOnceEveryProtocolIsRegistered(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
+	run(t, c)
+	waitFor(t, "a failed registration", func() bool { return log.count("cannot register with EdgeCore") > 0 })
+	if c.Registered() {
+		t.Fatal("Registered before EdgeCore answered")
+	}
+	// spi fails once more after i2c succeeded: not registered yet then.
+	var mu sync.Mutex
+	failSPI, registeredThen := true, true
+	edge := &fakeEdgeCore{onRegister: func(protocol string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if protocol == "spi" && failSPI {
+			failSPI, registeredThen = false, c.Registered()
+			return edgeCoreTooBusy("tinymapper-spi")
+		}
+		return nil
+	}}
+	stop := edge.start(t, sock)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	if !c.Registered() {
+		t.Fatal("not Registered after every protocol registered")
+	}
+	mu.Lock()
+	if registeredThen {
+		t.Error("Registered while spi was not")
+	}
+	mu.Unlock()
+	stop()
+	waitFor(t, "the loss", func() bool { return log.count("lost EdgeCore") == 1 })
+	if !c.Registered() {
+		t.Error("not Registered while EdgeCore is away; the devices it gave keep running")
+	}
 }

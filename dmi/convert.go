@@ -43,12 +43,15 @@ var propertyTypes = map[string]string{
 	device.TypeString:  device.TypeString,
 	device.TypeBytes:   device.TypeBytes,
 	device.TypeStream:  device.TypeStream,
+	"":                 "", // the CRD allows it; such a property is not sampled
 }
 
 // ModelFromProto converts a DeviceModel as EdgeCore sends it. An empty
 // namespace means "default"; a model without a spec has no properties.
 // Property types are accepted in any case and returned as KubeEdge spells
-// them (INT, FLOAT, ...); an empty accessMode means ReadOnly. Errors are
+// them (INT, FLOAT, ...), or empty when the model leaves the type out (the
+// device manager does not sample BYTES, STREAM and untyped properties); an
+// empty accessMode means ReadOnly. Errors are
 // *bus.FieldError values naming the field, such as
 // "model.spec.properties[temperature].type".
 func ModelFromProto(m *pb.DeviceModel) (device.Model, error) {

@@ -118,6 +118,9 @@ func TestModelFromProto(t *testing.T) {
 			{Name: "temperature", Type: "float", AccessMode: "ReadOnly", Unit: "Cel", Minimum: "-40", Maximum: "125"},
 			{Name: "alert", Type: "BOOLEAN", AccessMode: "readwrite"},
 			{Name: "label", Type: "STRING"},
+			{Name: "blob", Type: "bytes"},
+			{Name: "video", Type: "STREAM"},
+			{Name: "untyped"},
 		}},
 	})
 	if err != nil {
@@ -127,6 +130,9 @@ func TestModelFromProto(t *testing.T) {
 		{Name: "temperature", Type: device.TypeFloat, AccessMode: device.ReadOnly, Unit: "Cel", Minimum: "-40", Maximum: "125"},
 		{Name: "alert", Type: device.TypeBoolean, AccessMode: device.ReadWrite},
 		{Name: "label", Type: device.TypeString, AccessMode: device.ReadOnly},
+		{Name: "blob", Type: device.TypeBytes, AccessMode: device.ReadOnly},
+		{Name: "video", Type: device.TypeStream, AccessMode: device.ReadOnly},
+		{Name: "untyped", Type: "", AccessMode: device.ReadOnly},
 	}}
 	if m.Namespace != want.Namespace || m.Name != want.Name || len(m.Properties) != len(want.Properties) {
 		t.Fatalf("model = %+v, want %+v", m, want)

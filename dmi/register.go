@@ -57,6 +57,7 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 		}
 		if len(failed) == 0 {
 			c.log.Info("registered with EdgeCore", "socket", c.cfg.Socket, "protocols", c.cfg.Protocols)
+			c.registered.Store(true)
 			*outage = false
 			return nil
 		}

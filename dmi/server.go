@@ -41,6 +41,9 @@ type Server struct {
 	// name): a marshalled Device is a fifth of the decoded one, and GetDevice
 	// is rare.
 	specs map[string][]byte
+
+	ready     chan struct{} // closed once Serve listens
+	readyOnce sync.Once
 }
 
 // NewServer returns a Server that applies what EdgeCore sends to reg. A nil
@@ -49,8 +52,14 @@ func NewServer(reg Registry, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{reg: reg, log: log, specs: make(map[string][]byte)}
+	return &Server{reg: reg, log: log, specs: make(map[string][]byte), ready: make(chan struct{})}
 }
+
+// Ready is closed once Serve listens on its socket, in place with its final
+// permissions. Register with EdgeCore only then: EdgeCore calls the mapper
+// back at the registered address at once, and does not retry a failed
+// RegisterDevice. It is never closed when Serve fails to listen.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Serve listens on the unix socket socketPath and serves until ctx ends, then
 // lets running calls finish (for up to two seconds) and removes the socket.
@@ -86,6 +95,9 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	s.log.Info("serving DMI", "socket", socketPath)
+	// Connections are accepted from here on: the kernel queues them until
+	// gs.Serve takes them.
+	s.readyOnce.Do(func() { close(s.ready) })
 
 	select {
 	case err := <-served:

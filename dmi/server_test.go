@@ -336,3 +336,49 @@ func TestServeRefusesToRemoveOtherFiles(t *testing.T) {
 		t.Error("the file was touched")
 	}
 }
+
+func TestReadyTellsWhenTheSocketListens(t *testing.T) {
+	t.Run("closed once the socket is in place and answers", func(t *testing.T) {
+		path := filepath.Join(socketDir(t), "mapper.sock")
+		srv := NewServer(newFakeRegistry(), nil)
+		select {
+		case <-srv.Ready():
+			t.Fatal("ready before Serve")
+		default:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, path) }()
+		defer func() { cancel(); <-done }()
+		select {
+		case <-srv.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatal("not ready after 10 s")
+		}
+		// No waiting from here: what EdgeCore would do at once.
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("socket at ready: %v, mode %v; want it in place with 0600", err, fi.Mode())
+		}
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatalf("dial at ready: %v", err)
+		}
+		c.Close()
+	})
+	t.Run("never closed when Serve cannot listen", func(t *testing.T) {
+		path := filepath.Join(socketDir(t), "mapper.sock")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srv := NewServer(newFakeRegistry(), nil)
+		if err := srv.Serve(context.Background(), path); err == nil {
+			t.Fatal("Serve succeeded on a regular file")
+		}
+		select {
+		case <-srv.Ready():
+			t.Error("ready although Serve failed")
+		default:
+		}
+	})
+}

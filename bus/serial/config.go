@@ -34,7 +34,9 @@ func PortKeys() []string {
 //	baudRate    bits per second, 1 to 16000000; rates that are not termios
 //	            speeds (250000, 31250) are set with termios2 on Linux
 //	dataBits    5, 6, 7 or 8
-//	parity      none, even, odd, mark or space (or N, E, O, M, S; any case)
+//	parity      none, even, odd, mark or space (or N, E, O, M, S; any case;
+//	            unquoted N arrives from kubectl as the boolean false and is
+//	            refused, saying to quote it)
 //	stopBits    1, 1.5 (with 5 data bits only) or 2
 //	timeoutMs   how long to wait for a reply, 1 to 600000 ms
 //
@@ -83,6 +85,9 @@ func ParsePortConfig(c bus.Config, def PortConfig) (PortConfig, error) {
 	defParity := "none"
 	if def.Mode.Parity != 0 {
 		defParity = string(rune(def.Mode.Parity))
+	}
+	if v, ok := c.Values["parity"]; ok && v.Kind == bus.Bool {
+		return pc, c.BooleanError("parity", "N", "none, even, odd, mark or space")
 	}
 	parity, err := c.String("parity", defParity)
 	if err != nil {

@@ -2,10 +2,15 @@
 // (devices.kubeedge.io/v1beta1) from multi-document YAML, for standalone mode:
 // the same files a user applies to the cluster run here without EdgeCore.
 //
-// configData is converted the way EdgeCore converts it before sending it over
-// DMI: strings stay strings, booleans stay booleans, and every number becomes a
-// float32. A number that float32 cannot hold exactly is reported as a warning,
-// because on the cluster it would arrive changed; write such numbers as strings.
+// configData is read the way kubectl reads it and converted the way EdgeCore
+// converts it before sending it over DMI. kubectl and the API server read YAML
+// 1.1 (sigs.k8s.io/yaml, on gopkg.in/yaml.v2), where the plain words y, yes,
+// on, n, no, off (in their spellings of go-yaml v2's table) are booleans, and
+// so they are here, although gopkg.in/yaml.v3 reads YAML 1.2: `parity: N`
+// arrives as the boolean false in both places. Then strings stay strings,
+// booleans stay booleans, and every number becomes a float32. A number that
+// float32 cannot hold exactly is reported as a warning, because on the cluster
+// it would arrive changed; write such numbers as strings.
 package crd
 
 import (
@@ -17,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,11 +88,26 @@ func LoadFile(path string) (Set, error) {
 	return s, nil
 }
 
+// meta is Kubernetes' ObjectMeta. Only name and namespace are used; the
+// fields the API server fills in are accepted so that a file exported with
+// `kubectl get -o yaml` loads, and ignored.
 type meta struct {
 	Name        string            `yaml:"name"`
 	Namespace   string            `yaml:"namespace"`
 	Labels      map[string]string `yaml:"labels"`
 	Annotations map[string]string `yaml:"annotations"`
+
+	GenerateName               yaml.Node `yaml:"generateName"`
+	UID                        yaml.Node `yaml:"uid"`
+	ResourceVersion            yaml.Node `yaml:"resourceVersion"`
+	Generation                 yaml.Node `yaml:"generation"`
+	CreationTimestamp          yaml.Node `yaml:"creationTimestamp"`
+	DeletionTimestamp          yaml.Node `yaml:"deletionTimestamp"`
+	DeletionGracePeriodSeconds yaml.Node `yaml:"deletionGracePeriodSeconds"`
+	SelfLink                   yaml.Node `yaml:"selfLink"`
+	OwnerReferences            yaml.Node `yaml:"ownerReferences"`
+	Finalizers                 yaml.Node `yaml:"finalizers"`
+	ManagedFields              yaml.Node `yaml:"managedFields"`
 }
 
 type header struct {
@@ -113,9 +134,56 @@ type modelDoc struct {
 			Unit        string `yaml:"unit"`
 		} `yaml:"properties"`
 	} `yaml:"spec"`
+	Status yaml.Node `yaml:"status"` // written by the API server; ignored
 }
 
 type configData map[string]any
+
+// UnmarshalYAML reads a configData map with its plain scalars resolved as
+// kubectl resolves them (see yaml11).
+func (c *configData) UnmarshalYAML(n *yaml.Node) error {
+	yaml11(n)
+	var m map[string]any
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	*c = m
+	return nil
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 reads as booleans: go-yaml v2's
+// resolve table, which sigs.k8s.io/yaml (kubectl, the API server) uses.
+// YAML 1.2 (gopkg.in/yaml.v3) reads only the true and false spellings so.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"true": true, "True": true, "TRUE": true,
+	"on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false,
+	"false": false, "False": false, "FALSE": false,
+	"off": false, "Off": false, "OFF": false,
+}
+
+// yaml11 retags the plain (untagged, unquoted) scalars under n, keys and
+// values, the way sigs.k8s.io/yaml reads them where yaml.v3 would differ:
+// the YAML 1.1 booleans become booleans, and a date or time stays a string
+// (kubectl passes it on as written; yaml.v3 would make it a time.Time).
+func yaml11(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for _, c := range n.Content {
+			yaml11(c)
+		}
+	case yaml.ScalarNode:
+		if n.Style != 0 {
+			return // quoted, tagged or a block scalar: as written
+		}
+		if b, ok := yaml11Bools[n.Value]; ok {
+			n.Tag, n.Value = "!!bool", strconv.FormatBool(b)
+		} else if n.ShortTag() == "!!timestamp" {
+			n.Tag = "!!str"
+		}
+	}
+}
 
 type deviceDoc struct {
 	APIVersion string `yaml:"apiVersion"`
@@ -151,7 +219,7 @@ type deviceDoc struct {
 			PropertyNames []string `yaml:"propertyNames"`
 		} `yaml:"methods"`
 	} `yaml:"spec"`
-	Status yaml.Node `yaml:"status"`
+	Status yaml.Node `yaml:"status"` // written by EdgeCore; ignored
 }
 
 // Parse reads every document in b.
@@ -306,6 +374,9 @@ func value(x any) (bus.Value, string, error) {
 	case uint64:
 		f = float64(v)
 	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return bus.Value{}, "", fmt.Errorf("%v cannot be sent: JSON, which kubectl sends, has no infinity or NaN", v)
+		}
 		f = v
 	case nil:
 		return bus.Value{}, "", errors.New("has no value")

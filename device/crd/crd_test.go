@@ -180,6 +180,68 @@ func TestParseConfigDataValues(t *testing.T) {
 	}
 }
 
+// TestParseReadsConfigDataAsKubectlDoes: kubectl reads YAML 1.1, where more
+// plain words are booleans than in YAML 1.2; a file must mean the same here
+// as on the cluster.
+func TestParseReadsConfigDataAsKubectlDoes(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want bus.Value
+	}{
+		{"plain N is false", "N", bus.BoolValue(false)},
+		{"plain n is false", "n", bus.BoolValue(false)},
+		{"plain no is false", "no", bus.BoolValue(false)},
+		{"plain No is false", "No", bus.BoolValue(false)},
+		{"plain NO is false", "NO", bus.BoolValue(false)},
+		{"plain off is false", "off", bus.BoolValue(false)},
+		{"plain Off is false", "Off", bus.BoolValue(false)},
+		{"plain OFF is false", "OFF", bus.BoolValue(false)},
+		{"plain False is false", "False", bus.BoolValue(false)},
+		{"plain Y is true", "Y", bus.BoolValue(true)},
+		{"plain y is true", "y", bus.BoolValue(true)},
+		{"plain yes is true", "yes", bus.BoolValue(true)},
+		{"plain Yes is true", "Yes", bus.BoolValue(true)},
+		{"plain YES is true", "YES", bus.BoolValue(true)},
+		{"plain on is true", "on", bus.BoolValue(true)},
+		{"plain On is true", "On", bus.BoolValue(true)},
+		{"plain ON is true", "ON", bus.BoolValue(true)},
+		{"plain TRUE is true", "TRUE", bus.BoolValue(true)},
+		{"other casings are strings", "nO", bus.StringValue("nO")},
+		{"longer words are strings", "none", bus.StringValue("none")},
+		{"double-quoted N stays a string", `"N"`, bus.StringValue("N")},
+		{"single-quoted yes stays a string", `'yes'`, bus.StringValue("yes")},
+		{"tagged !!str off stays a string", `!!str off`, bus.StringValue("off")},
+		{"a date stays a string", "2024-05-01", bus.StringValue("2024-05-01")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := crd.Parse([]byte(deviceYAML(tt.yaml, tt.yaml)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := set.Devices[0]
+			if got := d.Config.Values["v"]; got != tt.want {
+				t.Errorf("spec.protocol.configData.v = %+v, want %+v", got, tt.want)
+			}
+			if got := d.Properties[0].Visitor.Values["v"]; got != tt.want {
+				t.Errorf("visitors.configData.v = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReadsAPlainBooleanKeyAsKubectlDoes(t *testing.T) {
+	doc := strings.Replace(deviceYAML("1", "2"), "      v: 1\n", "      v: 1\n      on: 3\n", 1)
+	set, err := crd.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := set.Devices[0].Config.Values["true"]; !ok || got != bus.NumberValue(3) {
+		t.Errorf("configData %v; want the key on read as \"true\", as kubectl sends it", set.Devices[0].Config.Values)
+	}
+}
+
 func TestParseRefusesConfigDataEdgeCoreCannotCarry(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -193,6 +255,8 @@ func TestParseRefusesConfigDataEdgeCoreCannotCarry(t *testing.T) {
 		{"map in a visitor", "1", "{a: 1}", "spec.properties[temperature].visitors.configData.v"},
 		{"list in a visitor", "1", "[0x48]", "spec.properties[temperature].visitors.configData.v"},
 		{"empty value in a visitor", "1", "", "spec.properties[temperature].visitors.configData.v"},
+		{"infinity in a visitor", "1", ".inf", "spec.properties[temperature].visitors.configData.v"},
+		{"NaN in device configData", ".nan", "1", "spec.protocol.configData.v"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,5 +491,118 @@ func TestLoadReadsEveryYAMLFileOfADirectory(t *testing.T) {
 	}
 	if _, err := crd.Load("../../deploy/examples/nope.yaml"); err == nil {
 		t.Error("loading a missing file succeeded")
+	}
+}
+
+// exportedYAML is a DeviceModel and a Device as `kubectl get -o yaml` prints
+// them: with the fields the API server and EdgeCore fill in.
+const exportedYAML = `apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"devices.kubeedge.io/v1beta1","kind":"DeviceModel","metadata":{"annotations":{},"name":"tmp102","namespace":"default"}}
+  creationTimestamp: "2026-11-20T09:14:03Z"
+  generation: 1
+  name: tmp102
+  namespace: default
+  resourceVersion: "81234"
+  uid: 3f0c2a51-9a7e-4c55-8d1b-2f8e0c6b7d11
+spec:
+  properties:
+  - accessMode: ReadOnly
+    name: temperature
+    type: FLOAT
+  protocol: i2c
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata:
+  creationTimestamp: "2026-11-20T09:14:03Z"
+  finalizers:
+  - devices.kubeedge.io/finalizer
+  generation: 3
+  labels:
+    model: tmp102
+  managedFields:
+  - apiVersion: devices.kubeedge.io/v1beta1
+    fieldsType: FieldsV1
+    fieldsV1:
+      f:spec:
+        f:nodeName: {}
+    manager: kubectl-client-side-apply
+    operation: Update
+    time: "2026-11-20T09:14:03Z"
+  name: room-sensor
+  namespace: default
+  ownerReferences:
+  - apiVersion: devices.kubeedge.io/v1beta1
+    kind: DeviceModel
+    name: tmp102
+    uid: 3f0c2a51-9a7e-4c55-8d1b-2f8e0c6b7d11
+  resourceVersion: "81301"
+  uid: 9b7d4e2c-1f3a-4e8b-a6c5-0d2e4f6a8b10
+spec:
+  deviceModelRef:
+    name: tmp102
+  nodeName: edge-node-1
+  properties:
+  - collectCycle: 1000
+    desired:
+      value: ""
+    name: temperature
+    reportCycle: 10000
+    reportToCloud: true
+    visitors:
+      configData:
+        dataType: int16
+        register: 0
+      protocolName: i2c
+  protocol:
+    configData:
+      address: 72
+      bus: 1
+    protocolName: i2c
+status:
+  lastOnlineTime: "2026-11-20T09:20:00Z"
+  reportCycle: 10000
+  reportToCloud: true
+  state: online
+  twins:
+  - observedDesired:
+      value: ""
+    propertyName: temperature
+    reported:
+      metadata:
+        timestamp: "1795000800000"
+        type: float
+      value: "22.5625"
+`
+
+func TestParseReadsAFileExportedWithKubectl(t *testing.T) {
+	set, err := crd.Parse([]byte(exportedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Models) != 1 || len(set.Devices) != 1 || len(set.Warnings) != 0 {
+		t.Fatalf("got %d models, %d devices, warnings %q; want 1, 1 and none", len(set.Models), len(set.Devices), set.Warnings)
+	}
+	d := set.Devices[0]
+	if d.Name != "room-sensor" || d.Model != "tmp102" || d.Config.Values["address"] != bus.NumberValue(72) || len(d.Properties) != 1 {
+		t.Errorf("device = %+v", d)
+	}
+	// Kubernetes' fields are ignored; typos in what we read are still errors.
+	for _, typo := range []struct{ from, to string }{
+		{"  nodeName: edge-node-1", "  nodename: edge-node-1"},
+		{"  uid: 9b7d4e2c", "  uuid: 9b7d4e2c"},
+		{"    reportToCloud: true\n    visitors", "    reportToCLoud: true\n    visitors"},
+	} {
+		if !strings.Contains(exportedYAML, typo.from) {
+			t.Fatalf("test YAML lacks %q", typo.from)
+		}
+		doc := strings.Replace(exportedYAML, typo.from, typo.to, 1)
+		if _, err := crd.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "field "+strings.TrimSuffix(strings.Fields(typo.to)[0], ":")+" not found") {
+			t.Errorf("with %q: error %v; want the unknown field named", typo.to, err)
+		}
 	}
 }

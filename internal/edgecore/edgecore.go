@@ -74,8 +74,10 @@ type Stub struct {
 	sock    string
 
 	mu          sync.Mutex
+	refusing    bool                      // see Refuse
 	mappers     map[string]*pb.MapperInfo // by protocol
 	registers   int
+	unreachable []string // see Unreachable
 	rejected    int
 	reports     int
 	twinUpdates int
@@ -138,6 +140,26 @@ func (s *Stub) allow() bool {
 	return false
 }
 
+// allowReport is allow for reports, which Refuse can turn away.
+func (s *Stub) allowReport() bool {
+	s.mu.Lock()
+	refusing := s.refusing
+	if refusing {
+		s.rejected++
+	}
+	s.mu.Unlock()
+	return !refusing && s.allow()
+}
+
+// Refuse makes the stand-in answer every report (ReportDeviceStatus and
+// ReportDeviceStates) as EdgeCore does when its limiter is empty, until it is
+// called with false. Refused calls count as Rejected.
+func (s *Stub) Refuse(on bool) {
+	s.mu.Lock()
+	s.refusing = on
+	s.mu.Unlock()
+}
+
 // MapperRegister implements DeviceManagerService.
 func (s *Stub) MapperRegister(ctx context.Context, in *pb.MapperRegisterRequest) (*pb.MapperRegisterResponse, error) {
 	if !s.allow() {
@@ -146,9 +168,20 @@ func (s *Stub) MapperRegister(ctx context.Context, in *pb.MapperRegisterRequest)
 	if in.GetMapper().GetProtocol() == "" {
 		return nil, fmt.Errorf("fail to register mapper %s because the protocol is nil", in.GetMapper().GetName())
 	}
+	// EdgeCore calls the mapper back at its address as soon as a Device
+	// arrives, and does not retry: it must listen before it registers.
+	var unreachable string
+	if c, err := net.DialTimeout("unix", string(in.Mapper.GetAddress()), time.Second); err != nil {
+		unreachable = in.Mapper.GetName() + ": " + err.Error()
+	} else {
+		c.Close()
+	}
 	s.mu.Lock()
 	s.mappers[in.Mapper.Protocol] = in.Mapper
 	s.registers++
+	if unreachable != "" {
+		s.unreachable = append(s.unreachable, unreachable)
+	}
 	s.mu.Unlock()
 	out := &pb.MapperRegisterResponse{}
 	if !in.WithData {
@@ -194,7 +227,7 @@ func validate(typ, v string) error {
 
 // ReportDeviceStatus implements DeviceManagerService.
 func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatusRequest) (*pb.ReportDeviceStatusResponse, error) {
-	if !s.allow() {
+	if !s.allowReport() {
 		return nil, fmt.Errorf("fail to report device status because of too many request: %s", in.DeviceName)
 	}
 	if in.GetReportedDevice().GetTwins() == nil {
@@ -235,7 +268,7 @@ func (s *Stub) ReportDeviceStatus(ctx context.Context, in *pb.ReportDeviceStatus
 
 // ReportDeviceStates implements DeviceManagerService.
 func (s *Stub) ReportDeviceStates(ctx context.Context, in *pb.ReportDeviceStatesRequest) (*pb.ReportDeviceStatesResponse, error) {
-	if !s.allow() {
+	if !s.allowReport() {
 		return nil, fmt.Errorf("fail to report device states because of too many request: %s", in.DeviceName)
 	}
 	if in.State == "" || in.DeviceName == "" {
@@ -265,6 +298,14 @@ func (s *Stub) Invalid() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.invalid...)
+}
+
+// Unreachable lists the registrations whose mapper address did not accept a
+// connection when they arrived, with the dial error.
+func (s *Stub) Unreachable() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unreachable...)
 }
 
 // Mappers returns the registered mappers by protocol.

@@ -2,6 +2,7 @@ package kubeedge
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/dmi"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
@@ -250,5 +252,62 @@ func TestAUsersModelArrivesAsWritten(t *testing.T) {
 		if got.Properties[i] != want[i] {
 			t.Errorf("property %d = %+v, want %+v", i, got.Properties[i], want[i])
 		}
+	}
+}
+
+// TestAFileMeansTheSameStandaloneAndOnTheCluster: kubectl reads YAML 1.1
+// (unquoted y/n, yes/no, on/off are booleans); tinymapper --devices must read
+// the same configData out of the same file.
+func TestAFileMeansTheSameStandaloneAndOnTheCluster(t *testing.T) {
+	const doc = `
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata:
+  name: line
+spec:
+  deviceModelRef:
+    name: line-sensor
+  nodeName: edge-1
+  protocol:
+    protocolName: serial
+    configData:
+      port: /dev/ttyUSB0
+      parity: N
+      quotedParity: "N"
+      a: y
+      b: Yes
+      c: NO
+      d: on
+      e: Off
+      f: TRUE
+      g: nO
+      h: 2024-05-01
+      i: 0x10
+  properties:
+    - name: level
+      visitors:
+        protocolName: serial
+        configData:
+          activeLow: yes
+          command: 'ON'
+          other: off
+`
+	cluster, err := dmi.DeviceFromProto(fromEdgeCore(t, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := crd.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	standalone := set.Devices[0]
+	if !reflect.DeepEqual(standalone.Config.Values, cluster.Config.Values) {
+		t.Errorf("spec.protocol.configData\nstandalone %v\ncluster    %v", standalone.Config.Values, cluster.Config.Values)
+	}
+	if !reflect.DeepEqual(standalone.Properties[0].Visitor.Values, cluster.Properties[0].Visitor.Values) {
+		t.Errorf("visitors.configData\nstandalone %v\ncluster    %v", standalone.Properties[0].Visitor.Values, cluster.Properties[0].Visitor.Values)
+	}
+	if got := cluster.Config.Values["parity"]; got != bus.BoolValue(false) {
+		t.Errorf("parity: N arrives from EdgeCore as %v; this test assumes the boolean false", got)
 	}
 }

@@ -364,3 +364,70 @@ func flatKeys(prefix string, m map[string]any) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestEveryExampleDeviceNamesItsNode: KubeEdge's cloud devicecontroller sends
+// a Device to an edge node only when spec.nodeName is set.
+func TestEveryExampleDeviceNamesItsNode(t *testing.T) {
+	for _, d := range documents(t, "deploy/examples/*.yaml") {
+		if d.kind != "Device" {
+			continue
+		}
+		var dev devices.Device
+		if err := yaml.Unmarshal(d.body, &dev); err != nil {
+			t.Errorf("%s: %v", d.name, err)
+			continue
+		}
+		if dev.Spec.NodeName == "" {
+			t.Errorf("%s: Device %s has no spec.nodeName; the cloud would send it to no edge node", d.name, dev.Name)
+		}
+	}
+}
+
+// TestEveryExampleModelHasItsDevicesProtocol: EdgeCore routes DeviceModel
+// calls by the model's spec.protocol and Device calls by the device's
+// protocolName, so a model reaches the mapper of its devices only when the
+// two agree, and only when tinymapper serves that protocol.
+func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
+	served := []string{"i2c", "spi", "gpio", "serial", "modbus-rtu"} // the default --protocols
+	models := map[string]string{}                                    // namespace/name -> spec.protocol
+	var devs []devices.Device
+	var names []string
+	for _, d := range documents(t, "deploy/examples/*.yaml") {
+		switch d.kind {
+		case "DeviceModel":
+			var m devices.DeviceModel
+			if err := yaml.Unmarshal(d.body, &m); err != nil {
+				t.Fatalf("%s: %v", d.name, err)
+			}
+			if !slices.Contains(served, m.Spec.Protocol) {
+				t.Errorf("%s: DeviceModel %s: spec.protocol %q is not one tinymapper registers (%v)", d.name, m.Name, m.Spec.Protocol, served)
+			}
+			models[nsName(m.Namespace, m.Name)] = m.Spec.Protocol
+		case "Device":
+			var dev devices.Device
+			if err := yaml.Unmarshal(d.body, &dev); err != nil {
+				t.Fatalf("%s: %v", d.name, err)
+			}
+			devs = append(devs, dev)
+			names = append(names, d.name)
+		}
+	}
+	for i, dev := range devs {
+		if dev.Spec.DeviceModelRef == nil {
+			t.Errorf("%s: Device %s has no deviceModelRef", names[i], dev.Name)
+			continue
+		}
+		want, ok := models[nsName(dev.Namespace, dev.Spec.DeviceModelRef.Name)]
+		if !ok {
+			continue // reported by TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes
+		}
+		if got := dev.Spec.Protocol.ProtocolName; got != want {
+			t.Errorf("%s: Device %s: protocolName %q, its DeviceModel's spec.protocol %q", names[i], dev.Name, got, want)
+		}
+		for _, p := range dev.Spec.Properties {
+			if got := p.Visitors.ProtocolName; got != want {
+				t.Errorf("%s: Device %s property %s: visitors.protocolName %q, its DeviceModel's spec.protocol %q", names[i], dev.Name, p.Name, got, want)
+			}
+		}
+	}
+}
