@@ -521,6 +521,35 @@ func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
 	waitFor(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
 }
 
+func TestAFailureBeforeAnySuccessRetriesOnlyWhatIsLeft(t *testing.T) {
+	// The first protocol of a round fails as a connection that is not ready
+	// yet fails (Unavailable, at once); the round stops there, and the next
+	// registers each protocol once. A round that went on would register spi,
+	// then register it again to be sure EdgeCore had not restarted.
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	edge := &fakeEdgeCore{}
+	var once sync.Once
+	edge.onRegister = func(protocol string) error {
+		var err error
+		once.Do(func() { err = status.Error(codes.Unavailable, "connection not ready") })
+		return err
+	}
+	edge.start(t, sock)
+	var log syncBuffer
+	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
+	run(t, c)
+	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	edge.mu.Lock()
+	defer edge.mu.Unlock()
+	per := map[string]int{}
+	for _, r := range edge.registers {
+		per[r.GetMapper().GetProtocol()]++
+	}
+	if per["i2c"] != 2 || per["spi"] != 1 {
+		t.Errorf("registrations per protocol %v; want i2c twice (failed, then registered) and spi once", per)
+	}
+}
+
 // countingDriver is an i2c driver whose points read 0; it counts opens.
 type countingDriver struct{ opens, closes atomic.Int32 }
 

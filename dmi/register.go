@@ -36,24 +36,40 @@ func (c *Client) Run(ctx context.Context) error {
 // registerAll registers every protocol, retrying those that fail until all
 // have succeeded or ctx ends. *outage says whether the current outage has
 // been logged already.
+//
+// A round stops at the first failure that is not EdgeCore's limiter: when
+// EdgeCore cannot be reached, the other protocols would fail the same way.
+// Protocols that succeeded before such a failure registered with an EdgeCore
+// that may have gone away since, so the next round registers them again;
+// a round that failed before any success retries only what is left, so a
+// mapper that starts before EdgeCore registers each protocol once.
 func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 	pending := slices.Clone(c.cfg.Protocols)
 	delay := c.retryMin
 	for {
 		var failed []string
 		var firstErr error
-		lost := false // EdgeCore itself failed, not just its limiter
-		for _, p := range pending {
-			if err := c.Register(ctx, p); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				failed = append(failed, p)
-				if firstErr == nil {
-					firstErr = err
-				}
-				lost = lost || !errors.Is(err, ErrRateLimited)
+		succeeded, lostAfterSuccess := false, false
+		for i, p := range pending {
+			err := c.Register(ctx, p)
+			if err == nil {
+				succeeded = true
+				continue
 			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			if errors.Is(err, ErrRateLimited) {
+				failed = append(failed, p)
+				continue
+			}
+			// EdgeCore itself failed: leave the rest for the next round.
+			failed = append(failed, pending[i:]...)
+			lostAfterSuccess = succeeded
+			break
 		}
 		if len(failed) == 0 {
 			c.log.Info("registered with EdgeCore", "socket", c.cfg.Socket, "protocols", c.cfg.Protocols)
@@ -68,9 +84,7 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 			c.log.Debug("still cannot register with EdgeCore", "err", firstErr, "retry_in", delay)
 		}
 		pending = failed
-		if lost {
-			// The protocols that succeeded may have registered with an
-			// EdgeCore that has since gone away: register them all again.
+		if lostAfterSuccess {
 			pending = slices.Clone(c.cfg.Protocols)
 		}
 		if err := sleep(ctx, delay); err != nil {
