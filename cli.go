@@ -75,6 +75,9 @@ func boardCommand(args []string, out io.Writer) error {
 	for _, f := range b.Failed {
 		fmt.Fprintf(out, "driver failed: %s\n", f)
 	}
+	for _, w := range b.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
 	return nil
 }
 

@@ -7,9 +7,13 @@
 // Start (called by sim.Register) opens two ports and registers their names
 // in hal/serialreg, where hal.OpenSerial looks them up:
 //
-//	name          also       behind it
-//	/dev/ttyUSB0  ttyUSB0    an RS-485 line with two Modbus RTU slaves, addresses 1 and 2 (board/sim/rtuslave)
-//	/dev/ttyACM0  ttyACM0    an ASCII temperature/humidity sensor (board/sim/linesensor)
+//	name          also                         behind it
+//	/dev/ttyUSB0  ttyUSB0, /dev/ttySIM0, ttySIM0  an RS-485 line with two Modbus RTU slaves, addresses 1 and 2 (board/sim/rtuslave)
+//	/dev/ttyACM0  ttyACM0, /dev/ttySIM1, ttySIM1  an ASCII temperature/humidity sensor (board/sim/linesensor)
+//
+// A familiar name the host has a device of (a USB RS-485 adapter is
+// /dev/ttyUSB0) is left to it: the sim's port is then only /dev/ttySIM0 or
+// /dev/ttySIM1, so a CRD naming /dev/ttyUSB0 reaches the real line.
 //
 // Any mode works on a pty (baud rate, parity and stop bits are kept in the
 // tty's settings but do not slow or check the bytes), so a CRD's 9600 8N1 or
@@ -63,6 +67,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"sync"
 	"time"
 
@@ -74,11 +79,35 @@ import (
 	"github.com/tinymapper/tinymapper/hal/serialreg"
 )
 
-// Port names the sim registers in serialreg.
+// Port names the sim registers in serialreg. Each port is always
+// SimModbusPort or SimLinePort (also ttySIM0, ttySIM1), and takes the
+// familiar name of its kind of device too, ModbusPort or LinePort (also
+// ttyUSB0, ttyACM0), unless the host has a device by that name: a simulated
+// port never shadows a real adapter, since hal looks names up in serialreg
+// before it opens a device path.
 const (
-	ModbusPort = "/dev/ttyUSB0"
-	LinePort   = "/dev/ttyACM0"
+	ModbusPort    = "/dev/ttyUSB0"
+	LinePort      = "/dev/ttyACM0"
+	SimModbusPort = "/dev/ttySIM0"
+	SimLinePort   = "/dev/ttySIM1"
 )
+
+// Names returns the name and aliases a simulated port registers under: its
+// familiar name (such as /dev/ttyUSB0, alias ttyUSB0) with its sim name and
+// the short form as aliases, or, when exists says the host has the familiar
+// name, the sim name alone, and a warning saying so.
+func Names(familiar, sim string, exists func(path string) bool) (name string, aliases []string, warning string) {
+	if exists(familiar) {
+		return sim, []string{path.Base(sim)}, fmt.Sprintf("%s exists on this host: the simulated port is only %s, and %s opens the host's device", familiar, sim, familiar)
+	}
+	return familiar, []string{path.Base(familiar), sim, path.Base(sim)}, ""
+}
+
+// onHost reports whether the host has a device (or a link) at p.
+func onHost(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
 
 // Pty is a pseudo-terminal: a simulated device holds Master, software opens
 // Path as it would open a serial port.
@@ -162,6 +191,11 @@ type Board struct {
 	// Slaves are the Modbus slaves on the Modbus line, addresses 1 and 2.
 	Slaves []*rtuslave.Slave
 	Sensor *linesensor.Sensor
+	// ModbusName and LineName are the names the ports were registered
+	// under (see Names).
+	ModbusName, LineName string
+	// Warnings say which familiar names the host's own devices kept.
+	Warnings []string
 }
 
 // Start opens the sim's serial ports, starts their devices and registers
@@ -181,13 +215,20 @@ var start = sync.OnceValues(func() (*Board, error) {
 	}
 	b.Slaves = []*rtuslave.Slave{rtuslave.New(rtuslave.ID, nil), rtuslave.New(rtuslave.SecondID, nil)}
 	b.Sensor = linesensor.New(nil)
-	if err := serialreg.Register(ModbusPort, []string{"ttyUSB0"}, b.Modbus.Path); err != nil {
+	register := func(familiar, sim, path string) (string, error) {
+		name, aliases, warning := Names(familiar, sim, onHost)
+		if warning != "" {
+			b.Warnings = append(b.Warnings, warning)
+		}
+		return name, serialreg.Register(name, aliases, path)
+	}
+	if b.ModbusName, err = register(ModbusPort, SimModbusPort, b.Modbus.Path); err != nil {
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err
 	}
-	if err := serialreg.Register(LinePort, []string{"ttyACM0"}, b.Line.Path); err != nil {
-		serialreg.Unregister(ModbusPort)
+	if b.LineName, err = register(LinePort, SimLinePort, b.Line.Path); err != nil {
+		serialreg.Unregister(b.ModbusName)
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +118,51 @@ func TestLineSensorTalksOnTtyACM0(t *testing.T) {
 		}
 		if !reading.MatchString(line) {
 			t.Errorf("line %q is not a reading", line)
+		}
+	}
+}
+
+func TestSimPortsNeverShadowTheHostsDevices(t *testing.T) {
+	tests := []struct {
+		name      string
+		host      []string
+		familiar  string
+		sim       string
+		wantName  string
+		wantAlias []string
+		warns     bool
+	}{
+		{"a host without the device lends its familiar name", nil, serialsim.ModbusPort, serialsim.SimModbusPort,
+			"/dev/ttyUSB0", []string{"ttyUSB0", "/dev/ttySIM0", "ttySIM0"}, false},
+		{"a host with a USB adapter keeps /dev/ttyUSB0", []string{"/dev/ttyUSB0"}, serialsim.ModbusPort, serialsim.SimModbusPort,
+			"/dev/ttySIM0", []string{"ttySIM0"}, true},
+		{"a host with a CDC device keeps /dev/ttyACM0", []string{"/dev/ttyACM0", "/dev/ttyUSB0"}, serialsim.LinePort, serialsim.SimLinePort,
+			"/dev/ttySIM1", []string{"ttySIM1"}, true},
+		{"another device on the host does not matter", []string{"/dev/ttyUSB1"}, serialsim.LinePort, serialsim.SimLinePort,
+			"/dev/ttyACM0", []string{"ttyACM0", "/dev/ttySIM1", "ttySIM1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exists := func(p string) bool { return slices.Contains(tt.host, p) }
+			name, aliases, warning := serialsim.Names(tt.familiar, tt.sim, exists)
+			if name != tt.wantName || !slices.Equal(aliases, tt.wantAlias) {
+				t.Errorf("Names = %q %q, want %q %q", name, aliases, tt.wantName, tt.wantAlias)
+			}
+			if (warning != "") != tt.warns || tt.warns && !strings.Contains(warning, tt.familiar) {
+				t.Errorf("warning %q, want one naming %s: %v", warning, tt.familiar, tt.warns)
+			}
+		})
+	}
+}
+
+func TestSimPortsAnswerToTheirSimNames(t *testing.T) {
+	b := start(t)
+	for _, tc := range []struct{ name, canonical, path string }{
+		{"ttySIM0", b.ModbusName, b.Modbus.Path},
+		{serialsim.SimLinePort, b.LineName, b.Line.Path},
+	} {
+		if c, p := hal.SerialPort(tc.name); c != tc.canonical || p != tc.path {
+			t.Errorf("SerialPort(%q) = %q, %q; want %q, %q", tc.name, c, p, tc.canonical, tc.path)
 		}
 	}
 }
