@@ -717,3 +717,58 @@ func BenchmarkReadPoints10(b *testing.B) {
 		}
 	}
 }
+
+func TestAReplugedAdapterIsUsedAgainWithoutARestart(t *testing.T) {
+	const name = "/dev/ttyTEST-rs485"
+	line := func() (*serialsim.Pty, *rtuslave.Slave) {
+		p, err := serialsim.NewPty()
+		if err != nil {
+			t.Skip(err)
+		}
+		s := rtuslave.New(5, nil)
+		done := make(chan error, 1)
+		go func() {
+			done <- (&rtuslave.Line{Master: p.Master, TTY: p.TTY, Slaves: []*rtuslave.Slave{s}}).Serve()
+		}()
+		t.Cleanup(func() { p.Close(); <-done })
+		return p, s
+	}
+	first, _ := line()
+	if err := hal.RegisterSerial(name, nil, first.Path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	d := open(t, config(devicePath, "port", name, "slaveID", 5, "baudRate", 9600, "timeoutMs", 100),
+		property("fan", true, "register", "HoldingRegister", "offset", 1))
+	fan := d.Points()[0]
+	write(t, fan, 70)
+
+	first.Close() // the USB adapter is unplugged
+	_, err := fan.Read()
+	if !errors.Is(err, hal.ErrPortGone) {
+		t.Fatalf("read with the adapter unplugged = %v, want hal.ErrPortGone", err)
+	}
+	if errors.Is(err, modbus.ErrNoResponse) {
+		t.Errorf("%v blames the slave for the port", err)
+	}
+
+	hal.UnregisterSerial(name)
+	second, _ := line()
+	if err := hal.RegisterSerial(name, nil, second.Path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := fan.Read()
+		if err == nil {
+			if v != 50 {
+				t.Errorf("fan speed %v from the new line's slave, want its power-on 50", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the port did not come back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

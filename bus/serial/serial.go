@@ -456,6 +456,11 @@ func (lp *linePort) read(done chan struct{}) {
 			return
 		}
 		if err != nil {
+			if errors.Is(err, hal.ErrPortGone) {
+				// Unplugged: hal opens the device again on a later
+				// read; a line cut in half is not a line.
+				lp.listen.reset()
+			}
 			if !errors.Is(err, hal.ErrTimeout) {
 				time.Sleep(100 * time.Millisecond) // a port that hung up: do not spin
 			}
