@@ -21,7 +21,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // These tests run against the simulated board's SPI port 0.0 (an MCP3008),
@@ -490,18 +489,32 @@ func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
 	}
 }
 
-func TestExampleCRDsRunOnTheSim(t *testing.T) {
+func TestExampleCRDReadsTheSimsDocumentedValues(t *testing.T) {
 	m := manager(t)
 	set := bustest.Deploy(t, m, "../../deploy/examples/spi.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
-		v, _ := m.Device(d.Namespace, d.Name)
-		for _, p := range v.Properties {
-			var s ringbuf.Sample
-			if !p.Ring.Latest(&s) || s.Err != 0 {
-				t.Errorf("%s/%s: no good sample (%q)", d.Name, p.Name, p.LastError)
-			}
-		}
+	}
+	const volt = mcp3008.VRef / 1024 // one code
+	sample := func(prop string) (float64, time.Time) {
+		bustest.LatestValue(t, m, "adc", prop, func(float64) bool { return true })
+		s, _ := latest(m, "adc", prop)
+		return s.Value, time.Unix(0, s.Time)
+	}
+	// Constant channels: exactly their codes.
+	if v, _ := sample("supply-half"); v != float64(mcp3008.Code(1, time.Now()))*volt || math.Abs(v-1.65) > 1e-12 {
+		t.Errorf("supply-half = %v V, want channel 1's code 512 in volts: 1.65", v)
+	}
+	if v, _ := sample("bridge"); v != float64(mcp3008.Code(4, time.Now())-mcp3008.Code(5, time.Now())) || v != 767 {
+		t.Errorf("bridge = %v, want CH4 − CH5 = 1023 − 256 = 767", v)
+	}
+	// Moving channels: their functions at the sample's time, within the
+	// few codes they move while the transaction runs.
+	if v, at := sample("pot"); math.Abs(v-float64(mcp3008.Code(0, at))) > 3 {
+		t.Errorf("pot = %v at %v, want the 10 s triangle's %d", v, at, mcp3008.Code(0, at))
+	}
+	if v, at := sample("sensor"); math.Abs(v/volt-float64(mcp3008.Code(2, at))) > 1 || v < 0 || v > mcp3008.VRef {
+		t.Errorf("sensor = %v V at %v, want the 60 s sine's code %d in volts", v, at, mcp3008.Code(2, at))
 	}
 }
 
