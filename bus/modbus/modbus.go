@@ -47,7 +47,10 @@
 // lands on the properties it concerns. Devices on one port share one handle
 // on it and one bus worker (Device.Bus is "serial:" and the port's
 // canonical name), and each request and its reply hold the port, so frames
-// of two slaves never interleave. Before each request the master waits for
+// of two slaves never interleave. A port that serial line devices with
+// unsolicited properties use is refused (their reader takes every byte),
+// and they are refused on a port a slave uses (see serial.ClaimReplies).
+// Before each request the master waits for
 // 3.5 character times of silence (1.75 ms above 19200 baud) since the last
 // byte on the line, and throws away anything that arrived unasked. A reply is
 // found by its address, function and CRC even after noise or an adapter's
@@ -278,7 +281,12 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, cfg.Config.Errorf("port", "%w", err)
 	}
-	d.h = h
+	release, err := serial.ClaimReplies(h.Port())
+	if err != nil {
+		h.Close()
+		return nil, cfg.Config.Errorf("port", "%w", err)
+	}
+	d.h, d.release = h, release
 	d.silence = 1750 * time.Microsecond
 	if dc.Mode.Baud <= 19200 {
 		d.silence = dc.Mode.CharTime() * 7 / 2
@@ -306,6 +314,7 @@ type Device struct {
 	all      []*point
 	warnings []string
 	closed   atomic.Bool
+	release  func() // the claim on the port's replies (serial.ClaimReplies)
 
 	// Back-off of a slave that does not answer; used with the port held.
 	now     func() time.Time
@@ -336,6 +345,7 @@ func (d *Device) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
+	d.release()
 	return d.h.Close()
 }
 

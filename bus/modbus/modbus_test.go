@@ -16,6 +16,7 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/modbus"
+	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -771,4 +772,74 @@ func TestAReplugedAdapterIsUsedAgainWithoutARestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestModbusAndUnsolicitedLinePropertiesDoNotShareAPort(t *testing.T) {
+	const name = "/dev/ttyTEST-mixed"
+	_, path := ownSlave(t, 1)
+	if err := hal.RegisterSerial(name, nil, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	lineDev := func(props ...bus.PropertyConfig) (bus.Device, error) {
+		return serial.Driver{}.Open(bus.DeviceConfig{Name: "default/line",
+			Config: config(devicePath, "port", name, "baudRate", 19200, "parity", "even"), Properties: props})
+	}
+	unsolicited := property("t", false, "pattern", `T=(\d+)`)
+	polled := property("id", false, "command", "ID?")
+	slaveDev := func() (bus.Device, error) {
+		return modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/slave",
+			Config: config(devicePath, "port", name, "slaveID", 1), Properties: []bus.PropertyConfig{property("fan", false, "register", "HoldingRegister", "offset", 1)}})
+	}
+	refused := func(t *testing.T, what string, d bus.Device, err error) {
+		t.Helper()
+		if err == nil {
+			d.Close()
+			t.Fatalf("%s opened", what)
+		}
+		var fe *bus.FieldError
+		if !errors.As(err, &fe) || fe.Field != devicePath+".port" || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want an error of %s.port naming %s", what, err, devicePath, name)
+		}
+	}
+
+	t.Run("a slave on a port with unsolicited properties", func(t *testing.T) {
+		line, err := lineDev(unsolicited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer line.Close()
+		d, err := slaveDev()
+		refused(t, "the Modbus device", d, err)
+	})
+	t.Run("unsolicited properties on a port with a slave", func(t *testing.T) {
+		slave, err := slaveDev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := lineDev(polled, unsolicited)
+		refused(t, "the line device", d, err)
+		// Closing the slave ends its claim.
+		slave.Close()
+		if d, err = lineDev(unsolicited); err != nil {
+			t.Errorf("after the slave closed: %v", err)
+		} else {
+			d.Close()
+		}
+	})
+	t.Run("polled line properties share a port with a slave", func(t *testing.T) {
+		slave, err := slaveDev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slave.Close()
+		line, err := lineDev(polled)
+		if err != nil {
+			t.Fatalf("a polled line device next to a slave: %v", err)
+		}
+		line.Close()
+		if v := read(t, slave.Points()[0]); v != 50 {
+			t.Errorf("fan %v", v)
+		}
+	})
 }
