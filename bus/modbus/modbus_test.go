@@ -50,9 +50,10 @@ func property(name string, writable bool, kv ...any) bus.PropertyConfig {
 		Config: config(bustest.PropertyPath(name), kv...)}
 }
 
-// slave returns the configData of a slave on the sim's Modbus line.
+// slave returns the configData of a slave on the sim's Modbus line, at the
+// line's mode: the driver's default, 19200 8E1.
 func slave(id int, kv ...any) bus.Config {
-	return config(devicePath, append([]any{"port", "/dev/ttyUSB0", "slaveID", id, "baudRate", 115200}, kv...)...)
+	return config(devicePath, append([]any{"port", "/dev/ttyUSB0", "slaveID", id}, kv...)...)
 }
 
 // open opens a device and closes it when the test ends.
@@ -264,7 +265,7 @@ func TestABatchTheSlaveRefusesIsReadPointByPoint(t *testing.T) {
 
 func TestTwoSlavesShareOnePort(t *testing.T) {
 	one := open(t, slave(1), property("r", true, "register", "HoldingRegister", "offset", 3))
-	two := open(t, config(devicePath, "port", "ttyUSB0", "slaveID", 2, "baudRate", 115200),
+	two := open(t, config(devicePath, "port", "ttyUSB0", "slaveID", 2, "baudRate", 19200, "parity", "even"),
 		property("r", true, "register", "HoldingRegister", "offset", 3))
 	if one.Bus() != "serial:/dev/ttyUSB0" || two.Bus() != one.Bus() {
 		t.Errorf("Bus() = %q and %q, want serial:/dev/ttyUSB0 for both", one.Bus(), two.Bus())
@@ -300,7 +301,7 @@ func TestTwoSlavesShareOnePort(t *testing.T) {
 	}
 	_, err := modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/slow", Config: config(devicePath, "port", "/dev/ttyUSB0", "slaveID", 3, "baudRate", 9600),
 		Properties: []bus.PropertyConfig{property("r", false, "register", "HoldingRegister")}})
-	if err == nil || !strings.Contains(err.Error(), "already open at 115200 8E1") {
+	if err == nil || !strings.Contains(err.Error(), "already open at 19200 8E1") {
 		t.Errorf("a slave at another baud rate on the same port = %v", err)
 	}
 }
@@ -842,4 +843,16 @@ func TestModbusAndUnsolicitedLinePropertiesDoNotShareAPort(t *testing.T) {
 			t.Errorf("fan %v", v)
 		}
 	})
+}
+
+func TestACRDWithTheWrongModeFailsOnTheSimAsOnHardware(t *testing.T) {
+	// The sim's line runs at 19200 8E1 (serialsim.ModbusMode).
+	for _, kv := range [][]any{{"baudRate", 9600}, {"parity", "odd"}, {"stopBits", 2}} {
+		t.Run(fmt.Sprint(kv...), func(t *testing.T) {
+			d := open(t, slave(1, append(kv, "timeoutMs", 100)...), property("fan", false, "register", "HoldingRegister", "offset", 1))
+			if _, err := d.Points()[0].Read(); !errors.Is(err, modbus.ErrNoResponse) {
+				t.Errorf("read at the wrong mode = %v, want no response", err)
+			}
+		})
+	}
 }

@@ -15,10 +15,16 @@
 // /dev/ttyUSB0) is left to it: the sim's port is then only /dev/ttySIM0 or
 // /dev/ttySIM1, so a CRD naming /dev/ttyUSB0 reaches the real line.
 //
-// Any mode works on a pty (baud rate, parity and stop bits are kept in the
-// tty's settings but do not slow or check the bytes), so a CRD's 9600 8N1 or
-// 19200 8E1 both run. The Modbus line frames by 3.5 characters of silence at
-// the baud rate the mapper set.
+// Each device has its mode, as real ones do: the Modbus line runs at 19200
+// 8E1 (ModbusMode), the line sensor at 9600 8N1 (LineMode). A pty does not
+// slow or check the bytes, but it keeps the baud rate, stop bits and kind of
+// parity the mapper set (board/sim/ttymode), and the devices look: a frame
+// sent to the Modbus line at another mode gets no reply, and the line
+// sensor garbles what it sends and ignores what it gets at another mode, so
+// a CRD with the wrong mode fails on the sim as on hardware. A pty cannot
+// show the data bits, nor tell even parity from none: those mistakes go
+// unnoticed here. The Modbus line frames by 3.5 characters of silence at the
+// baud rate the mapper set.
 //
 // # Modbus RTU slaves 1 and 2 on /dev/ttyUSB0
 //
@@ -76,6 +82,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim/linesensor"
 	"github.com/tinymapper/tinymapper/board/sim/rtuslave"
+	"github.com/tinymapper/tinymapper/board/sim/ttymode"
 	"github.com/tinymapper/tinymapper/hal/serialreg"
 )
 
@@ -190,6 +197,9 @@ type Board struct {
 	Line   *Pty
 	// Slaves are the Modbus slaves on the Modbus line, addresses 1 and 2.
 	Slaves []*rtuslave.Slave
+	// RTU is the Modbus line; its WrongMode counts frames sent at another
+	// mode than ModbusMode.
+	RTU    *rtuslave.Line
 	Sensor *linesensor.Sensor
 	// ModbusName and LineName are the names the ports were registered
 	// under (see Names).
@@ -233,11 +243,20 @@ var start = sync.OnceValues(func() (*Board, error) {
 		b.Line.Close()
 		return nil, err
 	}
-	line := &rtuslave.Line{Master: b.Modbus.Master, TTY: b.Modbus.TTY, Slaves: b.Slaves}
-	go line.Serve()
+	b.Sensor.Expect(b.Line.TTY, LineMode)
+	b.RTU = &rtuslave.Line{Master: b.Modbus.Master, TTY: b.Modbus.TTY, Slaves: b.Slaves, Mode: &ModbusMode}
+	go b.RTU.Serve()
 	go b.Sensor.Serve(b.Line.Master, linesensorPeriod)
 	return b, nil
 })
+
+// The modes of the sim's serial devices: a CRD must set them, as it must
+// set a real device's. ModbusMode is the Modbus over Serial Line
+// specification's default, LineMode the common 9600 8N1.
+var (
+	ModbusMode = ttymode.Mode{Baud: 19200, DataBits: 8, Parity: 'E', StopBits: 1}
+	LineMode   = ttymode.Mode{Baud: 9600, DataBits: 8, Parity: 'N', StopBits: 1}
+)
 
 // linesensorPeriod is how often the line sensor prints unsolicited.
 const linesensorPeriod = time.Second

@@ -3,6 +3,7 @@ package serialsim_test
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,7 +76,7 @@ func TestModbusSlavesAnswerOnTtyUSB0(t *testing.T) {
 
 func TestModbusLineIgnoresACorruptedFrame(t *testing.T) {
 	b := start(t)
-	s, err := hal.OpenSerial(serialsim.ModbusPort, hal.SerialMode{Baud: 115200})
+	s, err := hal.OpenSerial(serialsim.ModbusPort, hal.SerialMode{Baud: 19200, Parity: hal.ParityEven})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +165,85 @@ func TestSimPortsAnswerToTheirSimNames(t *testing.T) {
 		if c, p := hal.SerialPort(tc.name); c != tc.canonical || p != tc.path {
 			t.Errorf("SerialPort(%q) = %q, %q; want %q, %q", tc.name, c, p, tc.canonical, tc.path)
 		}
+	}
+}
+
+func TestTheModbusLineAnswersAtItsModeOnly(t *testing.T) {
+	b := start(t)
+	tests := []struct {
+		name    string
+		mode    hal.SerialMode
+		answers bool
+	}{
+		{"19200 8E1, the line's mode", hal.SerialMode{Baud: 19200, Parity: hal.ParityEven}, true},
+		{"9600 8E1", hal.SerialMode{Baud: 9600, Parity: hal.ParityEven}, false},
+		{"115200 8E1", hal.SerialMode{Baud: 115200, Parity: hal.ParityEven}, false},
+		{"19200 8O1", hal.SerialMode{Baud: 19200, Parity: hal.ParityOdd}, false},
+		{"19200 8E2", hal.SerialMode{Baud: 19200, Parity: hal.ParityEven, StopBits: hal.Stop2}, false},
+		// A pty cannot show PARENB: no parity passes for even.
+		{"19200 8N1, which a pty cannot tell from 8E1", hal.SerialMode{Baud: 19200}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := hal.OpenSerial(serialsim.ModbusPort, tt.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			dropped := b.RTU.WrongMode()
+			s.Write(frame(1, 3, 0, 1, 0, 1))
+			s.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			got := make([]byte, 7)
+			n, err := io.ReadFull(s, got)
+			switch {
+			case tt.answers && (err != nil || !bytes.Equal(got, frame(1, 3, 2, 0, 50))):
+				t.Errorf("reply % x, %v; want the fan speed", got[:n], err)
+			case !tt.answers && n > 0:
+				t.Errorf("a frame at %s got % x; a slave at 19200 8E1 cannot read it", tt.mode, got[:n])
+			case !tt.answers && b.RTU.WrongMode() != dropped+1:
+				t.Errorf("WrongMode went from %d to %d, want one more", dropped, b.RTU.WrongMode())
+			}
+		})
+	}
+}
+
+func TestTheLineSensorGarblesAtAnotherMode(t *testing.T) {
+	start(t)
+	reading := regexp.MustCompile(`T=\d+\.\d H=\d+\.\d`)
+	for _, tt := range []struct {
+		name string
+		mode hal.SerialMode
+		ok   bool
+	}{
+		{"9600 8N1, the sensor's mode", hal.SerialMode{Baud: 9600}, true},
+		{"115200 8N1", hal.SerialMode{Baud: 115200}, false},
+		{"9600 8O1", hal.SerialMode{Baud: 9600, Parity: hal.ParityOdd}, false},
+		{"9600 8N2", hal.SerialMode{Baud: 9600, StopBits: hal.Stop2}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := hal.OpenSerial(serialsim.LinePort, tt.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.Write([]byte("READ?\r\n"))
+			// The reply, or the unsolicited line within a second.
+			s.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			var got []byte
+			buf := make([]byte, 64)
+			for len(got) < 15 {
+				n, err := s.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			if len(got) == 0 {
+				t.Fatal("the sensor sent nothing")
+			}
+			if reading.Match(got) != tt.ok {
+				t.Errorf("at %s the sensor sent %q; readable: %v, want %v", tt.mode, got, !tt.ok, tt.ok)
+			}
+		})
 	}
 }
