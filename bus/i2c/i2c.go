@@ -285,6 +285,12 @@ func (p *point) Read() (float64, error) {
 // ("remote I/O error") instead and wraps ErrNoAck, so callers can.
 var ErrNoAck = errors.New("no device acknowledged (NACK)")
 
+// IsNoAck reports whether err says that no device acknowledged: it wraps
+// ErrNoAck or syscall.EREMOTEIO, or says so in the text a bus driver
+// flattened the errno to. Tools that probe addresses (tinymapper scan i2c)
+// tell an empty address from a failing bus by it.
+func IsNoAck(err error) bool { return err != nil && (errors.Is(err, ErrNoAck) || nack(err)) }
+
 // nack reports whether err is a bus's way of saying nobody acknowledged.
 func nack(err error) bool {
 	if errors.Is(err, syscall.EREMOTEIO) {
