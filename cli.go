@@ -15,6 +15,7 @@ import (
 	"periph.io/x/conn/v3/spi/spireg"
 
 	"github.com/tinymapper/tinymapper/board"
+	"github.com/tinymapper/tinymapper/bus/i2c"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -75,11 +76,17 @@ func boardCommand(args []string, out io.Writer) error {
 	for _, f := range b.Failed {
 		fmt.Fprintf(out, "driver failed: %s\n", f)
 	}
+	for _, w := range b.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
 	return nil
 }
 
 // scanCommand lists the addresses that answer on an I²C bus, as i2cdetect -r
-// does: it reads one byte from each address 0x03..0x77.
+// does: it reads one byte from each address 0x03..0x77. An address nobody
+// acknowledges is "--"; any other error (a stuck bus, a controller that
+// cannot read, no permission) ends the scan and is returned, naming the
+// address, instead of hiding as "--".
 func scanCommand(args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] != "i2c" {
 		return errors.New("usage: tinymapper scan i2c [--bus 1] [--board auto]")
@@ -102,13 +109,18 @@ func scanCommand(args []string, out io.Writer) error {
 	for row := 0; row < 0x80; row += 16 {
 		fmt.Fprintf(out, "%02x:", row)
 		for addr := row; addr < row+16; addr++ {
-			switch {
-			case addr < 0x03 || addr > 0x77:
+			if addr < 0x03 || addr > 0x77 {
 				fmt.Fprint(out, "   ")
-			case bus.Tx(uint16(addr), nil, buf[:]) == nil:
+				continue
+			}
+			switch err := bus.Tx(uint16(addr), nil, buf[:]); {
+			case err == nil:
 				fmt.Fprintf(out, " %02x", addr)
-			default:
+			case i2c.IsNoAck(err):
 				fmt.Fprint(out, " --")
+			default:
+				fmt.Fprintln(out)
+				return fmt.Errorf("scan i2c bus %s: address 0x%02x: %w (the bus fails, not only this address: scan stopped)", *busName, addr, err)
 			}
 		}
 		fmt.Fprintln(out)

@@ -12,7 +12,10 @@ package board
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"path"
+	"slices"
 	"strings"
 
 	"periph.io/x/conn/v3/i2c/i2creg"
@@ -36,28 +39,73 @@ type Board struct {
 	// whose driver failed (often for lack of permission on /dev/i2c-N) is
 	// missing from I2C.
 	Failed []string
+	// Warnings are what the operator must know about the board, for the
+	// log and `tinymapper board`: above all that --board auto found no
+	// hardware and is running the simulated board. Open also logs them
+	// (slog's default logger).
+	Warnings []string
 }
 
-// Detect names the board this process runs on: "sim" when there are no
-// /dev/i2c-*, /dev/spidev* or /dev/gpiochip* devices, else the Raspberry Pi
-// model from /proc/device-tree/model (such as "Raspberry Pi 4 Model B Rev
-// 1.4"), else "linux".
+// Detect names the board this process runs on: "sim" when it finds no
+// hardware (see Hardware), else the Raspberry Pi model from
+// /proc/device-tree/model (such as "Raspberry Pi 4 Model B Rev 1.4"), else
+// "linux".
 func Detect() string { return detect(os.DirFS("/")) }
 
 func detect(root fs.FS) string {
-	hardware := false
-	for _, pattern := range []string{"dev/i2c-*", "dev/spidev*", "dev/gpiochip*"} {
-		if m, _ := fs.Glob(root, pattern); len(m) > 0 {
-			hardware = true
-		}
-	}
-	if !hardware {
+	if len(Hardware(root)) == 0 {
 		return "sim"
 	}
 	if model := readModel(root); isRaspberryPi(model) {
 		return model
 	}
 	return "linux"
+}
+
+// Hardware lists the bus devices found under root (a host's "/"), as paths
+// relative to it: I²C buses (dev/i2c-*), SPI ports (dev/spidev*), GPIO chips
+// (dev/gpiochip*) and serial ports. Serial ports count when they certainly
+// are hardware: a USB adapter or CDC ACM device (dev/ttyUSB*, dev/ttyACM*), a
+// PL011 UART (dev/ttyAMA*), or any of these or a ttyS* that sysfs shows with
+// a device behind it (sys/class/tty/NAME/device). The kernel creates
+// /dev/ttyS0 to ttyS31 on most PCs whether or not a UART is there; such a
+// placeholder has a device too, but its sys/class/tty/NAME/type is 0
+// (PORT_UNKNOWN), so it does not count.
+func Hardware(root fs.FS) []string {
+	var found []string
+	for _, pattern := range []string{"dev/i2c-*", "dev/spidev*", "dev/gpiochip*", "dev/ttyUSB*", "dev/ttyACM*", "dev/ttyAMA*"} {
+		m, _ := fs.Glob(root, pattern)
+		found = append(found, m...)
+	}
+	ttys, _ := fs.Glob(root, "sys/class/tty/tty*")
+	for _, dir := range ttys {
+		name := path.Base(dir)
+		if !serialName(name) || slices.Contains(found, "dev/"+name) {
+			continue
+		}
+		if _, err := fs.Stat(root, dir+"/device"); err != nil {
+			continue
+		}
+		if strings.HasPrefix(name, "ttyS") {
+			typ, err := fs.ReadFile(root, dir+"/type")
+			if err != nil || strings.TrimSpace(string(typ)) == "0" {
+				continue
+			}
+		}
+		found = append(found, dir)
+	}
+	return found
+}
+
+// serialName reports whether a tty's name is one of a UART or a USB serial
+// device, the kinds of port a gateway reaches RS-232 and RS-485 lines by.
+func serialName(name string) bool {
+	for _, prefix := range []string{"ttyUSB", "ttyACM", "ttyAMA", "ttyS"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // readModel returns the device tree's model string, or "".
@@ -80,14 +128,21 @@ func isRaspberryPi(model string) bool { return strings.HasPrefix(model, "Raspber
 //
 // Opening registers the board's buses in periph's registries for the rest of
 // the process; opening "sim" again, or a second Board, is harmless.
-func Open(name string) (*Board, error) {
+func Open(name string) (*Board, error) { return open(name, os.DirFS("/")) }
+
+// open is Open with the host's "/" at root, for --board auto.
+func open(name string, root fs.FS) (*Board, error) {
 	switch name {
 	case "auto":
-		switch d := Detect(); {
+		switch d := detect(root); {
 		case d == "sim":
-			return openSim()
+			b, err := openSim()
+			if err == nil {
+				b.warn(autoSim)
+			}
+			return b, err
 		case d == "linux":
-			return openHost("linux", readModel(os.DirFS("/")))
+			return openHost("linux", readModel(root))
 		default:
 			b, err := openHost("rpi", d)
 			if err == nil {
@@ -113,11 +168,26 @@ func Open(name string) (*Board, error) {
 	return nil, fmt.Errorf("board %q: unknown; want auto, sim, linux or rpi", name)
 }
 
+// autoSim is the warning of --board auto on a host without hardware.
+const autoSim = "--board auto found no I²C bus, SPI port, GPIO chip or serial port " +
+	"(/dev/i2c-*, /dev/spidev*, /dev/gpiochip*, /dev/ttyUSB*, /dev/ttyACM*, /dev/ttyAMA*, a UART in /sys/class/tty): " +
+	"running the SIMULATED board, every value is simulated; pass --board linux (or rpi) to use the host's devices"
+
 func openSim() (*Board, error) {
 	if err := sim.Register(); err != nil {
 		return nil, fmt.Errorf("board sim: %w", err)
 	}
-	return &Board{Name: "sim", I2C: []string{sim.I2C1}}, nil
+	b := &Board{Name: "sim", I2C: []string{sim.I2C1}}
+	for _, w := range sim.Warnings() {
+		b.warn(w)
+	}
+	return b, nil
+}
+
+// warn records a warning and logs it.
+func (b *Board) warn(msg string) {
+	b.Warnings = append(b.Warnings, msg)
+	slog.Warn("board " + b.Name + ": " + msg)
 }
 
 func openHost(name, model string) (*Board, error) {

@@ -242,30 +242,69 @@ func SerialPort(name string) (canonical, path string) {
 
 var serialPorts shared[*serialPort]
 
-// serialPort is one open port, shared by every handle on it.
+// serialPort is one port, shared by every handle on it. Its descriptors
+// (conn) are replaced when the device goes away and comes back.
 type serialPort struct {
-	name string // canonical
-	path string
-	mode SerialMode
-	f    *os.File    // all reads and writes; in the runtime poller
-	ctl  serial.Port // ioctls only
-	mu   sync.Mutex  // Lock/Unlock: one transaction at a time
-	last atomic.Int64
+	name     string // canonical
+	spelling string // the name it was first opened by, resolved again to reopen
+	mode     SerialMode
+	conn     atomic.Pointer[portConn] // nil while the device is gone
+	mu       sync.Mutex               // Lock/Unlock: one transaction at a time
+	last     atomic.Int64
+
+	state  sync.Mutex // guards what follows, and replacing conn
+	path   string     // of the current (or last) descriptors
+	rdl    time.Time  // deadlines, applied again to new descriptors
+	wdl    time.Time
+	lost   error         // why the descriptors were closed
+	retry  time.Time     // no reopen before
+	wait   time.Duration // the back-off after the next failed reopen
+	closed bool
 }
 
+// portConn is the descriptors of one open of the device.
+type portConn struct {
+	f   *os.File    // all reads and writes; in the runtime poller
+	ctl serial.Port // ioctls only
+}
+
+func (c *portConn) close() error { return errors.Join(c.ctl.Close(), c.f.Close()) }
+
 func (p *serialPort) Close() error {
-	return errors.Join(p.ctl.Close(), p.f.Close())
+	p.state.Lock()
+	defer p.state.Unlock()
+	p.closed = true
+	if c := p.conn.Swap(nil); c != nil {
+		return c.close()
+	}
+	return nil
 }
 
 // Serial is a shared handle on a serial port. Read, Write and the deadline
 // methods may be called from any goroutine; users that exchange requests and
 // replies hold Lock for the exchange so that users of the same port (the
 // devices of one RS-485 line) never interleave.
+//
+// When the device goes away (a USB adapter unplugged: EIO, ENXIO, ENODEV or
+// end of file from the tty) the port closes its descriptors, fails with an
+// error wrapping ErrPortGone, and opens the device again, at the same mode,
+// on a later call, trying after 200 ms, 400 ms, ... at most every 5 s in
+// between, so a replugged adapter works again without a restart.
 type Serial struct {
 	p       *serialPort
 	name    string
 	release func() error
 }
+
+// ErrPortGone is wrapped by errors of a port whose device went away: the
+// operation that found out, and every one until the device opens again.
+var ErrPortGone = errors.New("the device went away")
+
+// Reopen back-off of a port whose device went away.
+const (
+	reopenFirst = 200 * time.Millisecond
+	reopenMax   = 5 * time.Second
+)
 
 // OpenSerial opens the serial port called name with mode. Every name of one
 // port shares one open port: a second open with the same mode gets a new
@@ -281,7 +320,13 @@ func OpenSerial(name string, mode SerialMode) (*Serial, error) {
 		return nil, errors.New("open serial port: no name given")
 	}
 	p, release, err := serialPorts.get(canon, func(string) string { return canon }, func(string) (*serialPort, error) {
-		return openSerialPort(canon, path, mode)
+		c, err := openConn(canon, path, mode)
+		if err != nil {
+			return nil, err
+		}
+		p := &serialPort{name: canon, spelling: strings.TrimSpace(name), mode: mode, path: path}
+		p.conn.Store(c)
+		return p, nil
 	})
 	if err != nil {
 		return nil, err
@@ -293,7 +338,7 @@ func OpenSerial(name string, mode SerialMode) (*Serial, error) {
 	return &Serial{p: p, name: name, release: release}, nil
 }
 
-func openSerialPort(canon, path string, mode SerialMode) (*serialPort, error) {
+func openConn(canon, path string, mode SerialMode) (*portConn, error) {
 	// O_NONBLOCK: open does not wait for carrier, and the descriptor goes
 	// into the runtime poller, so deadlines work.
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
@@ -305,12 +350,67 @@ func openSerialPort(canon, path string, mode SerialMode) (*serialPort, error) {
 		f.Close()
 		return nil, fmt.Errorf("open serial port %s (%s) at %s: %w", canon, path, mode, err)
 	}
-	p := &serialPort{name: canon, path: path, mode: mode, f: f, ctl: ctl}
+	c := &portConn{f: f, ctl: ctl}
 	if err := ctl.ResetInputBuffer(); err != nil {
-		p.Close()
+		c.close()
 		return nil, fmt.Errorf("open serial port %s: discard pending input: %w", canon, err)
 	}
-	return p, nil
+	return c, nil
+}
+
+// current returns the port's descriptors, opening the device again when it
+// went away and the back-off allows. It does not allocate while the port is
+// open.
+func (p *serialPort) current() (*portConn, error) {
+	if c := p.conn.Load(); c != nil {
+		return c, nil
+	}
+	p.state.Lock()
+	defer p.state.Unlock()
+	if c := p.conn.Load(); c != nil {
+		return c, nil
+	}
+	if p.closed {
+		return nil, fmt.Errorf("serial port %s: %w", p.name, os.ErrClosed)
+	}
+	now := time.Now()
+	if now.Before(p.retry) {
+		return nil, fmt.Errorf("serial port %s: %w (%w); opening it again in %v", p.name, ErrPortGone, p.lost, p.retry.Sub(now).Round(10*time.Millisecond))
+	}
+	_, path := SerialPort(p.spelling) // a by-id link or a registered name may point elsewhere now
+	c, err := openConn(p.name, path, p.mode)
+	if err != nil {
+		p.retry, p.wait = now.Add(p.wait), min(2*p.wait, reopenMax)
+		return nil, fmt.Errorf("serial port %s: %w (%w); opening it again failed: %w", p.name, ErrPortGone, p.lost, err)
+	}
+	c.f.SetReadDeadline(p.rdl)
+	c.f.SetWriteDeadline(p.wdl)
+	p.path, p.lost = path, nil
+	p.conn.Store(c)
+	return c, nil
+}
+
+// gone reports whether err says the device behind a tty went away: a USB
+// adapter unplugged (EIO, ENXIO, ENODEV), the far side of a pty closed (EIO,
+// end of file).
+func gone(err error) bool {
+	return errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV) || errors.Is(err, io.EOF)
+}
+
+// drop closes c when err says its device went away and c is still the
+// port's, and returns err as the caller should see it.
+func (p *serialPort) drop(c *portConn, op string, err error) error {
+	if !gone(err) {
+		return fmt.Errorf("serial port %s: %s%w", p.name, op, err)
+	}
+	p.state.Lock()
+	if p.conn.CompareAndSwap(c, nil) {
+		c.close()
+		p.lost, p.wait = err, 2*reopenFirst
+		p.retry = time.Now().Add(reopenFirst)
+	}
+	p.state.Unlock()
+	return fmt.Errorf("serial port %s: %s%w: %w", p.name, op, ErrPortGone, err)
 }
 
 // Name returns the name the port was opened by.
@@ -321,7 +421,11 @@ func (s *Serial) Name() string { return s.name }
 func (s *Serial) Port() string { return s.p.name }
 
 // Path returns the device path of the port.
-func (s *Serial) Path() string { return s.p.path }
+func (s *Serial) Path() string {
+	s.p.state.Lock()
+	defer s.p.state.Unlock()
+	return s.p.path
+}
 
 // Mode returns the port's mode.
 func (s *Serial) Mode() SerialMode { return s.p.mode }
@@ -330,44 +434,70 @@ func (s *Serial) Mode() SerialMode { return s.p.mode }
 // arrives or the read deadline passes, and then returns 0 and ErrTimeout. It
 // does not allocate.
 func (s *Serial) Read(b []byte) (int, error) {
-	n, err := s.p.f.Read(b)
+	c, err := s.p.current()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.f.Read(b)
 	if n > 0 {
 		s.p.last.Store(time.Now().UnixNano())
 	}
 	if err != nil {
-		return n, s.p.ioError(err)
+		return n, s.p.ioError(c, err)
 	}
 	return n, nil
 }
 
 // Write writes b, waiting at most until the write deadline.
 func (s *Serial) Write(b []byte) (int, error) {
-	n, err := s.p.f.Write(b)
+	c, err := s.p.current()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.f.Write(b)
 	if n > 0 {
 		s.p.last.Store(time.Now().UnixNano())
 	}
 	if err != nil {
-		return n, s.p.ioError(err)
+		return n, s.p.ioError(c, err)
 	}
 	return n, nil
 }
 
-func (p *serialPort) ioError(err error) error {
+func (p *serialPort) ioError(c *portConn, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return ErrTimeout
 	}
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("serial port %s: hung up: %w", p.name, io.EOF)
+		return p.drop(c, "hung up: ", err)
 	}
-	return fmt.Errorf("serial port %s: %w", p.name, err)
+	return p.drop(c, "", err)
 }
 
 // SetReadDeadline sets when Read gives up; the zero time waits for ever.
 // The deadline belongs to the port: every handle shares it.
-func (s *Serial) SetReadDeadline(t time.Time) error { return s.p.f.SetReadDeadline(t) }
+func (s *Serial) SetReadDeadline(t time.Time) error {
+	p := s.p
+	p.state.Lock()
+	defer p.state.Unlock()
+	p.rdl = t
+	if c := p.conn.Load(); c != nil {
+		return c.f.SetReadDeadline(t)
+	}
+	return nil
+}
 
 // SetWriteDeadline sets when Write gives up; the zero time waits for ever.
-func (s *Serial) SetWriteDeadline(t time.Time) error { return s.p.f.SetWriteDeadline(t) }
+func (s *Serial) SetWriteDeadline(t time.Time) error {
+	p := s.p
+	p.state.Lock()
+	defer p.state.Unlock()
+	p.wdl = t
+	if c := p.conn.Load(); c != nil {
+		return c.f.SetWriteDeadline(t)
+	}
+	return nil
+}
 
 // Lock takes the port for one exchange (a request and its reply), so that
 // the users of a shared port never interleave. It does not allocate.
@@ -389,28 +519,48 @@ func (s *Serial) LastActivity() time.Time {
 
 // ResetInput discards input that has arrived and not been read.
 func (s *Serial) ResetInput() error {
-	if err := s.p.ctl.ResetInputBuffer(); err != nil {
-		return fmt.Errorf("serial port %s: discard input: %w", s.p.name, err)
+	c, err := s.p.current()
+	if err != nil {
+		return err
+	}
+	if err := c.ctl.ResetInputBuffer(); err != nil {
+		return s.p.drop(c, "discard input: ", err)
 	}
 	return nil
 }
 
 // Drain waits until everything written has been sent.
 func (s *Serial) Drain() error {
-	if err := s.p.ctl.Drain(); err != nil {
-		return fmt.Errorf("serial port %s: drain: %w", s.p.name, err)
+	c, err := s.p.current()
+	if err != nil {
+		return err
+	}
+	if err := c.ctl.Drain(); err != nil {
+		return s.p.drop(c, "drain: ", err)
 	}
 	return nil
 }
 
 // SetDTR sets the DTR modem line. Ports without modem lines (a pty, some
 // adapters) return an error wrapping errors.ErrUnsupported.
-func (s *Serial) SetDTR(on bool) error { return s.p.modemError("DTR", s.p.ctl.SetDTR(on)) }
+func (s *Serial) SetDTR(on bool) error {
+	c, err := s.p.current()
+	if err != nil {
+		return err
+	}
+	return s.p.modemError("DTR", c.ctl.SetDTR(on))
+}
 
 // SetRTS sets the RTS modem line, which some RS-485 adapters use for
 // direction. Ports without modem lines return an error wrapping
 // errors.ErrUnsupported.
-func (s *Serial) SetRTS(on bool) error { return s.p.modemError("RTS", s.p.ctl.SetRTS(on)) }
+func (s *Serial) SetRTS(on bool) error {
+	c, err := s.p.current()
+	if err != nil {
+		return err
+	}
+	return s.p.modemError("RTS", c.ctl.SetRTS(on))
+}
 
 func (p *serialPort) modemError(line string, err error) error {
 	if err == nil {

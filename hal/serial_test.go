@@ -546,3 +546,98 @@ func BenchmarkSerialRead(b *testing.B) {
 		}
 	}
 }
+
+// replugPty is newPty for a device the test unplugs: unplug closes both
+// sides, as a USB adapter's tty goes away.
+func replugPty(t *testing.T) (master *os.File, path string, unplug func()) {
+	t.Helper()
+	m, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := makeRaw(tty); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Dup(int(m.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.SetNonblock(fd, true)
+	master = os.NewFile(uintptr(fd), "ptmx")
+	m.Close()
+	unplug = func() { master.Close(); tty.Close() }
+	t.Cleanup(unplug)
+	return master, tty.Name(), unplug
+}
+
+func TestSerialOpensAReplugedDeviceAgain(t *testing.T) {
+	const name = "/dev/ttyTEST-replug"
+	master, path, unplug := replugPty(t)
+	if err := hal.RegisterSerial(name, nil, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	mode := hal.SerialMode{Baud: 38400, Parity: hal.ParityOdd}
+	s := openSerial(t, name, mode)
+	master.Write([]byte("one"))
+	got := make([]byte, 3)
+	readFull(t, s, got)
+
+	unplug()
+	s.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := s.Read(got); !errors.Is(err, hal.ErrPortGone) {
+		t.Fatalf("Read after the device went away = %v, want ErrPortGone", err)
+	}
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"Read", func() error { _, err := s.Read(got); return err }},
+		{"Write", func() error { _, err := s.Write([]byte("x")); return err }},
+		{"ResetInput", s.ResetInput},
+	} {
+		if err := op.do(); !errors.Is(err, hal.ErrPortGone) || !strings.Contains(err.Error(), "opening it again in") {
+			t.Errorf("%s while the device is away = %v, want ErrPortGone saying when it is opened again", op.name, err)
+		}
+	}
+
+	// Still away when the back-off ends: the open fails, and says why.
+	hal.UnregisterSerial(name)
+	time.Sleep(250 * time.Millisecond)
+	if _, err := s.Read(got); !errors.Is(err, hal.ErrPortGone) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Read when the device is still away = %v, want ErrPortGone and os.ErrNotExist", err)
+	}
+
+	// Plugged in again (a new tty at the same name): reads and writes work
+	// again, at the port's mode, with the deadline set while it was away.
+	master2, path2, _ := replugPty(t)
+	if err := hal.RegisterSerial(name, nil, path2); err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadDeadline(time.Now().Add(3 * time.Second))
+	deadline := time.Now().Add(3 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if _, err = s.Write([]byte("ping")); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the port did not open again: %v", err)
+	}
+	if s.Path() != path2 {
+		t.Errorf("Path() = %q, want the new tty %q", s.Path(), path2)
+	}
+	ping := make([]byte, 4)
+	readFull(t, master2, ping)
+	master2.Write([]byte("two"))
+	if n, err := s.Read(got); err != nil || string(got[:n]) != "two" {
+		t.Errorf("read %q, %v from the replugged device", got[:n], err)
+	}
+	fd := fdOf(t, path2)
+	defer unix.Close(fd)
+	if tio, err := unix.IoctlGetTermios(fd, unix.TCGETS2); err != nil || tio.Ospeed != 38400 || tio.Cflag&unix.PARODD == 0 {
+		t.Errorf("the replugged tty is at %d baud, cflag %#o (%v); want 38400 and odd parity", tio.Ospeed, tio.Cflag, err)
+	}
+}

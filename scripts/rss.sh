@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # rss.sh BINARY [SECONDS [DEVICES]]: run a tinymapper binary standalone on the
-# simulated board with DEVICES (default deploy/examples/sim.yaml) for SECONDS
+# simulated board with DEVICES (default deploy/examples/i2c.yaml) for SECONDS
 # (default 10), then print its peak and current resident memory (VmHWM, VmRSS
 # from /proc/PID/status). `make size` runs it on the amd64 release binary; the
 # DaemonSet's memory request and limit in deploy/kubernetes are sized from it.
 set -euo pipefail
 bin=$1
 secs=${2:-10}
-devices=${3:-deploy/examples/sim.yaml}
+devices=${3:-deploy/examples/i2c.yaml}
 "$bin" --board sim --devices "$devices" --http 127.0.0.1:0 --log-level warn &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT

@@ -25,9 +25,21 @@ const I2C1 = "SIM-I2C1"
 // return the first call's result, so it is safe to call from every user. The
 // registration lasts for the process, as periph's own drivers' do.
 //
+// A serial name the host has a device of stays the host's (see
+// serialsim.Names); Warnings says which.
+//
 // It fails when another driver (host.Init on a board with /dev/i2c-1) already
 // registered bus 1 or one of its names.
 func Register() error { return register() }
+
+// Warnings returns what Register had to tell the operator: the familiar
+// serial names it left to the host's devices.
+func Warnings() []string {
+	if b, err := serialsim.Start(); err == nil {
+		return b.Warnings
+	}
+	return nil
+}
 
 var register = sync.OnceValue(func() error {
 	bus := NewI2CBus(I2C1)

@@ -38,9 +38,15 @@
 // driving. A ReadWrite count can be set too (0 to reset it).
 //
 // Edges are counted by one goroutine per counting pin (shared by every
-// property on the pin), blocked in WaitForEdge: edges are events the kernel
-// delivers as they happen, which polling would miss. The property's Read
-// loads the count from an atomic, so it never blocks and never allocates. A
+// property on the pin), blocked on the line's edge events: edges are events
+// the kernel delivers as they happen, which polling would miss. Where hal
+// can open the events (hal.OpenEdges: a GPIO character-device line, which
+// hal requests itself, or a sim pin) the goroutine reads every queued event
+// at once into a buffer of its own, without allocating; periph's
+// WaitForEdge, used for other pins, allocates an event per edge. While a
+// line counts, an input on it reads through the same request. The
+// property's Read loads the count from an atomic, so it never blocks and
+// never allocates. A
 // frequency is the count's change over the last windowMs to 2×windowMs (over
 // the time since the device opened at first), updated by each read. The
 // count goes on across a device update (the pin stays open); it starts from 0
@@ -56,6 +62,10 @@
 // properties may share a pin (they must agree on pull and edge), an output
 // may not share its pin with another property of the same device. Across
 // devices the latest device opened sets the pin up.
+//
+// A line another consumer holds (another process, a kernel driver) fails
+// to open with an error wrapping hal.ErrPinBusy and syscall.EBUSY, which
+// periph's gpioioctl leaves as text.
 //
 // Unknown keys are not errors; Device returns them from Warnings.
 package gpio
@@ -363,7 +373,10 @@ func (p *input) Read() (float64, error) {
 	level := p.line.driven.Load()
 	high := level == 1
 	if level < 0 {
-		high = p.line.pin.Read() == gpio.High
+		var err error
+		if high, err = p.line.level(); err != nil {
+			return 0, fmt.Errorf("gpio %s: %w", p.line.name, err)
+		}
 	}
 	if high != p.activeLow {
 		return 1, nil
@@ -400,7 +413,7 @@ func (p output) Write(v float64) error {
 	}
 	level := physical(v == 1, p.activeLow)
 	if err := p.line.pin.Out(level == 1); err != nil {
-		return fmt.Errorf("gpio %s: drive: %w", p.line.name, err)
+		return fmt.Errorf("gpio %s: drive: %w", p.line.name, hal.PinError(err))
 	}
 	p.line.driven.Store(int32(level))
 	return nil
@@ -409,7 +422,7 @@ func (p output) Write(v float64) error {
 // counter reads the edge count.
 type counter struct{ line *line }
 
-var errEdges = errors.New("edge detection is not working: WaitForEdge fails at once")
+var errEdges = errors.New("edge detection is not working: waiting for an edge fails at once")
 
 func (p *counter) Read() (float64, error) {
 	if p.line.failing.Load() {

@@ -18,7 +18,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/gpio"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // These tests run against the simulated board's pins, reached the way the
@@ -485,19 +484,37 @@ func TestLoopbackThroughTheDeviceManager(t *testing.T) {
 	}
 }
 
-func TestExampleCRDsRunOnTheSim(t *testing.T) {
+func TestExampleCRDsReadTheSimsDocumentedValues(t *testing.T) {
 	m := manager(t)
 	set := bustest.Deploy(t, m, "../../deploy/examples/gpio.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
-		v, _ := m.Device(d.Namespace, d.Name)
-		for _, p := range v.Properties {
-			waitFor(t, d.Name+"/"+p.Name+" sampled", func() bool { var s ringbuf.Sample; return p.Ring.Latest(&s) })
-			var s ringbuf.Sample
-			if p.Ring.Latest(&s); s.Err != 0 {
-				t.Errorf("%s/%s: read failed: %q", d.Name, p.Name, p.LastError)
-			}
+	}
+	is := func(want float64) func(float64) bool { return func(v float64) bool { return v == want } }
+
+	// pump-relay: GPIO17 drives GPIO27, so the feedback contact follows the
+	// relay, from the example's desired value on.
+	bustest.LatestValue(t, m, "pump-relay", "relay", is(1))
+	bustest.LatestValue(t, m, "pump-relay", "closed", is(1))
+	for _, v := range []string{"false", "true"} {
+		if err := m.SetDesired("default", "pump-relay", "relay", v); err != nil {
+			t.Fatal(err)
 		}
+		want := map[string]float64{"false": 0, "true": 1}[v]
+		bustest.LatestValue(t, m, "pump-relay", "relay", is(want))
+		bustest.LatestValue(t, m, "pump-relay", "closed", is(want))
+	}
+
+	// flow-meter: GPIO22's pulse, one rising edge per PulsePeriod.
+	hz := float64(time.Second) / float64(sim.PulsePeriod)
+	bustest.LatestValue(t, m, "flow-meter", "rate", func(v float64) bool { return math.Abs(v-hz) <= 1 })
+	first := bustest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > 0 })
+	s1, _ := latest(m, "flow-meter", "pulses")
+	bustest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > first+hz })
+	s2, _ := latest(m, "flow-meter", "pulses")
+	dt := time.Duration(s2.Time - s1.Time).Seconds()
+	if rate := (s2.Value - s1.Value) / dt; math.Abs(rate-hz) > 2/dt {
+		t.Errorf("pulses went from %v to %v in %.1f s: %.1f Hz, want %v", s1.Value, s2.Value, dt, rate, hz)
 	}
 }
 

@@ -1,6 +1,7 @@
 package gpio
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/hal"
 )
 
 // A line is one physical pin as this package uses it, shared by every
@@ -32,7 +34,14 @@ type line struct {
 	driven  atomic.Int32  // physical level last driven: -1 none, 0 low, 1 high
 	edges   atomic.Uint64 // edges counted since the line started counting
 	base    atomic.Uint64 // edges at which the count read 0
-	failing atomic.Bool   // WaitForEdge returns false at once
+	failing atomic.Bool   // waiting for edges fails at once
+
+	// events is the line's edge events while it counts, when hal can read
+	// them from the line's event descriptor (nil: the counter waits in
+	// WaitForEdge). Set with lines.mu held; swapping is true while a
+	// reconfiguration replaces it.
+	events   atomic.Pointer[hal.Edges]
+	swapping atomic.Bool
 }
 
 // lineConfig is how a line is requested.
@@ -112,7 +121,7 @@ func (l *line) configure(u *use) error {
 		}
 		if l.cfg.mode != modeOutput || l.refs == 0 || int(l.driven.Load()) != level {
 			if err := l.pin.Out(level == 1); err != nil {
-				return fmt.Errorf("drive %s: %w", l.name, err)
+				return fmt.Errorf("drive %s: %w", l.name, hal.PinError(err))
 			}
 			l.driven.Store(int32(level))
 		}
@@ -123,12 +132,8 @@ func (l *line) configure(u *use) error {
 			cfg.mode, cfg.edge = modeCounter, l.cfg.edge
 		}
 		if l.cfg != cfg || l.refs == 0 {
-			edge := gpio.NoEdge
-			if cfg.mode == modeCounter {
-				edge = cfg.edge
-			}
-			if err := l.pin.In(cfg.pull, edge); err != nil {
-				return fmt.Errorf("request %s as an input: %w", l.name, err)
+			if err := l.request(cfg); err != nil {
+				return err
 			}
 			l.driven.Store(-1)
 		}
@@ -143,6 +148,48 @@ func (l *line) configure(u *use) error {
 		go l.count(l.stop, l.done)
 	}
 	return nil
+}
+
+// request requests the line as an input as cfg says. A counter's line is
+// requested through hal.OpenEdges when hal can read its events (a GPIO
+// character-device line, a sim pin), so that counting does not allocate;
+// otherwise, and for inputs, with the pin's In. Called with lines.mu held.
+func (l *line) request(cfg lineConfig) error {
+	old := l.events.Load()
+	if old != nil { // the kernel grants a line to one request: end ours first
+		l.swapping.Store(true)
+		defer l.swapping.Store(false)
+		l.events.Store(nil)
+		old.Close()
+	}
+	if cfg.mode == modeCounter {
+		ev, err := hal.OpenEdges(l.pin, cfg.pull, cfg.edge)
+		if err == nil {
+			l.events.Store(ev)
+			return nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("request %s for edge events: %w", l.name, err)
+		}
+	}
+	edge := gpio.NoEdge
+	if cfg.mode == modeCounter {
+		edge = cfg.edge
+	}
+	if err := l.pin.In(cfg.pull, edge); err != nil {
+		return fmt.Errorf("request %s as an input: %w", l.name, hal.PinError(err))
+	}
+	return nil
+}
+
+// level reads an input line: from its edge events' request while it counts
+// through them, else with the pin's Read.
+func (l *line) level() (bool, error) {
+	if ev := l.events.Load(); ev != nil {
+		lv, err := ev.Level()
+		return lv == gpio.High, err
+	}
+	return l.pin.Read() == gpio.High, nil
 }
 
 // release gives back a claim made by acquire.
@@ -175,8 +222,13 @@ func (l *line) releaseLocked(u *use) func() error {
 		close(l.stop)
 		l.stop, l.done = nil, nil
 		stop = func() error { return l.awaitStop(d) }
+		if ev := l.events.Swap(nil); ev != nil {
+			ev.Close() // wakes the counting goroutine too
+		}
 		if l.cfg.mode == modeCounter {
-			// Stop the kernel queueing edges for nobody.
+			// Stop the kernel queueing edges for nobody (and, after
+			// the events' request, request the line for the inputs
+			// still on it).
 			l.cfg.mode, l.cfg.edge = modeInput, gpio.NoEdge
 			l.pin.In(l.cfg.pull, gpio.NoEdge)
 		}
@@ -202,19 +254,35 @@ const waitTimeout = time.Second
 // poll could see, so something must be waiting for them all the time; one
 // goroutine per pin (not per property, not per read) keeps Read a load of an
 // atomic that never blocks.
+//
+// It reads the line's edge events itself when hal could open them (every
+// queued event in one read, without allocating); otherwise it waits in the
+// pin's WaitForEdge, which on periph's gpioioctl allocates an event per edge.
 func (l *line) count(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	backoff := time.Millisecond
 	for {
 		start := time.Now()
-		ok := l.pin.WaitForEdge(waitTimeout)
+		n, ok, replaced := 0, false, false
+		if ev := l.events.Load(); ev != nil {
+			var err error
+			n, err = ev.Wait(waitTimeout)
+			ok = err == nil
+			replaced = !ok && (l.swapping.Load() || l.events.Load() != ev)
+		} else if ok = l.pin.WaitForEdge(waitTimeout); ok {
+			n = 1
+		}
 		select {
 		case <-stop:
 			return
 		default:
 		}
+		if replaced { // a reconfiguration closed the request for a new one
+			time.Sleep(time.Millisecond)
+			continue
+		}
 		if ok {
-			l.edges.Add(1)
+			l.edges.Add(uint64(n))
 			l.failing.Store(false)
 			backoff = time.Millisecond
 			continue

@@ -15,6 +15,11 @@
 //	               and most multi-register sensors do (default false). Then
 //	               properties due together are read in one transaction
 //	               spanning their registers (up to 32 bytes).
+//	pageSize       the chip's write page in bytes, a power of two up to 256:
+//	               8 for a 24C01/24C02, 16 for a 24C04 to 24C16 (default 0:
+//	               no pages). An EEPROM's page write wraps within its page,
+//	               so a value that crosses a page boundary is written as one
+//	               write per page, each followed by the ACK poll.
 //
 // Property configData (spec.properties[].visitors.configData):
 //
@@ -59,7 +64,7 @@ type Driver struct{}
 func (Driver) Protocol() string { return "i2c" }
 
 var (
-	deviceKeys   = []string{"bus", "address", "autoIncrement"}
+	deviceKeys   = []string{"bus", "address", "autoIncrement", "pageSize"}
 	propertyKeys = append([]string{"register"}, bus.CodecKeys()...)
 )
 
@@ -83,6 +88,13 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	page, err := c.Int("pageSize", 0, 0, 256)
+	if err != nil {
+		return nil, err
+	}
+	if page&(page-1) != 0 {
+		return nil, c.Errorf("pageSize", "%d is not a power of two (EEPROM pages are 8, 16, 32, 64, 128 or 256 bytes; 0 for none)", page)
+	}
 	d := &Device{addr: uint16(addr), autoIncrement: autoInc}
 	d.warn(c, deviceKeys)
 
@@ -103,7 +115,7 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	d.points = make([]bus.Point, len(points))
 	d.regs = points
 	for i, p := range points {
-		p.bus, p.addr = h, d.addr
+		p.bus, p.addr, p.page = h, d.addr, int(page)
 		d.points[i] = p
 		if cfg.Properties[i].Writable {
 			d.points[i] = writer{p}
@@ -221,9 +233,11 @@ type point struct {
 	addr  uint16
 	codec bus.Codec
 	size  int
+	page  int // write page size; 0: none
 	reg   [1]byte
 	rbuf  [4]byte // rbuf[:size] is the register
 	wbuf  [1 + 4]byte
+	pbuf  [1 + 4]byte // one page's share of a write that crosses pages
 }
 
 // propertyConfig returns p's configData, with a path naming the property when
@@ -271,6 +285,12 @@ func (p *point) Read() (float64, error) {
 // ("remote I/O error") instead and wraps ErrNoAck, so callers can.
 var ErrNoAck = errors.New("no device acknowledged (NACK)")
 
+// IsNoAck reports whether err says that no device acknowledged: it wraps
+// ErrNoAck or syscall.EREMOTEIO, or says so in the text a bus driver
+// flattened the errno to. Tools that probe addresses (tinymapper scan i2c)
+// tell an empty address from a failing bus by it.
+func IsNoAck(err error) bool { return err != nil && (errors.Is(err, ErrNoAck) || nack(err)) }
+
 // nack reports whether err is a bus's way of saying nobody acknowledged.
 func nack(err error) bool {
 	if errors.Is(err, syscall.EREMOTEIO) {
@@ -302,11 +322,36 @@ func (p writer) Write(v float64) error {
 	if err := p.codec.Encode(v, b[1:]); err != nil {
 		return p.errorf("write", err)
 	}
-	if err := p.bus.Tx(p.addr, b, nil); err != nil {
-		return p.errorf("write", err)
+	if p.page == 0 || int(p.reg[0])/p.page == (int(p.reg[0])+p.size-1)/p.page {
+		if err := p.bus.Tx(p.addr, b, nil); err != nil {
+			return p.errorf("write", err)
+		}
+		p.ackPoll()
+		return nil
 	}
-	p.ackPoll()
+	// The value crosses a page boundary: a page write would wrap to the
+	// start of its page, so write each page's bytes on their own.
+	for off := 0; off < p.size; {
+		reg := int(p.reg[0]) + off
+		n := min(p.size-off, p.page-reg%p.page)
+		chunk := p.pbuf[:1+n]
+		chunk[0] = byte(reg)
+		copy(chunk[1:], b[1+off:1+off+n])
+		if err := p.bus.Tx(p.addr, chunk, nil); err != nil {
+			return p.errorf(pageOp(off), err)
+		}
+		p.ackPoll()
+		off += n
+	}
 	return nil
+}
+
+// pageOp names the part of a paged write that failed.
+func pageOp(off int) string {
+	if off == 0 {
+		return "write"
+	}
+	return "write of the next page (the bytes before it are written)"
 }
 
 // ackPollLimit bounds how long Write waits for a device busy with a write.

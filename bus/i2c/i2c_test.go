@@ -135,6 +135,50 @@ func TestEEPROMWriteThenReadBack(t *testing.T) {
 	}
 }
 
+func TestEEPROMWritesThatCrossAPageNeedPageSize(t *testing.T) {
+	// The 24C02 (real and sim) wraps a page write within its 8-byte page.
+	tests := []struct {
+		name     string
+		pageSize any // nil: not given
+		prop     bus.PropertyConfig
+		v        float64
+		want     float64 // read back
+		neighbor int     // a register the write must leave alone
+		kept     bool    // whether it does
+	}{
+		{"uint16 at 0x07 without pageSize wraps onto 0x00", nil,
+			property("w", true, "register", 0x07, "dataType", "uint16"), 0x1234, 0x12ff, 0x00, false},
+		{"uint16 at 0x07 with pageSize 8", 8,
+			property("w", true, "register", 0x07, "dataType", "uint16"), 0x1234, 0x1234, 0x00, true},
+		{"int32 at 0x4E with pageSize 8 spans two pages", "8",
+			property("w", true, "register", 0x4E, "dataType", "int32"), -123456, -123456, 0x48, true},
+		{"float32 at 0x5D with pageSize 4 writes three parts", 4,
+			property("w", true, "register", 0x5D, "dataType", "float32", "byteOrder", "little"), 2.5, 2.5, 0x58, true},
+		{"a value inside its page is one write", 8,
+			property("w", true, "register", 0x68, "dataType", "uint32"), 0xDEADBEEF, 0xDEADBEEF, 0x6C, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dev := config(devicePath, "address", 0x50)
+			if tt.pageSize != nil {
+				dev = config(devicePath, "address", 0x50, "pageSize", tt.pageSize)
+			}
+			d := open(t, dev, tt.prop, property("neighbor", true, "register", tt.neighbor))
+			p, n := d.Points()[0], d.Points()[1]
+			write(t, n, 0x5A)
+			write(t, p, 0)
+			write(t, n, 0x5A)
+			write(t, p, tt.v)
+			if got := read(t, p); got != tt.want {
+				t.Errorf("read back %#x, want %#x", int64(got), int64(tt.want))
+			}
+			if got := read(t, n); (got == 0x5A) != tt.kept {
+				t.Errorf("register 0x%02x = %#x after the write; kept: %v, want %v", tt.neighbor, int(got), got == 0x5A, tt.kept)
+			}
+		})
+	}
+}
+
 func TestWritingAFieldKeepsTheRestOfTheRegister(t *testing.T) {
 	d := open(t, config(devicePath, "address", 0x48),
 		property("shutdown", true, "register", 1, "dataType", "uint16", "shift", 8, "mask", 1), // SD, a flag in a 16-bit register
@@ -239,6 +283,10 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 		{"register missing", []any{"address", 0x48}, []any{"dataType", "int16"}, propPath + ".register", "is required"},
 		{"unknown dataType", []any{"address", 0x48}, []any{"register", 0, "dataType", "uint9"}, propPath + ".dataType", "not one of"},
 		{"scale zero", []any{"address", 0x48}, []any{"register", 0, "scale", 0}, propPath + ".scale", "must not be 0"},
+		{"pageSize not a power of two", []any{"address", 0x50, "pageSize", 12}, good, devicePath + ".pageSize", "not a power of two"},
+		{"pageSize past 256", []any{"address", 0x50, "pageSize", 512}, good, devicePath + ".pageSize", "out of range [0, 256]"},
+		{"pageSize negative", []any{"address", 0x50, "pageSize", -8}, good, devicePath + ".pageSize", "out of range"},
+		{"pageSize fractional", []any{"address", 0x50, "pageSize", 8.5}, good, devicePath + ".pageSize", "not a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,3 +47,24 @@ func TestANackIsFoundWhateverTheBusDriverDidToTheErrno(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNoAckTellsAnEmptyAddressFromAFailingBus(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"the sim's NACK", fmt.Errorf("sim: %w", sim.ErrNACK), true},
+		{"EREMOTEIO as an errno", fmt.Errorf("i2c: %w", syscall.EREMOTEIO), true},
+		{"EREMOTEIO flattened to text by periph's sysfs driver", fmt.Errorf("sysfs-i2c: %v", syscall.EREMOTEIO), true},
+		{"ErrNoAck", fmt.Errorf("read: %w", tmi2c.ErrNoAck), true},
+		{"a bus timeout", fmt.Errorf("sysfs-i2c: %v", syscall.ETIMEDOUT), false},
+		{"no permission", fmt.Errorf("open /dev/i2c-1: %w", syscall.EACCES), false},
+		{"no error", nil, false},
+	}
+	for _, tt := range tests {
+		if got := tmi2c.IsNoAck(tt.err); got != tt.want {
+			t.Errorf("%s: IsNoAck(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+}

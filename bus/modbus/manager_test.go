@@ -54,7 +54,7 @@ func TestSlavesThroughTheDeviceManager(t *testing.T) {
 	every := 50 * time.Millisecond
 	for _, id := range []int{1, 2} {
 		spec := device.Device{Name: "ctl-" + string(rune('0'+id)), Model: "ctl", Protocol: "modbus-rtu",
-			Config: config(devicePath, "port", "/dev/ttyUSB0", "slaveID", id, "baudRate", 38400),
+			Config: config(devicePath, "port", "/dev/ttyUSB0", "slaveID", id, "baudRate", 19200, "parity", "even"),
 			Properties: []device.Property{
 				{Name: "temperature", CollectCycle: every, Visitor: v("register", "InputRegister", "offset", 0, "dataType", "int16", "scale", 0.1)},
 				{Name: "humidity", CollectCycle: every, Visitor: v("register", "InputRegister", "offset", 1, "scale", 0.1)},

@@ -47,7 +47,10 @@
 // lands on the properties it concerns. Devices on one port share one handle
 // on it and one bus worker (Device.Bus is "serial:" and the port's
 // canonical name), and each request and its reply hold the port, so frames
-// of two slaves never interleave. Before each request the master waits for
+// of two slaves never interleave. A port that serial line devices with
+// unsolicited properties use is refused (their reader takes every byte),
+// and they are refused on a port a slave uses (see serial.ClaimReplies).
+// Before each request the master waits for
 // 3.5 character times of silence (1.75 ms above 19200 baud) since the last
 // byte on the line, and throws away anything that arrived unasked. A reply is
 // found by its address, function and CRC even after noise or an adapter's
@@ -58,6 +61,15 @@
 // several with 16. DiscreteInputRegister and InputRegister properties
 // cannot be ReadWrite. Slave exceptions come back as errors wrapping an
 // Exception, such as "illegal data address (exception 02)".
+//
+// A slave that does not answer at all (no byte within timeoutMs) is backed
+// off, so that one dead slave does not starve the others on its line: the
+// first request it leaves unanswered fails the rest of the round (the other
+// points due with it) without a request, and its reads are then skipped
+// for 1 s, then 2, 4, 8, 16 and at most 30 s after each unanswered try,
+// failing at once with an error wrapping ErrNotAnswering ("slave 3 not
+// answering; next try in 4s"). Any answer (a reply, an exception, even a
+// frame with a bad CRC) ends the back-off. Writes are always sent.
 //
 // Reading does not allocate.
 package modbus
@@ -250,7 +262,7 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{slave: dc.SlaveID, timeout: dc.Timeout}
+	d := &Device{slave: dc.SlaveID, timeout: dc.Timeout, now: time.Now}
 	d.warnings = append(d.warnings, cfg.Config.Ignored(deviceKeys...)...)
 	specs := make([]spec, len(cfg.Properties))
 	for i, p := range cfg.Properties {
@@ -269,7 +281,12 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, cfg.Config.Errorf("port", "%w", err)
 	}
-	d.h = h
+	release, err := serial.ClaimReplies(h.Port())
+	if err != nil {
+		h.Close()
+		return nil, cfg.Config.Errorf("port", "%w", err)
+	}
+	d.h, d.release = h, release
 	d.silence = 1750 * time.Microsecond
 	if dc.Mode.Baud <= 19200 {
 		d.silence = dc.Mode.CharTime() * 7 / 2
@@ -297,6 +314,13 @@ type Device struct {
 	all      []*point
 	warnings []string
 	closed   atomic.Bool
+	release  func() // the claim on the port's replies (serial.ClaimReplies)
+
+	// Back-off of a slave that does not answer; used with the port held.
+	now     func() time.Time
+	misses  int       // unanswered tries in a row
+	nextTry time.Time // reads before it fail without a request
+	missed  error     // the last unanswered try's error
 
 	// Buffers, used with the port held.
 	tx    [maxADU]byte
@@ -321,12 +345,70 @@ func (d *Device) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
+	d.release()
 	return d.h.Close()
 }
 
+// ErrNoResponse is wrapped by the error of a request nothing answered
+// within timeoutMs (not a byte came back); it wraps hal.ErrTimeout too.
+var ErrNoResponse = errors.New("no response")
+
+// ErrNotAnswering is wrapped by the error of a read skipped because the
+// slave left the requests before it unanswered (see the package comment).
+var ErrNotAnswering = errors.New("not answering")
+
+// Back-off of reads of a slave that does not answer: after the n-th
+// unanswered try in a row, the next is min(backoffFirst·2^(n-1), backoffMax)
+// later.
+const (
+	backoffFirst = time.Second
+	backoffMax   = 30 * time.Second
+)
+
+// skip returns the error of a read that is not sent because the slave is
+// backed off, or nil. The caller holds the port.
+func (d *Device) skip() error {
+	if d.misses == 0 {
+		return nil
+	}
+	wait := d.nextTry.Sub(d.now())
+	if wait <= 0 {
+		return nil
+	}
+	return fmt.Errorf("slave %d %w; next try in %v (%d requests unanswered in a row, the last: %w)",
+		d.slave, ErrNotAnswering, wait.Round(100*time.Millisecond), d.misses, d.missed)
+}
+
+// heard updates the back-off with the outcome of an exchange. The caller
+// holds the port.
+func (d *Device) heard(err error) {
+	switch {
+	case errors.Is(err, ErrNoResponse):
+		d.misses++
+		wait := backoffMax
+		if d.misses < 6 {
+			wait = min(backoffFirst<<(d.misses-1), backoffMax)
+		}
+		d.nextTry, d.missed = d.now().Add(wait), err
+	case err == nil || errors.Is(err, ErrCRC) || errors.Is(err, ErrFrame) || isException(err):
+		d.misses, d.missed = 0, nil // the slave answered
+	}
+}
+
+func isException(err error) bool {
+	var x Exception
+	return errors.As(err, &x)
+}
+
 // exchange sends req (built in d.tx) and returns the data of the slave's
-// reply. The caller holds the port.
+// reply, and keeps the back-off up to date. The caller holds the port.
 func (d *Device) exchange(req []byte) ([]byte, error) {
+	data, err := d.transact(req)
+	d.heard(err)
+	return data, err
+}
+
+func (d *Device) transact(req []byte) ([]byte, error) {
 	h := d.h
 	if wait := time.Until(h.LastActivity().Add(d.silence)); wait > 0 {
 		time.Sleep(wait)
@@ -355,7 +437,7 @@ func (d *Device) exchange(req []byte) ([]byte, error) {
 			_, _, _, crcBad := scan(req, d.rx[:n])
 			switch {
 			case n == 0:
-				return nil, fmt.Errorf("no response within %v: %w", d.timeout, hal.ErrTimeout)
+				return nil, fmt.Errorf("%w within %v: %w", ErrNoResponse, d.timeout, hal.ErrTimeout)
 			case crcBad:
 				return nil, ErrCRC
 			}
@@ -407,6 +489,12 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 		}
 		group := order[i:j]
 		i = j
+		if err := d.skip(); err != nil { // backed off, or unanswered earlier in this round
+			for _, k := range group {
+				vals[k], errs[k] = 0, d.all[idx[k]].wrap("read", err)
+			}
+			continue
+		}
 		if len(group) == 1 {
 			k := group[0]
 			vals[k], errs[k] = d.all[idx[k]].readLocked()
@@ -446,6 +534,9 @@ func (p *point) Read() (float64, error) {
 }
 
 func (p *point) readLocked() (float64, error) {
+	if err := p.d.skip(); err != nil {
+		return 0, p.wrap("read", err)
+	}
 	data, err := p.d.read(p.spec.table, p.spec.addr, p.spec.count)
 	if err != nil {
 		return 0, p.wrap("read", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/modbus"
+	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -49,9 +50,10 @@ func property(name string, writable bool, kv ...any) bus.PropertyConfig {
 		Config: config(bustest.PropertyPath(name), kv...)}
 }
 
-// slave returns the configData of a slave on the sim's Modbus line.
+// slave returns the configData of a slave on the sim's Modbus line, at the
+// line's mode: the driver's default, 19200 8E1.
 func slave(id int, kv ...any) bus.Config {
-	return config(devicePath, append([]any{"port", "/dev/ttyUSB0", "slaveID", id, "baudRate", 115200}, kv...)...)
+	return config(devicePath, append([]any{"port", "/dev/ttyUSB0", "slaveID", id}, kv...)...)
 }
 
 // open opens a device and closes it when the test ends.
@@ -263,7 +265,7 @@ func TestABatchTheSlaveRefusesIsReadPointByPoint(t *testing.T) {
 
 func TestTwoSlavesShareOnePort(t *testing.T) {
 	one := open(t, slave(1), property("r", true, "register", "HoldingRegister", "offset", 3))
-	two := open(t, config(devicePath, "port", "ttyUSB0", "slaveID", 2, "baudRate", 115200),
+	two := open(t, config(devicePath, "port", "ttyUSB0", "slaveID", 2, "baudRate", 19200, "parity", "even"),
 		property("r", true, "register", "HoldingRegister", "offset", 3))
 	if one.Bus() != "serial:/dev/ttyUSB0" || two.Bus() != one.Bus() {
 		t.Errorf("Bus() = %q and %q, want serial:/dev/ttyUSB0 for both", one.Bus(), two.Bus())
@@ -299,7 +301,7 @@ func TestTwoSlavesShareOnePort(t *testing.T) {
 	}
 	_, err := modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/slow", Config: config(devicePath, "port", "/dev/ttyUSB0", "slaveID", 3, "baudRate", 9600),
 		Properties: []bus.PropertyConfig{property("r", false, "register", "HoldingRegister")}})
-	if err == nil || !strings.Contains(err.Error(), "already open at 115200 8E1") {
+	if err == nil || !strings.Contains(err.Error(), "already open at 19200 8E1") {
 		t.Errorf("a slave at another baud rate on the same port = %v", err)
 	}
 }
@@ -460,7 +462,7 @@ func TestFraming(t *testing.T) {
 		{"noise only", func([]byte) [][]byte { return [][]byte{{0xDE, 0xAD, 0xBE, 0xEF}} }, 0, modbus.ErrFrame, "de ad be ef"},
 		{"another slave's reply", func([]byte) [][]byte { return [][]byte{frame(2, 3, 2, 0, 7)} }, 0, modbus.ErrFrame, ""},
 		{"a reply of the wrong length", func([]byte) [][]byte { return [][]byte{frame(1, 3, 4, 0, 7, 0, 8)} }, 0, modbus.ErrFrame, ""},
-		{"nothing", func([]byte) [][]byte { return nil }, 0, hal.ErrTimeout, "no response within 100ms"},
+		{"nothing", func([]byte) [][]byte { return nil }, 0, modbus.ErrNoResponse, "no response within 100ms: serial port timed out"},
 		{"exception 01", func([]byte) [][]byte { return [][]byte{frame(1, 0x83, 1)} }, 0, modbus.IllegalFunction, "illegal function (exception 01)"},
 		{"exception 04", func([]byte) [][]byte { return [][]byte{frame(1, 0x83, 4)} }, 0, modbus.ServerDeviceFailure, "server device failure"},
 		{"exception 06 after noise", func([]byte) [][]byte { return [][]byte{{0x01}, frame(1, 0x83, 6)} }, 0, modbus.ServerDeviceBusy, "busy"},
@@ -470,6 +472,8 @@ func TestFraming(t *testing.T) {
 			s := newFakeSlave(t, tt.reply)
 			d := open(t, config(devicePath, "port", s.path, "slaveID", 1, "timeoutMs", 100),
 				property("r", false, "register", "HoldingRegister", "offset", 0))
+			c := &clock{t: time.Now()}
+			d.SetClock(c.Now)
 			v, err := d.Points()[0].Read()
 			if tt.err == nil {
 				if err != nil || v != tt.want {
@@ -480,7 +484,9 @@ func TestFraming(t *testing.T) {
 			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("Read = %v; want %v saying %q", err, tt.err, tt.says)
 			}
-			// The next exchange starts clean.
+			// The next exchange starts clean (after the back-off of a
+			// slave that did not answer).
+			c.Advance(time.Minute)
 			s.setReply(register7)
 			if v := read(t, d.Points()[0]); v != 7 {
 				t.Errorf("after the failure: %v", v)
@@ -489,31 +495,131 @@ func TestFraming(t *testing.T) {
 	}
 }
 
-func TestSlaveThatStopsAnsweringRecovers(t *testing.T) {
+// clock is a settable clock for the back-off.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// ownSlave runs a sim slave with address id on a pty of its own.
+func ownSlave(t *testing.T, id byte) (*rtuslave.Slave, string) {
+	t.Helper()
 	p, err := serialsim.NewPty()
 	if err != nil {
 		t.Skip(err)
 	}
-	s := rtuslave.New(9, nil)
+	s := rtuslave.New(id, nil)
 	line := &rtuslave.Line{Master: p.Master, TTY: p.TTY, Slaves: []*rtuslave.Slave{s}}
 	done := make(chan error, 1)
 	go func() { done <- line.Serve() }()
 	t.Cleanup(func() { p.Close(); <-done })
+	return s, p.Path
+}
 
-	d := open(t, config(devicePath, "port", p.Path, "slaveID", 9, "baudRate", 9600, "parity", "none", "timeoutMs", 50),
-		property("fan", false, "register", "HoldingRegister", "offset", 1))
-	if v := read(t, d.Points()[0]); v != 50 {
+func TestADeadSlaveCostsItsLineOneTimeoutPerRound(t *testing.T) {
+	dead := simBoard.Slaves[1] // slave 2
+	dead.SetOffline(true)
+	t.Cleanup(func() { dead.SetOffline(false) })
+	// Six properties in six requests (four tables, gaps between registers).
+	d := open(t, slave(2, "timeoutMs", 300),
+		property("t", false, "register", "InputRegister", "offset", 0, "dataType", "int16"),
+		property("p", false, "register", "InputRegister", "offset", 3, "dataType", "float32"),
+		property("o", false, "register", "InputRegister", "offset", 7, "dataType", "int16"),
+		property("sp", false, "register", "HoldingRegister", "offset", 0),
+		property("c", false, "register", "CoilRegister", "offset", 0),
+		property("di", false, "register", "DiscreteInputRegister", "offset", 4))
+	alive := open(t, slave(1, "timeoutMs", 300), property("fan", false, "register", "HoldingRegister", "offset", 1))
+
+	idx := []int{0, 1, 2, 3, 4, 5}
+	vals, errs := make([]float64, 6), make([]error, 6)
+	start := time.Now()
+	d.ReadPoints(idx, vals, errs)
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("a round of 6 points of a dead slave took %v, want one timeout (300 ms), not six", took)
+	}
+	nothing := 0
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, modbus.ErrNotAnswering):
+			if !strings.Contains(err.Error(), "slave 2 not answering; next try in") {
+				t.Errorf("point %d: %q does not say when the next try is", i, err)
+			}
+		case errors.Is(err, modbus.ErrNoResponse):
+			nothing++
+		default:
+			t.Errorf("point %d: %v, want ErrNoResponse or ErrNotAnswering", i, err)
+		}
+		if !errors.Is(err, hal.ErrTimeout) {
+			t.Errorf("point %d: %v does not wrap hal.ErrTimeout", i, err)
+		}
+	}
+	if nothing != 1 {
+		t.Errorf("%d requests went unanswered, want 1: the rest of the round is not sent", nothing)
+	}
+	// The next rounds within the back-off cost the line nothing, and the
+	// other slave on it answers at once.
+	start = time.Now()
+	for i := 0; i < 3; i++ {
+		d.ReadPoints(idx, vals, errs)
+		if v := read(t, alive.Points()[0]); v != 50 {
+			t.Errorf("slave 1 fan speed %v", v)
+		}
+	}
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("three backed-off rounds and three reads of the live slave took %v", took)
+	}
+}
+
+func TestAnUnansweringSlaveIsBackedOffExponentiallyAndRecovers(t *testing.T) {
+	s, path := ownSlave(t, 9)
+	d := open(t, config(devicePath, "port", path, "slaveID", 9, "baudRate", 9600, "parity", "none", "timeoutMs", 30),
+		property("fan", true, "register", "HoldingRegister", "offset", 1))
+	c := &clock{t: time.Now()}
+	d.SetClock(c.Now)
+	fan := d.Points()[0]
+	if v := read(t, fan); v != 50 {
 		t.Fatalf("fan %v", v)
 	}
 	s.SetOffline(true)
-	for i := 0; i < 3; i++ {
-		if _, err := d.Points()[0].Read(); !errors.Is(err, hal.ErrTimeout) {
-			t.Fatalf("read from an offline slave = %v, want a timeout", err)
+	for _, next := range []string{"1s", "2s", "4s", "8s", "16s", "30s", "30s"} {
+		if _, err := fan.Read(); !errors.Is(err, modbus.ErrNoResponse) {
+			t.Fatalf("a try at the offline slave = %v, want ErrNoResponse", err)
 		}
+		start := time.Now()
+		_, err := fan.Read()
+		if !errors.Is(err, modbus.ErrNotAnswering) || !strings.Contains(err.Error(), "slave 9 not answering; next try in "+next) {
+			t.Fatalf("read right after = %v, want ErrNotAnswering, next try in %s", err, next)
+		}
+		if took := time.Since(start); took > 20*time.Millisecond {
+			t.Errorf("a backed-off read took %v: it must not wait for the slave", took)
+		}
+		c.Advance(time.Minute)
 	}
+
+	// It answers again: the first try after the back-off reads it, and
+	// the back-off is over.
 	s.SetOffline(false)
-	if v := read(t, d.Points()[0]); v != 50 {
+	if v := read(t, fan); v != 50 {
 		t.Errorf("back online: %v", v)
+	}
+	if v := read(t, fan); v != 50 {
+		t.Errorf("the read after: %v", v)
+	}
+
+	// Writes are always sent, and an answer to one ends a back-off.
+	s.SetOffline(true)
+	fan.Read()
+	s.SetOffline(false)
+	write(t, fan, 60)
+	if v := read(t, fan); v != 60 {
+		t.Errorf("read after the write that ended the back-off: %v, want 60", v)
 	}
 }
 
@@ -611,5 +717,142 @@ func BenchmarkReadPoints10(b *testing.B) {
 		if errs[0] != nil || vals[0] != 9 {
 			b.Fatal(vals[0], errs[0])
 		}
+	}
+}
+
+func TestAReplugedAdapterIsUsedAgainWithoutARestart(t *testing.T) {
+	const name = "/dev/ttyTEST-rs485"
+	line := func() (*serialsim.Pty, *rtuslave.Slave) {
+		p, err := serialsim.NewPty()
+		if err != nil {
+			t.Skip(err)
+		}
+		s := rtuslave.New(5, nil)
+		done := make(chan error, 1)
+		go func() {
+			done <- (&rtuslave.Line{Master: p.Master, TTY: p.TTY, Slaves: []*rtuslave.Slave{s}}).Serve()
+		}()
+		t.Cleanup(func() { p.Close(); <-done })
+		return p, s
+	}
+	first, _ := line()
+	if err := hal.RegisterSerial(name, nil, first.Path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	d := open(t, config(devicePath, "port", name, "slaveID", 5, "baudRate", 9600, "timeoutMs", 100),
+		property("fan", true, "register", "HoldingRegister", "offset", 1))
+	fan := d.Points()[0]
+	write(t, fan, 70)
+
+	first.Close() // the USB adapter is unplugged
+	_, err := fan.Read()
+	if !errors.Is(err, hal.ErrPortGone) {
+		t.Fatalf("read with the adapter unplugged = %v, want hal.ErrPortGone", err)
+	}
+	if errors.Is(err, modbus.ErrNoResponse) {
+		t.Errorf("%v blames the slave for the port", err)
+	}
+
+	hal.UnregisterSerial(name)
+	second, _ := line()
+	if err := hal.RegisterSerial(name, nil, second.Path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := fan.Read()
+		if err == nil {
+			if v != 50 {
+				t.Errorf("fan speed %v from the new line's slave, want its power-on 50", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the port did not come back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestModbusAndUnsolicitedLinePropertiesDoNotShareAPort(t *testing.T) {
+	const name = "/dev/ttyTEST-mixed"
+	_, path := ownSlave(t, 1)
+	if err := hal.RegisterSerial(name, nil, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	lineDev := func(props ...bus.PropertyConfig) (bus.Device, error) {
+		return serial.Driver{}.Open(bus.DeviceConfig{Name: "default/line",
+			Config: config(devicePath, "port", name, "baudRate", 19200, "parity", "even"), Properties: props})
+	}
+	unsolicited := property("t", false, "pattern", `T=(\d+)`)
+	polled := property("id", false, "command", "ID?")
+	slaveDev := func() (bus.Device, error) {
+		return modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/slave",
+			Config: config(devicePath, "port", name, "slaveID", 1), Properties: []bus.PropertyConfig{property("fan", false, "register", "HoldingRegister", "offset", 1)}})
+	}
+	refused := func(t *testing.T, what string, d bus.Device, err error) {
+		t.Helper()
+		if err == nil {
+			d.Close()
+			t.Fatalf("%s opened", what)
+		}
+		var fe *bus.FieldError
+		if !errors.As(err, &fe) || fe.Field != devicePath+".port" || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want an error of %s.port naming %s", what, err, devicePath, name)
+		}
+	}
+
+	t.Run("a slave on a port with unsolicited properties", func(t *testing.T) {
+		line, err := lineDev(unsolicited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer line.Close()
+		d, err := slaveDev()
+		refused(t, "the Modbus device", d, err)
+	})
+	t.Run("unsolicited properties on a port with a slave", func(t *testing.T) {
+		slave, err := slaveDev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := lineDev(polled, unsolicited)
+		refused(t, "the line device", d, err)
+		// Closing the slave ends its claim.
+		slave.Close()
+		if d, err = lineDev(unsolicited); err != nil {
+			t.Errorf("after the slave closed: %v", err)
+		} else {
+			d.Close()
+		}
+	})
+	t.Run("polled line properties share a port with a slave", func(t *testing.T) {
+		slave, err := slaveDev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slave.Close()
+		line, err := lineDev(polled)
+		if err != nil {
+			t.Fatalf("a polled line device next to a slave: %v", err)
+		}
+		line.Close()
+		if v := read(t, slave.Points()[0]); v != 50 {
+			t.Errorf("fan %v", v)
+		}
+	})
+}
+
+func TestACRDWithTheWrongModeFailsOnTheSimAsOnHardware(t *testing.T) {
+	// The sim's line runs at 19200 8E1 (serialsim.ModbusMode).
+	for _, kv := range [][]any{{"baudRate", 9600}, {"parity", "odd"}, {"stopBits", 2}} {
+		t.Run(fmt.Sprint(kv...), func(t *testing.T) {
+			d := open(t, slave(1, append(kv, "timeoutMs", 100)...), property("fan", false, "register", "HoldingRegister", "offset", 1))
+			if _, err := d.Points()[0].Read(); !errors.Is(err, modbus.ErrNoResponse) {
+				t.Errorf("read at the wrong mode = %v, want no response", err)
+			}
+		})
 	}
 }

@@ -52,8 +52,11 @@
 // bus/modbus uses, so a command and its reply are never interleaved with
 // another device's. A port with unsolicited properties is read only by its
 // reader goroutine; polled properties of that port then take their replies
-// from it. Do not put Modbus RTU devices on a port with unsolicited
-// properties: the reader would take their replies too.
+// from it. So a port with unsolicited properties cannot also carry Modbus
+// RTU devices (the reader would take their replies): Open refuses a device
+// with unsolicited properties on a port bus/modbus uses (see ClaimReplies),
+// and bus/modbus refuses a slave on a port such a device uses, with an
+// error naming the port.
 //
 // Reading a polled or unsolicited property does not allocate, except for
 // one small allocation per matching line inside regexp (see matcher.match).
@@ -266,11 +269,15 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		d.warn(propertyConfig(p), propertyKeys)
 	}
 
-	lp, err := acquirePort(dc)
+	unsolicited := false
+	for _, pr := range props {
+		unsolicited = unsolicited || pr.Command == ""
+	}
+	lp, err := acquirePort(dc, unsolicited)
 	if err != nil {
 		return nil, cfg.Config.Errorf("port", "%w", err)
 	}
-	d.port = lp
+	d.port, d.unsolicited = lp, unsolicited
 	for i, pr := range props {
 		pt := newPoint(lp, cfg.Properties[i].Name, dc, pr)
 		d.all = append(d.all, pt)
@@ -289,12 +296,13 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 
 // Device is an opened serial line device.
 type Device struct {
-	port      *linePort
-	points    []bus.Point
-	all       []*point
-	listening []*point
-	warnings  []string
-	closed    atomic.Bool
+	port        *linePort
+	unsolicited bool // has properties without a command
+	points      []bus.Point
+	all         []*point
+	listening   []*point
+	warnings    []string
+	closed      atomic.Bool
 }
 
 // Bus returns "serial:" and the port's canonical name, such as
@@ -318,7 +326,7 @@ func (d *Device) Close() error {
 	for _, p := range d.all {
 		p.timer.Stop()
 	}
-	return releasePort(d.port)
+	return releasePort(d.port, d.unsolicited)
 }
 
 func (d *Device) warn(c bus.Config, known []string) {
@@ -328,8 +336,9 @@ func (d *Device) warn(c bus.Config, known []string) {
 // # Ports
 
 var ports struct {
-	mu sync.Mutex
-	m  map[string]*linePort
+	mu      sync.Mutex
+	m       map[string]*linePort
+	replies map[string]int // ClaimReplies by canonical port name
 }
 
 // linePort is one port as the line devices on it share it.
@@ -338,6 +347,9 @@ type linePort struct {
 	h    *hal.Serial
 	eol  string
 	refs int // guarded by ports.mu
+	// unsolicited counts the devices on the port with unsolicited
+	// properties; guarded by ports.mu.
+	unsolicited int
 
 	subMu     sync.Mutex               // serializes subscribe and unsubscribe
 	subs      atomic.Pointer[[]*point] // unsolicited points; read by the reader
@@ -351,10 +363,13 @@ type linePort struct {
 	first  firstLine  // the first line of a reply that matched nothing, for errors; under h.Lock
 }
 
-func acquirePort(dc Config) (*linePort, error) {
+func acquirePort(dc Config, unsolicited bool) (*linePort, error) {
 	canon, _ := hal.SerialPort(dc.Port)
 	ports.mu.Lock()
 	defer ports.mu.Unlock()
+	if unsolicited && ports.replies[canon] > 0 {
+		return nil, fmt.Errorf("port %s carries Modbus RTU devices: a property without a command is read by a reader that takes every byte the port receives, their replies too; give this device a port of its own, or poll it with a command", canon)
+	}
 	if lp := ports.m[canon]; lp != nil {
 		if lp.h.Mode() != dc.Mode {
 			return nil, fmt.Errorf("port %s is open at %s by another device; it cannot also run at %s", canon, lp.h.Mode(), dc.Mode)
@@ -363,6 +378,9 @@ func acquirePort(dc Config) (*linePort, error) {
 			return nil, fmt.Errorf("port %s has devices with eol %q; one line has one line end, not also %q", canon, lp.eol, dc.EOL)
 		}
 		lp.refs++
+		if unsolicited {
+			lp.unsolicited++
+		}
 		return lp, nil
 	}
 	h, err := hal.OpenSerial(dc.Port, dc.Mode)
@@ -372,6 +390,9 @@ func acquirePort(dc Config) (*linePort, error) {
 	term := dc.EOL[len(dc.EOL)-1]
 	lp := &linePort{name: h.Port(), h: h, eol: dc.EOL, refs: 1,
 		direct: *newLineReader(term, MaxLine), listen: *newLineReader(term, MaxLine)}
+	if unsolicited {
+		lp.unsolicited = 1
+	}
 	lp.subs.Store(new([]*point))
 	if ports.m == nil {
 		ports.m = map[string]*linePort{}
@@ -380,9 +401,12 @@ func acquirePort(dc Config) (*linePort, error) {
 	return lp, nil
 }
 
-func releasePort(lp *linePort) error {
+func releasePort(lp *linePort, unsolicited bool) error {
 	ports.mu.Lock()
 	defer ports.mu.Unlock()
+	if unsolicited {
+		lp.unsolicited--
+	}
 	lp.refs--
 	if lp.refs > 0 {
 		return nil
@@ -393,6 +417,34 @@ func releasePort(lp *linePort) error {
 		}
 	}
 	return lp.h.Close()
+}
+
+// ClaimReplies records that a device reads its own replies on the port
+// with canonical name port (hal.SerialPort), as a Modbus RTU master does,
+// and returns the function that ends the claim. It fails when a serial
+// device with unsolicited properties uses the port, since their reader
+// takes every byte the port receives; while the claim lasts, Open refuses
+// such devices on the port.
+func ClaimReplies(port string) (release func(), err error) {
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if lp := ports.m[port]; lp != nil && lp.unsolicited > 0 {
+		return nil, fmt.Errorf("port %s is read by serial line devices with properties without a command: their reader takes every byte the port receives, Modbus replies too; give the Modbus slaves a port of their own, or poll the line device with commands", port)
+	}
+	if ports.replies == nil {
+		ports.replies = map[string]int{}
+	}
+	ports.replies[port]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ports.mu.Lock()
+			defer ports.mu.Unlock()
+			if ports.replies[port]--; ports.replies[port] <= 0 {
+				delete(ports.replies, port)
+			}
+		})
+	}, nil
 }
 
 // subscribe adds unsolicited points and starts the reader if it is the first.
@@ -456,6 +508,11 @@ func (lp *linePort) read(done chan struct{}) {
 			return
 		}
 		if err != nil {
+			if errors.Is(err, hal.ErrPortGone) {
+				// Unplugged: hal opens the device again on a later
+				// read; a line cut in half is not a line.
+				lp.listen.reset()
+			}
 			if !errors.Is(err, hal.ErrTimeout) {
 				time.Sleep(100 * time.Millisecond) // a port that hung up: do not spin
 			}

@@ -637,3 +637,54 @@ func BenchmarkUnsolicitedRead(b *testing.B) {
 		}
 	}
 }
+
+func TestAnUnpluggedSensorIsReadAgainWhenItIsBack(t *testing.T) {
+	const name = "/dev/ttyTEST-unplug"
+	first := newScripted(t, silent)
+	if err := hal.RegisterSerial(name, nil, first.path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hal.UnregisterSerial(name) })
+	d := open(t, config(devicePath, "port", name, "eol", `\r\n`),
+		property("t", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 200),
+		property("id", false, "command", "ID?", "pattern", `SENSOR,(\d+)`))
+	temp, id := d.Points()[0], d.Points()[1]
+	first.say("T=20.5\r\n")
+	eventually(t, temp, 20.5)
+
+	// Unplugged: the port's descriptors are closed, reads fail.
+	first.master.Close()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := temp.Read(); err == nil {
+		t.Error("the unsolicited value is still fresh after the sensor went away")
+	}
+	if _, err := id.Read(); !errors.Is(err, hal.ErrPortGone) {
+		t.Errorf("a command while the sensor is away = %v, want hal.ErrPortGone", err)
+	}
+
+	// Plugged in again, as a new tty by the same name.
+	hal.UnregisterSerial(name)
+	second := newScripted(t, func(line string) []string {
+		if line == "ID?" {
+			return []string{"SENSOR,2\r\n"}
+		}
+		return nil
+	})
+	if err := hal.RegisterSerial(name, nil, second.path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		second.say("T=21.5\r\n")
+		if v, err := temp.Read(); err == nil && v == 21.5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unsolicited property did not come back with the sensor")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := eventually(t, id, 2); v != 2 {
+		t.Errorf("ID? after the replug = %v", v)
+	}
+}

@@ -29,6 +29,9 @@
 //	           (required unless writeTx is given)
 //	channel    the value of ch in the templates, 0 to 255 (required when a
 //	           template uses ch)
+//	register   the value of reg in the templates, 0 to 65535 (required when
+//	           a template uses reg): "{reg|0x80} 00" reads register reg of a
+//	           chip that sets bit 7 for a read
 //	rxStart    the first byte of the reply that holds the value (default 0)
 //	dataType   uint8, int8, uint16, int16, uint32, int32, float32 or bool
 //	           (default uint8)
@@ -42,7 +45,7 @@
 // hex digits, optionally after 0x ("0x1" is one byte too); a longer even run of
 // digits is several bytes. An expression in braces computes one byte, the low
 // 8 bits of terms OR-ed together: a term is a number (decimal, 0x, 0o, 0b), ch
-// or value, each followed by any of <<n, >>n and &n.
+// reg or value, each followed by any of <<n, >>n and &n.
 //
 // An MCP3008 reads channel 3 single-ended with
 //
@@ -90,7 +93,7 @@ const DefaultSpeed = physic.MegaHertz
 
 var (
 	deviceKeys   = []string{"bus", "speedHz", "mode", "bitsPerWord"}
-	propertyKeys = append([]string{"tx", "writeTx", "channel", "rxStart"}, bus.CodecKeys()...)
+	propertyKeys = append([]string{"tx", "writeTx", "channel", "register", "rxStart"}, bus.CodecKeys()...)
 )
 
 // Open checks cfg, connects the device's port through hal (shared with every
@@ -247,11 +250,12 @@ func propertyConfig(p bus.PropertyConfig) bus.Config {
 // point is one property. Its buffers are allocated when it is built, so Read
 // and Write do not allocate.
 type point struct {
-	conn    pspi.Conn
-	codec   bus.Codec
-	little  bool // byteOrder, to turn the encoded bytes back into {value}
-	channel uint64
-	rxStart int
+	conn     pspi.Conn
+	codec    bus.Codec
+	little   bool // byteOrder, to turn the encoded bytes back into {value}
+	channel  uint64
+	register uint64
+	rxStart  int
 
 	txLen int // 0: no tx, Read returns the last value written
 	w, r  []byte
@@ -312,6 +316,17 @@ func newPoint(c bus.Config) (*point, error) {
 	case !uses && c.Has("channel"):
 		return nil, c.Errorf("channel", "is not used: no template has a ch")
 	}
+	reg, err := c.Int("register", 0, 0, 65535)
+	if err != nil {
+		return nil, err
+	}
+	p.register = uint64(reg)
+	switch uses := read.usesRegister || write.usesRegister; {
+	case uses && !c.Has("register"):
+		return nil, c.Require("register")
+	case !uses && c.Has("register"):
+		return nil, c.Errorf("register", "is not used: no template has a reg")
+	}
 
 	rx, err := c.Int("rxStart", 0, 0, maxTx-1)
 	if err != nil {
@@ -325,7 +340,7 @@ func newPoint(c bus.Config) (*point, error) {
 		}
 		p.txLen = n
 		p.w, p.r = make([]byte, n), make([]byte, n)
-		read.fill(p.w, p.channel, 0)
+		read.fill(p.w, p.channel, p.register, 0)
 	} else if c.Has("rxStart") {
 		return nil, c.Errorf("rxStart", "is not used: there is no tx")
 	}
@@ -370,7 +385,7 @@ func (p writer) Write(v float64) error {
 		}
 		raw = raw<<8 | uint64(b[j])
 	}
-	p.write.fill(p.ww, p.channel, raw)
+	p.write.fill(p.ww, p.channel, p.register, raw)
 	if err := p.conn.Tx(p.ww, p.wr); err != nil {
 		return fmt.Errorf("spi %s: write tx % x: %w", p.conn, p.ww, err)
 	}

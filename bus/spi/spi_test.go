@@ -21,7 +21,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // These tests run against the simulated board's SPI port 0.0 (an MCP3008),
@@ -245,6 +244,9 @@ func TestWriteFillsTheWriteTemplate(t *testing.T) {
 		{"MCP4921 DAC code", []any{"writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", 0xFFF}, 0x123, []byte{0x31, 0x23}},
 		{"DAC in volts", []any{"writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", "0xFFF", "scale", 3.3 / 4096}, 1.65, []byte{0x38, 0x00}},
 		{"digital pot with a channel", []any{"writeTx", "{ch<<4} {value}", "channel", 1}, 200, []byte{0x10, 200}},
+		{"a register-addressed chip", []any{"writeTx", "{reg&0x7F} {value}", "register", "0x2A"}, 0x55, []byte{0x2A, 0x55}},
+		{"a 16-bit register address", []any{"writeTx", "02 {reg>>8} {reg} {value}", "register", 0x1234}, 9, []byte{0x02, 0x12, 0x34, 9}},
+		{"register and channel together", []any{"writeTx", "{reg|ch<<6} {value}", "register", 5, "channel", 2}, 1, []byte{0x85, 1}},
 		{"little-endian codec: value is still the integer", []any{"writeTx", "{value>>8} {value}", "dataType", "uint16", "byteOrder", "little"}, 0x1234, []byte{0x12, 0x34}},
 		{"signed value", []any{"writeTx", "40 {value}", "dataType", "int8"}, -2, []byte{0x40, 0xFE}},
 		{"offset", []any{"writeTx", "{value}", "offset", 10}, 12, []byte{2}},
@@ -263,6 +265,27 @@ func TestWriteFillsTheWriteTemplate(t *testing.T) {
 			}
 			if v := read(t, w); math.Abs(v-tt.v) > 1e-9 {
 				t.Errorf("write-only property reads back %v, want the %v written", v, tt.v)
+			}
+		})
+	}
+}
+
+func TestReadFillsTheRegister(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kv   []any
+		want []byte
+	}{
+		{"read bit 7 set, as most register-addressed chips want", []any{"tx", "{reg|0x80} 00", "register", 0x0F}, []byte{0x8F, 0x00}},
+		{"register spelled out", []any{"tx", "{0x40|register&0x3F} 00 00", "register", "0x3B", "dataType", "int16"}, []byte{0x7B, 0x00, 0x00}},
+		{"a 16-bit address", []any{"tx", "03 {reg>>8} {reg} 00", "register", 0x0102}, []byte{0x03, 0x01, 0x02, 0x00}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := append([]any{"rxStart", 1}, tt.kv...)
+			d := open(t, config(devicePath, "bus", recPort), property("r", false, kv...))
+			read(t, d.Points()[0])
+			if got := rec.last(); string(got) != string(tt.want) {
+				t.Errorf("sent % x, want % x", got, tt.want)
 			}
 		})
 	}
@@ -336,7 +359,7 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 		{"tx unclosed expression", nil, []any{"tx", "01 {ch<<4"}, propPath + ".tx", "{ without }"},
 		{"tx expression glued", nil, []any{"tx", "01{ch}"}, propPath + ".tx", "put a space before {"},
 		{"tx empty expression", nil, []any{"tx", "{}"}, propPath + ".tx", "missing"},
-		{"tx unknown name", nil, []any{"tx", "{chan}"}, propPath + ".tx", "not a number, ch or value"},
+		{"tx unknown name", nil, []any{"tx", "{chan}"}, propPath + ".tx", "not a number, ch, reg or value"},
 		{"tx bad operator", nil, []any{"tx", "{ch<4}", "channel", 1}, propPath + ".tx", "want <<, >> or &"},
 		{"tx shift too far", nil, []any{"tx", "{ch<<64}", "channel", 1}, propPath + ".tx", "at most 63"},
 		{"tx with value", nil, []any{"tx", "01 {value}"}, propPath + ".tx", "use it in writeTx"},
@@ -344,6 +367,12 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 		{"channel unused", nil, []any{"tx", "01 90 00", "channel", 1}, propPath + ".channel", "is not used"},
 		{"channel too big", nil, []any{"tx", "01 {ch} 00", "channel", 256}, propPath + ".channel", "out of range [0, 255]"},
 		{"channel fractional", nil, []any{"tx", "01 {ch} 00", "channel", 1.5}, propPath + ".channel", "not a whole number"},
+		{"register missing", nil, []any{"tx", "{reg|0x80} 00"}, propPath + ".register", "is required"},
+		{"register missing for writeTx", []any{"bus", recPort}, []any{"writeTx", "{register} {value}"}, propPath + ".register", "is required"},
+		{"register unused", nil, []any{"tx", "01 90 00", "register", 3}, propPath + ".register", "is not used"},
+		{"register too big", nil, []any{"tx", "{reg} 00", "register", 65536}, propPath + ".register", "out of range [0, 65535]"},
+		{"register fractional", nil, []any{"tx", "{reg} 00", "register", 2.5}, propPath + ".register", "not a whole number"},
+		{"register not a number", nil, []any{"tx", "{reg} 00", "register", "REG_CTRL"}, propPath + ".register", "not an integer"},
 		{"rxStart past the reply", nil, []any{"tx", "01 90 00", "rxStart", 2, "dataType", "uint16"}, propPath + ".rxStart", "run past the 3 bytes"},
 		{"rxStart negative", nil, []any{"tx", "01 90 00", "rxStart", -1}, propPath + ".rxStart", "out of range"},
 		{"rxStart without tx", []any{"bus", recPort}, []any{"writeTx", "{value}", "rxStart", 0}, propPath + ".rxStart", "no tx"},
@@ -490,18 +519,32 @@ func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
 	}
 }
 
-func TestExampleCRDsRunOnTheSim(t *testing.T) {
+func TestExampleCRDReadsTheSimsDocumentedValues(t *testing.T) {
 	m := manager(t)
 	set := bustest.Deploy(t, m, "../../deploy/examples/spi.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
-		v, _ := m.Device(d.Namespace, d.Name)
-		for _, p := range v.Properties {
-			var s ringbuf.Sample
-			if !p.Ring.Latest(&s) || s.Err != 0 {
-				t.Errorf("%s/%s: no good sample (%q)", d.Name, p.Name, p.LastError)
-			}
-		}
+	}
+	const volt = mcp3008.VRef / 1024 // one code
+	sample := func(prop string) (float64, time.Time) {
+		bustest.LatestValue(t, m, "adc", prop, func(float64) bool { return true })
+		s, _ := latest(m, "adc", prop)
+		return s.Value, time.Unix(0, s.Time)
+	}
+	// Constant channels: exactly their codes.
+	if v, _ := sample("supply-half"); v != float64(mcp3008.Code(1, time.Now()))*volt || math.Abs(v-1.65) > 1e-12 {
+		t.Errorf("supply-half = %v V, want channel 1's code 512 in volts: 1.65", v)
+	}
+	if v, _ := sample("bridge"); v != float64(mcp3008.Code(4, time.Now())-mcp3008.Code(5, time.Now())) || v != 767 {
+		t.Errorf("bridge = %v, want CH4 − CH5 = 1023 − 256 = 767", v)
+	}
+	// Moving channels: their functions at the sample's time, within the
+	// few codes they move while the transaction runs.
+	if v, at := sample("pot"); math.Abs(v-float64(mcp3008.Code(0, at))) > 3 {
+		t.Errorf("pot = %v at %v, want the 10 s triangle's %d", v, at, mcp3008.Code(0, at))
+	}
+	if v, at := sample("sensor"); math.Abs(v/volt-float64(mcp3008.Code(2, at))) > 1 || v < 0 || v > mcp3008.VRef {
+		t.Errorf("sensor = %v V at %v, want the 60 s sine's code %d in volts", v, at, mcp3008.Code(2, at))
 	}
 }
 

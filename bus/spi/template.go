@@ -8,7 +8,7 @@ import (
 )
 
 // A template is the bytes of one transaction: constant bytes, and bytes
-// computed from the channel or the value being written.
+// computed from the channel, the register or the value being written.
 //
 // Grammar (fields separated by spaces or commas):
 //
@@ -17,16 +17,18 @@ import (
 //	         digits are more than two and even in number ("018000", "0x018000")
 //	expr   = term { "|" term }
 //	term   = atom { ("<<" | ">>" | "&") number }
-//	atom   = number | "ch" | "channel" | "value"
+//	atom   = number | "ch" | "channel" | "reg" | "register" | "value"
 //	number = decimal, or with a 0x, 0o or 0b prefix
 //
 // An expression yields one byte: its low 8 bits. "ch" is the property's
-// channel key; "value" (writeTx only) is the raw integer the codec encodes
-// the written value to.
+// channel key, "reg" its register key (for chips addressed by register, such
+// as an MCP23S17 or an accelerometer: "{reg|0x80} 00" reads one); "value"
+// (writeTx only) is the raw integer the codec encodes the written value to.
 type template struct {
-	bytes       []tbyte
-	usesChannel bool
-	usesValue   bool
+	bytes        []tbyte
+	usesChannel  bool
+	usesRegister bool
+	usesValue    bool
 }
 
 // tbyte is one byte of a template: const, OR-ed with its terms.
@@ -44,6 +46,7 @@ type term struct {
 const (
 	srcConst = iota
 	srcChannel
+	srcRegister
 	srcValue
 )
 
@@ -74,6 +77,7 @@ func parseTemplate(s string, value bool) (template, error) {
 			}
 			for _, tm := range b.terms {
 				t.usesChannel = t.usesChannel || tm.src == srcChannel
+				t.usesRegister = t.usesRegister || tm.src == srcRegister
 				t.usesValue = t.usesValue || tm.src == srcValue
 			}
 			t.bytes = append(t.bytes, b)
@@ -161,6 +165,8 @@ func parseTerm(s string, value bool) (term, error) {
 	switch atom {
 	case "ch", "channel":
 		tm.src = srcChannel
+	case "reg", "register":
+		tm.src = srcRegister
 	case "value":
 		if !value {
 			return tm, errors.New("value is only known when writing: use it in writeTx")
@@ -205,18 +211,18 @@ func parseTerm(s string, value bool) (term, error) {
 
 func parseNumber(s string) (uint64, error) {
 	if s == "" {
-		return 0, errors.New("a number, ch or value is missing")
+		return 0, errors.New("a number, ch, reg or value is missing")
 	}
 	n, err := strconv.ParseUint(s, 0, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a number, ch or value", s)
+		return 0, fmt.Errorf("%q is not a number, ch, reg or value", s)
 	}
 	return n, nil
 }
 
 // fill writes the template's bytes into b (len(b) == len(t.bytes)) for the
-// given channel and value. It does not allocate.
-func (t *template) fill(b []byte, channel, value uint64) {
+// given channel, register and value. It does not allocate.
+func (t *template) fill(b []byte, channel, register, value uint64) {
 	for i := range t.bytes {
 		tb := &t.bytes[i]
 		v := tb.konst
@@ -226,6 +232,8 @@ func (t *template) fill(b []byte, channel, value uint64) {
 			switch tm.src {
 			case srcChannel:
 				x = channel
+			case srcRegister:
+				x = register
 			case srcValue:
 				x = value
 			}

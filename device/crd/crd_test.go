@@ -54,7 +54,7 @@ spec:
 }
 
 func TestParseSimExample(t *testing.T) {
-	set, err := crd.LoadFile("../../deploy/examples/sim.yaml")
+	set, err := crd.LoadFile("../../deploy/examples/i2c.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

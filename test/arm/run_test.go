@@ -52,9 +52,9 @@ type sample struct {
 }
 
 // TestStandaloneRESTUnderEmulation runs each ARM binary on the simulated
-// board with deploy/examples/sim.yaml and reads live values over loopback.
+// board with deploy/examples/i2c.yaml and reads live values over loopback.
 func TestStandaloneRESTUnderEmulation(t *testing.T) {
-	devices := filepath.Join(repoRoot(t), "deploy", "examples", "sim.yaml")
+	devices := filepath.Join(repoRoot(t), "deploy", "examples", "i2c.yaml")
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
@@ -74,7 +74,7 @@ func TestStandaloneRESTUnderEmulation(t *testing.T) {
 				found = found || d.Namespace == "default" && d.Name == "room-sensor"
 			}
 			if !found {
-				t.Fatalf("GET /api/v1/devices = %+v; want default/room-sensor from sim.yaml", list)
+				t.Fatalf("GET /api/v1/devices = %+v; want default/room-sensor from i2c.yaml", list)
 			}
 
 			url := base + "/api/v1/device/default/room-sensor/temperature"

@@ -24,6 +24,6 @@ const (
 	// Erased is the value of every byte of a new part.
 	Erased = 0xFF
 	// WriteCycle is the longest self-timed write cycle (tWR). A real part
-	// does not acknowledge its address during it; the sim does not emulate it.
+	// does not acknowledge its address during it, and neither does the sim.
 	WriteCycle = 5 * time.Millisecond
 )

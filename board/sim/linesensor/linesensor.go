@@ -3,8 +3,13 @@
 // few commands (see board/sim/serialsim, which puts it behind a
 // pseudo-terminal).
 //
-// It talks in lines ending in CR LF, at whatever mode the port is opened
-// with. Once a second, on the second, it prints a reading unsolicited:
+// It talks in lines ending in CR LF. Given its tty and its mode with
+// Expect (serialsim gives it 9600 8N1), it garbles every byte it sends and
+// ignores what it receives while the port is set to another mode, as far as
+// a pty shows one (baud rate, stop bits, odd/mark/space parity; see
+// ttymode), as a real sensor at another baud rate would; without Expect it
+// talks at any mode. Once a second, on the second, it prints a reading
+// unsolicited:
 //
 //	T=23.4 H=45.1
 //
@@ -35,6 +40,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim/ttymode"
 )
 
 // Identity is the reply to "ID?".
@@ -50,6 +57,35 @@ type Sensor struct {
 	mu       sync.Mutex
 	setpoint int // °C × 10
 	quiet    bool
+	tty      *os.File // with mode, set by Expect
+	mode     ttymode.Mode
+}
+
+// Expect makes the sensor check the mode of tty, its pty's slave side,
+// before it sends or takes a line: at another mode than mode it garbles what
+// it sends and ignores what it receives.
+func (s *Sensor) Expect(tty *os.File, mode ttymode.Mode) {
+	s.mu.Lock()
+	s.tty, s.mode = tty, mode
+	s.mu.Unlock()
+}
+
+// wrongMode reports whether the port is set to another mode than Expect's.
+func (s *Sensor) wrongMode() bool {
+	s.mu.Lock()
+	tty, mode := s.tty, s.mode
+	s.mu.Unlock()
+	return tty != nil && mode.Check(tty) != nil
+}
+
+// garble is what a UART at another baud rate or parity makes of the bytes
+// of text: a deterministic mess with no line ends left.
+func garble(text string) []byte {
+	b := []byte(text)
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	return b
 }
 
 // New returns a sensor in its power-on state following the clock now
@@ -130,7 +166,11 @@ func (s *Sensor) Serve(line *os.File, period time.Duration) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		line.SetWriteDeadline(time.Now().Add(time.Second))
-		_, err := line.Write([]byte(text + "\r\n"))
+		out := []byte(text + "\r\n")
+		if s.wrongMode() {
+			out = garble(text + "\r\n")
+		}
+		_, err := line.Write(out)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil
 		}
@@ -160,6 +200,9 @@ func (s *Sensor) Serve(line *os.File, period time.Duration) error {
 	r := bufio.NewScanner(line)
 	r.Split(splitLine)
 	for r.Scan() {
+		if s.wrongMode() {
+			continue // noise to the sensor
+		}
 		if reply, ok := s.Reply(r.Text()); ok {
 			if err := write(reply); err != nil {
 				return err

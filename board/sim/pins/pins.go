@@ -21,14 +21,28 @@
 //     the oldest beyond that (Overflows counts them), as the kernel's event
 //     buffer does;
 //   - interrupts a WaitForEdge in progress on Halt, and only one in
-//     progress: a Halt that comes before the wait is lost.
+//     progress: a Halt that comes before the wait is lost;
+//   - allocates in every WaitForEdge (gpioioctl's does binary.Read into a
+//     new event; the sim a timer).
+//
+// Like the kernel's GPIO character device, and unlike periph's driver, a Pin
+// also hands out the descriptor its edges arrive on: RequestEdges requests
+// it as an input with edge detection and returns a file that delivers one
+// 48-byte struct gpio_v2_line_event per edge, which is what hal.OpenEdges
+// reads from a kernel line request. A goroutine of the pin writes them (so
+// the file is a pipe, which holds more than the kernel's 16 events; an event
+// that does not fit within a second is dropped and counted in Overflows).
+// The request ends when the file is closed, or when the pin is requested
+// again (In, Out, RequestEdges): the file then reads EOF.
 //
 // Pins are safe for concurrent use.
 package pins
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -179,6 +193,7 @@ type Pin struct {
 	pending int   // queued edges (plain wire)
 	last    int64 // pulse wire: index of the last edge delivered or dropped
 	halt    chan struct{}
+	feed    chan struct{} // closes to stop the RequestEdges goroutine; nil when none
 
 	notify        chan struct{} // a queued edge, cap 1
 	inputRequests atomic.Int64
@@ -264,6 +279,7 @@ func (p *Pin) In(pull gpio.Pull, edge gpio.Edge) error {
 // in is In with w.mu held.
 func (p *Pin) in(pull gpio.Pull, edge gpio.Edge) {
 	w := p.wire
+	p.endFeed()
 	p.dir, p.edge, p.pending = Input, edge, 0
 	if pull != gpio.PullNoChange {
 		p.pull = pull
@@ -397,6 +413,111 @@ func (p *Pin) nextMatch(h int64) int64 {
 	return h
 }
 
+// EventSize is the size of one edge event RequestEdges delivers (struct
+// gpio_v2_line_event).
+const EventSize = 48
+
+// Event ids, as the kernel's (GPIO_V2_LINE_EVENT_RISING_EDGE, _FALLING_EDGE).
+const (
+	EventRising  = 1
+	EventFalling = 2
+)
+
+// RequestEdges requests the line as an input with pull and edge detection,
+// as In does, and returns a file in non-blocking mode that delivers its edges
+// as the kernel's line request descriptor does: one EventSize record per
+// edge, little endian, with timestamp_ns (wall clock), id (EventRising or
+// EventFalling), offset (the pin's number) and seqno/line_seqno (1, 2, ...).
+// Closing the file ends the request.
+func (p *Pin) RequestEdges(pull gpio.Pull, edge gpio.Edge) (*os.File, error) {
+	if pull > gpio.PullUp {
+		return nil, fmt.Errorf("%s: invalid pull %s", p.name, pull)
+	}
+	if edge < gpio.NoEdge || edge > gpio.BothEdges {
+		return nil, fmt.Errorf("%s: invalid edge %s", p.name, edge)
+	}
+	r, wf, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.inputRequests.Add(1)
+	w := p.wire
+	w.mu.Lock()
+	p.in(pull, edge)
+	stop := make(chan struct{})
+	p.feed = stop
+	w.mu.Unlock()
+	go p.serveEdges(wf, stop)
+	return r, nil
+}
+
+// endFeed stops the RequestEdges goroutine, if one runs. Called with w.mu
+// held.
+func (p *Pin) endFeed() {
+	if p.feed != nil {
+		close(p.feed)
+		p.feed = nil
+	}
+}
+
+// serveEdges writes an event to out for every edge, until stop closes or
+// nobody reads out any more.
+func (p *Pin) serveEdges(out *os.File, stop <-chan struct{}) {
+	defer out.Close()
+	var ev [EventSize]byte
+	var seq uint32
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	w := p.wire
+	for {
+		w.mu.Lock()
+		select {
+		case <-stop:
+			w.mu.Unlock()
+			return
+		default:
+		}
+		got, rising, wait := false, false, time.Hour
+		switch {
+		case w.half != 0:
+			var ok bool
+			if ok, wait = p.nextPulse(); ok {
+				got, rising = true, p.last%2 == 0
+			}
+		case p.pending > 0:
+			p.pending--
+			got, rising = true, w.level == gpio.High
+		}
+		w.mu.Unlock()
+		if got {
+			seq++
+			id := uint32(EventFalling)
+			if rising {
+				id = EventRising
+			}
+			binary.LittleEndian.PutUint64(ev[0:], uint64(time.Now().UnixNano()))
+			binary.LittleEndian.PutUint32(ev[8:], id)
+			binary.LittleEndian.PutUint32(ev[12:], uint32(p.number))
+			binary.LittleEndian.PutUint32(ev[16:], seq)
+			binary.LittleEndian.PutUint32(ev[20:], seq)
+			out.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := out.Write(ev[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+				p.overflows.Add(1) // nobody reads: the kernel drops events too
+			} else if err != nil {
+				return // the reader closed its end
+			}
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-p.notify:
+		case <-stop:
+			return
+		}
+	}
+}
+
 // Pull returns the pull set by In.
 func (p *Pin) Pull() gpio.Pull {
 	w := p.wire
@@ -418,6 +539,7 @@ func (p *Pin) Out(l gpio.Level) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if p.dir != Output {
+		p.endFeed()
 		p.dir, p.pull, p.edge, p.pending = Output, gpio.PullNoChange, gpio.NoEdge, 0
 	}
 	p.out = l

@@ -1,6 +1,9 @@
 package pins_test
 
 import (
+	"encoding/binary"
+	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -256,5 +259,95 @@ func TestPulseQueuesAtMostEventQueueEdges(t *testing.T) {
 	}
 	if p.Overflows() == 0 {
 		t.Error("no overflow counted")
+	}
+}
+
+// readEvents reads n edge events from f within a second.
+func readEvents(t *testing.T, f *os.File, n int) [][pins.EventSize]byte {
+	t.Helper()
+	f.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, n*pins.EventSize)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		t.Fatalf("reading %d events: %v", n, err)
+	}
+	out := make([][pins.EventSize]byte, n)
+	for i := range out {
+		copy(out[i][:], buf[i*pins.EventSize:])
+	}
+	return out
+}
+
+func TestRequestEdgesDeliversKernelStyleEvents(t *testing.T) {
+	out, in := loop()
+	out.Out(gpio.Low)
+	f, err := in.RequestEdges(gpio.Float, gpio.BothEdges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if in.Dir() != pins.Input || in.Edge() != gpio.BothEdges {
+		t.Errorf("after RequestEdges the pin is %s with edge %s, want an input detecting both", in.Dir(), in.Edge())
+	}
+	out.Out(gpio.High)
+	time.Sleep(5 * time.Millisecond)
+	out.Out(gpio.Low)
+	evs := readEvents(t, f, 2)
+	for i, want := range []uint32{pins.EventRising, pins.EventFalling} {
+		ev := evs[i]
+		if id := binary.LittleEndian.Uint32(ev[8:]); id != want {
+			t.Errorf("event %d id %d, want %d", i, id, want)
+		}
+		if off := binary.LittleEndian.Uint32(ev[12:]); off != 2 {
+			t.Errorf("event %d offset %d, want the pin's number 2", i, off)
+		}
+		if seq := binary.LittleEndian.Uint32(ev[16:]); seq != uint32(i+1) {
+			t.Errorf("event %d seqno %d, want %d", i, seq, i+1)
+		}
+		if ts := time.Unix(0, int64(binary.LittleEndian.Uint64(ev[0:]))); time.Since(ts) > time.Minute || time.Until(ts) > 0 {
+			t.Errorf("event %d timestamp %v is not now", i, ts)
+		}
+	}
+}
+
+func TestRequestEdgesOfThePulseFollowsTheClock(t *testing.T) {
+	p := pins.NewPulse(20*time.Millisecond).NewPin("PULSE", 22)
+	f, err := p.RequestEdges(gpio.PullNoChange, gpio.RisingEdge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i, ev := range readEvents(t, f, 5) {
+		ts := int64(binary.LittleEndian.Uint64(ev[0:]))
+		if binary.LittleEndian.Uint32(ev[8:]) != pins.EventRising {
+			t.Errorf("event %d is not a rising edge", i)
+		}
+		if late := time.Duration(ts % int64(20*time.Millisecond)); late > 10*time.Millisecond {
+			t.Errorf("rising edge %d reported %v after its multiple of 20 ms", i, late)
+		}
+	}
+}
+
+func TestAnotherRequestEndsTheEventFile(t *testing.T) {
+	for _, again := range []struct {
+		name string
+		do   func(p *pins.Pin)
+	}{
+		{"In", func(p *pins.Pin) { p.In(gpio.PullUp, gpio.NoEdge) }},
+		{"Out", func(p *pins.Pin) { p.Out(gpio.High) }},
+		{"RequestEdges", func(p *pins.Pin) { f, _ := p.RequestEdges(gpio.PullUp, gpio.RisingEdge); f.Close() }},
+	} {
+		t.Run(again.name, func(t *testing.T) {
+			_, in := loop()
+			f, err := in.RequestEdges(gpio.Float, gpio.RisingEdge)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			again.do(in)
+			f.SetReadDeadline(time.Now().Add(time.Second))
+			if n, err := f.Read(make([]byte, pins.EventSize)); n != 0 || err != io.EOF {
+				t.Errorf("read after %s = %d, %v; want EOF", again.name, n, err)
+			}
+		})
 	}
 }

@@ -3,9 +3,12 @@ package rtuslave
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tinymapper/tinymapper/board/sim/ttymode"
 )
 
 // Line is an RS-485 line with slaves on it, seen from the slaves' side: the
@@ -17,7 +20,18 @@ type Line struct {
 	// master set; nil means 9600.
 	TTY    *os.File
 	Slaves []*Slave
+	// Mode, when set (with TTY), is the line's mode: a frame sent while
+	// the tty is set otherwise (another baud rate, parity or stop bits, as
+	// far as a pty shows them: see ttymode) reaches the slaves as the
+	// garbage a real UART would make of it, and gets no reply.
+	Mode *ttymode.Mode
+
+	wrongMode atomic.Uint64
 }
+
+// WrongMode counts the frames dropped because the master's mode was not
+// the line's.
+func (l *Line) WrongMode() uint64 { return l.wrongMode.Load() }
 
 // Serve reads frames from the line and lets every slave handle each one,
 // until the master is closed. As the RTU specification says, a frame ends
@@ -37,6 +51,11 @@ func (l *Line) Serve() error {
 		n += k
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			if l.Mode != nil && l.TTY != nil && l.Mode.Check(l.TTY) != nil {
+				l.wrongMode.Add(1)
+				n = 0
+				continue
+			}
 			for _, s := range l.Slaves {
 				if m := s.Handle(buf[:n], resp[:]); m > 0 {
 					if _, err := l.Master.Write(resp[:m]); err != nil {

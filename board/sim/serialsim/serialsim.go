@@ -7,14 +7,24 @@
 // Start (called by sim.Register) opens two ports and registers their names
 // in hal/serialreg, where hal.OpenSerial looks them up:
 //
-//	name          also       behind it
-//	/dev/ttyUSB0  ttyUSB0    an RS-485 line with two Modbus RTU slaves, addresses 1 and 2 (board/sim/rtuslave)
-//	/dev/ttyACM0  ttyACM0    an ASCII temperature/humidity sensor (board/sim/linesensor)
+//	name          also                         behind it
+//	/dev/ttyUSB0  ttyUSB0, /dev/ttySIM0, ttySIM0  an RS-485 line with two Modbus RTU slaves, addresses 1 and 2 (board/sim/rtuslave)
+//	/dev/ttyACM0  ttyACM0, /dev/ttySIM1, ttySIM1  an ASCII temperature/humidity sensor (board/sim/linesensor)
 //
-// Any mode works on a pty (baud rate, parity and stop bits are kept in the
-// tty's settings but do not slow or check the bytes), so a CRD's 9600 8N1 or
-// 19200 8E1 both run. The Modbus line frames by 3.5 characters of silence at
-// the baud rate the mapper set.
+// A familiar name the host has a device of (a USB RS-485 adapter is
+// /dev/ttyUSB0) is left to it: the sim's port is then only /dev/ttySIM0 or
+// /dev/ttySIM1, so a CRD naming /dev/ttyUSB0 reaches the real line.
+//
+// Each device has its mode, as real ones do: the Modbus line runs at 19200
+// 8E1 (ModbusMode), the line sensor at 9600 8N1 (LineMode). A pty does not
+// slow or check the bytes, but it keeps the baud rate, stop bits and kind of
+// parity the mapper set (board/sim/ttymode), and the devices look: a frame
+// sent to the Modbus line at another mode gets no reply, and the line
+// sensor garbles what it sends and ignores what it gets at another mode, so
+// a CRD with the wrong mode fails on the sim as on hardware. A pty cannot
+// show the data bits, nor tell even parity from none: those mistakes go
+// unnoticed here. The Modbus line frames by 3.5 characters of silence at the
+// baud rate the mapper set.
 //
 // # Modbus RTU slaves 1 and 2 on /dev/ttyUSB0
 //
@@ -63,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"sync"
 	"time"
 
@@ -71,14 +82,39 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim/linesensor"
 	"github.com/tinymapper/tinymapper/board/sim/rtuslave"
+	"github.com/tinymapper/tinymapper/board/sim/ttymode"
 	"github.com/tinymapper/tinymapper/hal/serialreg"
 )
 
-// Port names the sim registers in serialreg.
+// Port names the sim registers in serialreg. Each port is always
+// SimModbusPort or SimLinePort (also ttySIM0, ttySIM1), and takes the
+// familiar name of its kind of device too, ModbusPort or LinePort (also
+// ttyUSB0, ttyACM0), unless the host has a device by that name: a simulated
+// port never shadows a real adapter, since hal looks names up in serialreg
+// before it opens a device path.
 const (
-	ModbusPort = "/dev/ttyUSB0"
-	LinePort   = "/dev/ttyACM0"
+	ModbusPort    = "/dev/ttyUSB0"
+	LinePort      = "/dev/ttyACM0"
+	SimModbusPort = "/dev/ttySIM0"
+	SimLinePort   = "/dev/ttySIM1"
 )
+
+// Names returns the name and aliases a simulated port registers under: its
+// familiar name (such as /dev/ttyUSB0, alias ttyUSB0) with its sim name and
+// the short form as aliases, or, when exists says the host has the familiar
+// name, the sim name alone, and a warning saying so.
+func Names(familiar, sim string, exists func(path string) bool) (name string, aliases []string, warning string) {
+	if exists(familiar) {
+		return sim, []string{path.Base(sim)}, fmt.Sprintf("%s exists on this host: the simulated port is only %s, and %s opens the host's device", familiar, sim, familiar)
+	}
+	return familiar, []string{path.Base(familiar), sim, path.Base(sim)}, ""
+}
+
+// onHost reports whether the host has a device (or a link) at p.
+func onHost(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
 
 // Pty is a pseudo-terminal: a simulated device holds Master, software opens
 // Path as it would open a serial port.
@@ -161,7 +197,15 @@ type Board struct {
 	Line   *Pty
 	// Slaves are the Modbus slaves on the Modbus line, addresses 1 and 2.
 	Slaves []*rtuslave.Slave
+	// RTU is the Modbus line; its WrongMode counts frames sent at another
+	// mode than ModbusMode.
+	RTU    *rtuslave.Line
 	Sensor *linesensor.Sensor
+	// ModbusName and LineName are the names the ports were registered
+	// under (see Names).
+	ModbusName, LineName string
+	// Warnings say which familiar names the host's own devices kept.
+	Warnings []string
 }
 
 // Start opens the sim's serial ports, starts their devices and registers
@@ -181,22 +225,38 @@ var start = sync.OnceValues(func() (*Board, error) {
 	}
 	b.Slaves = []*rtuslave.Slave{rtuslave.New(rtuslave.ID, nil), rtuslave.New(rtuslave.SecondID, nil)}
 	b.Sensor = linesensor.New(nil)
-	if err := serialreg.Register(ModbusPort, []string{"ttyUSB0"}, b.Modbus.Path); err != nil {
+	register := func(familiar, sim, path string) (string, error) {
+		name, aliases, warning := Names(familiar, sim, onHost)
+		if warning != "" {
+			b.Warnings = append(b.Warnings, warning)
+		}
+		return name, serialreg.Register(name, aliases, path)
+	}
+	if b.ModbusName, err = register(ModbusPort, SimModbusPort, b.Modbus.Path); err != nil {
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err
 	}
-	if err := serialreg.Register(LinePort, []string{"ttyACM0"}, b.Line.Path); err != nil {
-		serialreg.Unregister(ModbusPort)
+	if b.LineName, err = register(LinePort, SimLinePort, b.Line.Path); err != nil {
+		serialreg.Unregister(b.ModbusName)
 		b.Modbus.Close()
 		b.Line.Close()
 		return nil, err
 	}
-	line := &rtuslave.Line{Master: b.Modbus.Master, TTY: b.Modbus.TTY, Slaves: b.Slaves}
-	go line.Serve()
+	b.Sensor.Expect(b.Line.TTY, LineMode)
+	b.RTU = &rtuslave.Line{Master: b.Modbus.Master, TTY: b.Modbus.TTY, Slaves: b.Slaves, Mode: &ModbusMode}
+	go b.RTU.Serve()
 	go b.Sensor.Serve(b.Line.Master, linesensorPeriod)
 	return b, nil
 })
+
+// The modes of the sim's serial devices: a CRD must set them, as it must
+// set a real device's. ModbusMode is the Modbus over Serial Line
+// specification's default, LineMode the common 9600 8N1.
+var (
+	ModbusMode = ttymode.Mode{Baud: 19200, DataBits: 8, Parity: 'E', StopBits: 1}
+	LineMode   = ttymode.Mode{Baud: 9600, DataBits: 8, Parity: 'N', StopBits: 1}
+)
 
 // linesensorPeriod is how often the line sensor prints unsolicited.
 const linesensorPeriod = time.Second

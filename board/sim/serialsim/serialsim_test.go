@@ -3,7 +3,10 @@ package serialsim_test
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +76,7 @@ func TestModbusSlavesAnswerOnTtyUSB0(t *testing.T) {
 
 func TestModbusLineIgnoresACorruptedFrame(t *testing.T) {
 	b := start(t)
-	s, err := hal.OpenSerial(serialsim.ModbusPort, hal.SerialMode{Baud: 115200})
+	s, err := hal.OpenSerial(serialsim.ModbusPort, hal.SerialMode{Baud: 19200, Parity: hal.ParityEven})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +120,130 @@ func TestLineSensorTalksOnTtyACM0(t *testing.T) {
 		if !reading.MatchString(line) {
 			t.Errorf("line %q is not a reading", line)
 		}
+	}
+}
+
+func TestSimPortsNeverShadowTheHostsDevices(t *testing.T) {
+	tests := []struct {
+		name      string
+		host      []string
+		familiar  string
+		sim       string
+		wantName  string
+		wantAlias []string
+		warns     bool
+	}{
+		{"a host without the device lends its familiar name", nil, serialsim.ModbusPort, serialsim.SimModbusPort,
+			"/dev/ttyUSB0", []string{"ttyUSB0", "/dev/ttySIM0", "ttySIM0"}, false},
+		{"a host with a USB adapter keeps /dev/ttyUSB0", []string{"/dev/ttyUSB0"}, serialsim.ModbusPort, serialsim.SimModbusPort,
+			"/dev/ttySIM0", []string{"ttySIM0"}, true},
+		{"a host with a CDC device keeps /dev/ttyACM0", []string{"/dev/ttyACM0", "/dev/ttyUSB0"}, serialsim.LinePort, serialsim.SimLinePort,
+			"/dev/ttySIM1", []string{"ttySIM1"}, true},
+		{"another device on the host does not matter", []string{"/dev/ttyUSB1"}, serialsim.LinePort, serialsim.SimLinePort,
+			"/dev/ttyACM0", []string{"ttyACM0", "/dev/ttySIM1", "ttySIM1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exists := func(p string) bool { return slices.Contains(tt.host, p) }
+			name, aliases, warning := serialsim.Names(tt.familiar, tt.sim, exists)
+			if name != tt.wantName || !slices.Equal(aliases, tt.wantAlias) {
+				t.Errorf("Names = %q %q, want %q %q", name, aliases, tt.wantName, tt.wantAlias)
+			}
+			if (warning != "") != tt.warns || tt.warns && !strings.Contains(warning, tt.familiar) {
+				t.Errorf("warning %q, want one naming %s: %v", warning, tt.familiar, tt.warns)
+			}
+		})
+	}
+}
+
+func TestSimPortsAnswerToTheirSimNames(t *testing.T) {
+	b := start(t)
+	for _, tc := range []struct{ name, canonical, path string }{
+		{"ttySIM0", b.ModbusName, b.Modbus.Path},
+		{serialsim.SimLinePort, b.LineName, b.Line.Path},
+	} {
+		if c, p := hal.SerialPort(tc.name); c != tc.canonical || p != tc.path {
+			t.Errorf("SerialPort(%q) = %q, %q; want %q, %q", tc.name, c, p, tc.canonical, tc.path)
+		}
+	}
+}
+
+func TestTheModbusLineAnswersAtItsModeOnly(t *testing.T) {
+	b := start(t)
+	tests := []struct {
+		name    string
+		mode    hal.SerialMode
+		answers bool
+	}{
+		{"19200 8E1, the line's mode", hal.SerialMode{Baud: 19200, Parity: hal.ParityEven}, true},
+		{"9600 8E1", hal.SerialMode{Baud: 9600, Parity: hal.ParityEven}, false},
+		{"115200 8E1", hal.SerialMode{Baud: 115200, Parity: hal.ParityEven}, false},
+		{"19200 8O1", hal.SerialMode{Baud: 19200, Parity: hal.ParityOdd}, false},
+		{"19200 8E2", hal.SerialMode{Baud: 19200, Parity: hal.ParityEven, StopBits: hal.Stop2}, false},
+		// A pty cannot show PARENB: no parity passes for even.
+		{"19200 8N1, which a pty cannot tell from 8E1", hal.SerialMode{Baud: 19200}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := hal.OpenSerial(serialsim.ModbusPort, tt.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			dropped := b.RTU.WrongMode()
+			s.Write(frame(1, 3, 0, 1, 0, 1))
+			s.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			got := make([]byte, 7)
+			n, err := io.ReadFull(s, got)
+			switch {
+			case tt.answers && (err != nil || !bytes.Equal(got, frame(1, 3, 2, 0, 50))):
+				t.Errorf("reply % x, %v; want the fan speed", got[:n], err)
+			case !tt.answers && n > 0:
+				t.Errorf("a frame at %s got % x; a slave at 19200 8E1 cannot read it", tt.mode, got[:n])
+			case !tt.answers && b.RTU.WrongMode() != dropped+1:
+				t.Errorf("WrongMode went from %d to %d, want one more", dropped, b.RTU.WrongMode())
+			}
+		})
+	}
+}
+
+func TestTheLineSensorGarblesAtAnotherMode(t *testing.T) {
+	start(t)
+	reading := regexp.MustCompile(`T=\d+\.\d H=\d+\.\d`)
+	for _, tt := range []struct {
+		name string
+		mode hal.SerialMode
+		ok   bool
+	}{
+		{"9600 8N1, the sensor's mode", hal.SerialMode{Baud: 9600}, true},
+		{"115200 8N1", hal.SerialMode{Baud: 115200}, false},
+		{"9600 8O1", hal.SerialMode{Baud: 9600, Parity: hal.ParityOdd}, false},
+		{"9600 8N2", hal.SerialMode{Baud: 9600, StopBits: hal.Stop2}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := hal.OpenSerial(serialsim.LinePort, tt.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.Write([]byte("READ?\r\n"))
+			// The reply, or the unsolicited line within a second.
+			s.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			var got []byte
+			buf := make([]byte, 64)
+			for len(got) < 15 {
+				n, err := s.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			if len(got) == 0 {
+				t.Fatal("the sensor sent nothing")
+			}
+			if reading.Match(got) != tt.ok {
+				t.Errorf("at %s the sensor sent %q; readable: %v, want %v", tt.mode, got, !tt.ok, tt.ok)
+			}
+		})
 	}
 }

@@ -1,0 +1,118 @@
+package i2c_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/i2c/i2creg"
+
+	"github.com/tinymapper/tinymapper/board/sim"
+	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/tmp102"
+	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/i2c"
+)
+
+// fuzzBus is a bus of its own (a TMP102 at 0x48, a 24C02 at 0x50) that the
+// fuzz target may write to: writes to the board's bus 1 would change what
+// the other tests of this package read.
+const fuzzBus = "FUZZ-I2C"
+
+var registerFuzzBus = sync.OnceValue(func() error {
+	b := sim.NewI2CBus(fuzzBus)
+	if err := b.Attach(tmp102.Address, tmp102.New(time.Now)); err != nil {
+		return err
+	}
+	if err := b.Attach(at24c02.Address, at24c02.New()); err != nil {
+		return err
+	}
+	return i2creg.Register(fuzzBus, nil, -1, b.Open)
+})
+
+// value turns fuzzed input into a configData value the way EdgeCore could
+// send it: kind 0 absent, 1 a number, 2 a string, 3 a boolean.
+func value(kind uint8, num float64, str string) (bus.Value, bool) {
+	switch kind % 4 {
+	case 1:
+		return bus.NumberValue(num), true
+	case 2:
+		return bus.StringValue(str), true
+	case 3:
+		return bus.BoolValue(num != 0), true
+	}
+	return bus.Value{}, false
+}
+
+// FuzzI2CConfig opens devices from fuzzed device and property configData:
+// Open must return a device or a *bus.FieldError naming a key of the
+// configData it came from, never panic; an opened device must read, write
+// (on the fuzz bus only) and close without panicking.
+func FuzzI2CConfig(f *testing.F) {
+	if err := registerFuzzBus(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(fuzzBus, uint8(2), 72.0, uint8(1), "", uint8(0), 0.0, uint8(0), 0.0, uint8(1), "int16", "", 4.0, uint8(1), "", 0.0625, uint8(1), false, 21.5)
+	f.Add(fuzzBus, uint8(2), 0.0, uint8(2), "0x50", uint8(3), 8.0, uint8(1), 7.0, uint8(1), "uint16", "little", 0.0, uint8(0), "", 0.0, uint8(0), true, 4660.0)
+	f.Fuzz(func(t *testing.T, busName string, busKind uint8, addr float64, addrKind uint8, addrStr string,
+		autoIncKind uint8, page float64, pageKind uint8, reg float64, regKind uint8,
+		dataType, byteOrder string, shift float64, shiftKind uint8, mask string, scale float64, scaleKind uint8,
+		writable bool, v float64) {
+		dev := bus.Config{Path: "d", Values: map[string]bus.Value{}}
+		if v, ok := value(busKind, addr, busName); ok {
+			dev.Values["bus"] = v
+		}
+		if v, ok := value(addrKind, addr, addrStr); ok {
+			dev.Values["address"] = v
+		}
+		if v, ok := value(autoIncKind, page, addrStr); ok {
+			dev.Values["autoIncrement"] = v
+		}
+		if v, ok := value(pageKind, page, addrStr); ok {
+			dev.Values["pageSize"] = v
+		}
+		prop := bus.Config{Path: "p", Values: map[string]bus.Value{}}
+		if v, ok := value(regKind, reg, mask); ok {
+			prop.Values["register"] = v
+		}
+		for k, s := range map[string]string{"dataType": dataType, "byteOrder": byteOrder, "mask": mask} {
+			if s != "" {
+				prop.Values[k] = bus.StringValue(s)
+			}
+		}
+		if v, ok := value(shiftKind, shift, dataType); ok {
+			prop.Values["shift"] = v
+		}
+		if v, ok := value(scaleKind, scale, byteOrder); ok {
+			prop.Values["scale"] = v
+		}
+		d, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,
+			Properties: []bus.PropertyConfig{{Name: "v", Writable: writable, Config: prop}}})
+		if err != nil {
+			fe, ok := err.(*bus.FieldError)
+			if !ok {
+				t.Fatalf("Open error %v is not a *bus.FieldError", err)
+			}
+			if !strings.HasPrefix(fe.Field, "d.") && !strings.HasPrefix(fe.Field, "p.") {
+				t.Fatalf("Open error %v names %q, not a key of the configData", err, fe.Field)
+			}
+			return
+		}
+		defer func() {
+			if err := d.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}()
+		p := d.Points()[0]
+		p.Read()
+		if b, ok := d.(bus.Batcher); ok {
+			vals, errs := make([]float64, 1), make([]error, 1)
+			b.ReadPoints([]int{0}, vals, errs)
+		}
+		if w, ok := p.(bus.Writer); ok && d.Bus() == "i2c:"+fuzzBus {
+			w.Write(v)
+			p.Read()
+		}
+	})
+}
