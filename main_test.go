@@ -220,7 +220,7 @@ func TestReadinessMeansRegisteredOrLoaded(t *testing.T) {
 		}
 	})
 	t.Run("standalone: ready once the devices are loaded", func(t *testing.T) {
-		h := startMapper(t, "--http", "127.0.0.1:0", "--devices", "deploy/examples/sim.yaml")
+		h := startMapper(t, "--http", "127.0.0.1:0", "--devices", "deploy/examples/i2c.yaml")
 		url := h.dataPlane(t)
 		if code := httpStatus(url + "/readyz"); code != http.StatusOK {
 			t.Errorf("/readyz standalone = %d; want 200", code)
