@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stderr)
+	slog.SetDefault(log) // board/ logs its warnings (such as --board auto choosing sim) through it
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -110,6 +111,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer b.Close()
 	log.Info("tinymapper starting", "version", version, "board", b.Name)
+	if len(b.Failed) > 0 {
+		log.Info("host drivers that did not start (their buses are missing)", "drivers", strings.Join(b.Failed, "; "))
+	}
 
 	drv := drivers(cfg.Common.Protocols)
 	if len(drv) == 0 {
