@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tinymapper/tinymapper/device"
 )
 
 // Config is tinymapper's configuration. Every key can be set in the YAML file
@@ -52,7 +54,7 @@ func defaults() Config {
 	// node together: stay well inside it.
 	c.Report.Rate = 0.5
 	c.Report.Burst = 20
-	c.Report.Parallel = 4
+	c.Report.Parallel = device.DefaultParallel
 	c.LogLevel = "info"
 	return c
 }

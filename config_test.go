@@ -20,7 +20,7 @@ func TestConfigFileAndFlags(t *testing.T) {
 		{"defaults", nil, func(c Config) bool {
 			return c.GRPCServer.SocketPath == "/etc/kubeedge/tinymapper.sock" && c.Common.EdgeCoreSock == "/etc/kubeedge/dmi.sock" &&
 				c.Common.HTTPAddress == "127.0.0.1:7777" && len(c.Common.Protocols) == 5 && c.Report.Rate == 0.5 &&
-				c.Report.Parallel == 4
+				c.Report.Parallel == 8
 		}},
 		{"file", []string{"--config", file}, func(c Config) bool {
 			return c.Common.Name == "gw1" && reflect.DeepEqual(c.Common.Protocols, []string{"i2c"}) && c.Report.Rate == 2 && c.Report.Burst == 4

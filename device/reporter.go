@@ -41,7 +41,7 @@ type Reporter struct {
 }
 
 // DefaultParallel is how many calls a Reporter has in flight at most.
-const DefaultParallel = 4
+const DefaultParallel = 8
 
 // callBuf is the scratch space of one call.
 type callBuf struct {
