@@ -35,24 +35,48 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Manager keeps models and devices and runs them. Its lock guards only its
-// maps: bus I/O happens on the bus workers, never under the lock.
+// Manager keeps models and devices and runs them.
+//
+// Calls that change a device (PutDevice, RemoveDevice, SetDesired, and the
+// restarts PutModel and RemoveModel cause) are applied one at a time per
+// device, in the order they were made; calls for different devices run side
+// by side. Opening a device (Driver.Open), closing it and waiting for its bus
+// worker happen outside the lock that readers take, so the views, twins,
+// stats and the reporter never wait for bus I/O: mu is held only to look up
+// and swap entries.
 type Manager struct {
 	drivers map[string]bus.Driver
 	log     *slog.Logger
 	history int
 	now     func() time.Time
 
-	ctx  context.Context // set by Run
-	live bool            // workers are running; guarded by mu
-	wg   sync.WaitGroup  // workers
+	// life guards ctx and live, and runs, one at a time, the worker jobs
+	// that find the workers not running (before Run, after it).
+	life    sync.Mutex
+	ctx     context.Context // set by Run
+	live    bool            // the workers are running
+	wg      sync.WaitGroup  // workers
+	stopped chan struct{}   // closed once Run's workers have returned
 
+	// queues holds, by device key, the line of calls changing that device.
+	queueMu sync.Mutex
+	queues  map[string]*keyQueue
+
+	// mu guards the maps and the fields of a running that change (spec,
+	// model, dev). Those are written with the device's turn in line (see
+	// lockKey) and mu held, so either one is enough to read them.
 	mu      sync.RWMutex
 	models  map[string]*Model
 	devices map[string]*running
 	workers map[string]*worker
-	opened  uint64 // devices opened so far; guarded by mu
+	opened  atomic.Uint64 // devices opened so far
 	changed chan struct{}
+}
+
+// keyQueue is the line of calls changing one device.
+type keyQueue struct {
+	tail chan struct{} // closed when the last call in line is done
+	n    int           // calls in line, the one running included
 }
 
 // running is one device as the manager runs it.
@@ -112,7 +136,9 @@ func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 		models:  map[string]*Model{},
 		devices: map[string]*running{},
 		workers: map[string]*worker{},
+		queues:  map[string]*keyQueue{},
 		changed: make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 		ctx:     context.Background(),
 	}
 	if m.log == nil {
@@ -142,26 +168,62 @@ func (m *Manager) Protocols() []string {
 
 // Run starts the bus workers and the state watcher, and blocks until ctx ends;
 // then it closes every device. Devices put before Run start when it does.
+// Call it once.
 func (m *Manager) Run(ctx context.Context) error {
-	m.mu.Lock()
+	m.life.Lock()
 	m.ctx = ctx
 	m.live = true
+	m.mu.RLock()
 	for _, w := range m.workers {
 		m.startWorker(w)
 	}
-	m.mu.Unlock()
+	m.mu.RUnlock()
+	m.life.Unlock()
 	m.watchStates(ctx)
 	m.wg.Wait()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.life.Lock()
 	m.live = false
-	for key, r := range m.devices {
-		m.closeDevice(r)
-		delete(m.devices, key)
+	m.life.Unlock()
+	close(m.stopped)
+	m.mu.RLock()
+	keys := make([]string, 0, len(m.devices))
+	for key := range m.devices {
+		keys = append(keys, key)
+	}
+	m.mu.RUnlock()
+	for _, key := range keys {
+		m.removeDevice(key)
 	}
 	return nil
 }
 
+// lockKey waits for the device key's turn among the calls changing it, in
+// the order they called lockKey, and returns the function that ends the turn.
+func (m *Manager) lockKey(key string) (unlock func()) {
+	m.queueMu.Lock()
+	q := m.queues[key]
+	if q == nil {
+		q = &keyQueue{}
+		m.queues[key] = q
+	}
+	prev, mine := q.tail, make(chan struct{})
+	q.tail = mine
+	q.n++
+	m.queueMu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	return func() {
+		m.queueMu.Lock()
+		if q.n--; q.n == 0 {
+			delete(m.queues, key)
+		}
+		m.queueMu.Unlock()
+		close(mine)
+	}
+}
+
+// startWorker starts w. Called with m.life held.
 func (m *Manager) startWorker(w *worker) {
 	m.wg.Add(1)
 	go func() {
@@ -170,15 +232,19 @@ func (m *Manager) startWorker(w *worker) {
 	}()
 }
 
-// onWorker runs f on w's goroutine, or at once when the workers are not
-// running (before Run and after it ends nothing else touches the bus).
-// Called with m.mu held.
+// onWorker runs f on w's goroutine without waiting for it, or at once when
+// the workers are not running (before Run and after it, such jobs run one at
+// a time under m.life, so nothing else touches a bus meanwhile).
 func (m *Manager) onWorker(w *worker, f func()) {
+	m.life.Lock()
 	if !m.live {
+		defer m.life.Unlock()
 		f()
 		return
 	}
-	w.post(m.ctx, f)
+	ctx := m.ctx
+	m.life.Unlock()
+	w.post(ctx, f)
 }
 
 // PutModel adds or replaces a model. Devices waiting for it start; devices
@@ -226,21 +292,34 @@ func (m *Manager) PutModel(model Model) error {
 			}
 		}
 	}
-	var restart []Device
-	for _, r := range m.devices {
+	var restart []string
+	for k, r := range m.devices {
 		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
-			if !same || r.dev == nil {
-				restart = append(restart, r.spec)
+			if !same || r.model == nil {
+				restart = append(restart, k)
 			}
 		}
 	}
 	m.mu.Unlock()
-	for _, spec := range restart {
-		if err := m.PutDevice(spec); err != nil {
-			m.log.Warn("device cannot run with the new model", "device", Key(spec.Namespace, spec.Name), "model", key, "err", err)
-		}
+	sort.Strings(restart)
+	for _, k := range restart {
+		m.restart(k, key)
 	}
 	return nil
+}
+
+// restart applies a device's spec again, after its model changed.
+func (m *Manager) restart(key, modelKey string) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	m.mu.RUnlock()
+	if r == nil || Key(r.spec.Namespace, r.spec.Model) != modelKey {
+		return // removed or changed since
+	}
+	if err := m.putDevice(key, r.spec); err != nil {
+		m.log.Warn("device cannot run with the new model", "device", key, "model", modelKey, "err", err)
+	}
 }
 
 // RemoveModel forgets a model. Devices using it stop and wait for it.
@@ -248,18 +327,40 @@ func (m *Manager) RemoveModel(namespace, name string) error {
 	if namespace == "" {
 		namespace = "default"
 	}
+	modelKey := Key(namespace, name)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.models, Key(namespace, name))
-	for _, r := range m.devices {
-		if r.spec.Namespace == namespace && r.spec.Model == name && r.dev != nil {
-			m.closeDevice(r)
-			r.model = nil
-			r.err.Store("model " + Key(namespace, name) + " was removed")
-			r.state.Store(StateUnknown)
+	delete(m.models, modelKey)
+	var stop []string
+	for k, r := range m.devices {
+		if r.spec.Namespace == namespace && r.spec.Model == name && r.model != nil {
+			stop = append(stop, k)
 		}
 	}
+	m.mu.Unlock()
+	sort.Strings(stop)
+	for _, key := range stop {
+		m.waitForModel(key, modelKey)
+	}
 	return nil
+}
+
+// waitForModel closes a device whose model was removed; it waits for the
+// model to come back.
+func (m *Manager) waitForModel(key, modelKey string) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	back := m.models[modelKey] != nil
+	m.mu.RUnlock()
+	if r == nil || r.model == nil || back || Key(r.spec.Namespace, r.spec.Model) != modelKey {
+		return // changed since, or the model is back (PutModel restarts it)
+	}
+	m.closeDevice(key, r)
+	m.mu.Lock()
+	r.model = nil
+	m.mu.Unlock()
+	r.err.Store("model " + modelKey + " was removed")
+	r.state.Store(StateUnknown)
 }
 
 // PutDevice adds a device or applies a changed spec. A change of desired
@@ -274,18 +375,26 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	key := Key(d.Namespace, d.Name)
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lockKey(key)()
+	return m.putDevice(key, d)
+}
+
+// putDevice is PutDevice in the device's turn.
+func (m *Manager) putDevice(key string, d Device) error {
+	m.mu.RLock()
 	old := m.devices[key]
 	model := m.models[Key(d.Namespace, d.Model)]
+	m.mu.RUnlock()
 	if model == nil {
 		if old != nil {
-			m.closeDevice(old)
+			m.closeDevice(key, old)
 		}
 		r := &running{spec: d}
 		r.state.Store(StateUnknown)
 		r.err.Store("waiting for model " + Key(d.Namespace, d.Model))
+		m.mu.Lock()
 		m.devices[key] = r
+		m.mu.Unlock()
 		m.log.Info("device waits for its model", "device", key, "model", Key(d.Namespace, d.Model))
 		return nil
 	}
@@ -294,7 +403,10 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	if old != nil && old.dev != nil && sameModel(old.model, model) && sameButDesired(old.spec, d) {
+		var changed []*prop
+		m.mu.Lock()
 		old.spec = d
+		m.mu.Unlock()
 		for _, dp := range d.Properties {
 			p := old.byName[dp.Name]
 			if p == nil {
@@ -302,33 +414,53 @@ func (m *Manager) PutDevice(d Device) error {
 			}
 			if want := dp.Desired; want != p.desired.Load().(string) {
 				p.desired.Store(want)
-				m.writeDesired(key, old, p, want)
+				changed = append(changed, p)
 			}
+		}
+		for _, p := range changed {
+			m.writeDesired(key, old, p, p.desired.Load().(string))
 		}
 		return nil
 	}
-	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
+	r, err := m.open(key, d, model, plan, old)
 	if err != nil {
 		return err
+	}
+	if old != nil {
+		m.closeDevice(key, old)
+	}
+	m.mu.Lock()
+	m.devices[key] = r
+	m.mu.Unlock()
+	m.startDevice(key, r)
+	return nil
+}
+
+// open opens d through its driver, outside every lock: Open may take as long
+// as the hardware does. Rings of old's properties are kept.
+func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *running) (*running, error) {
+	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
+	if err != nil {
+		return nil, err
 	}
 	points := dev.Points()
 	if len(points) != len(plan.props) {
 		dev.Close()
-		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
+		return nil, fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
 	if w, ok := dev.(interface{ Warnings() []string }); ok {
 		for _, msg := range w.Warnings() {
 			m.log.Warn("device configData", "device", key, "warning", msg)
 		}
 	}
-	m.opened++
+	seq := m.opened.Add(1)
 	batcher, _ := dev.(bus.Batcher)
 	r := &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
 	r.state.Store(StateUnknown)
 	r.err.Store("")
 	for i, p := range plan.props {
 		p.point = points[i]
-		p.device, p.index, p.batcher = m.opened, i, batcher
+		p.device, p.index, p.batcher = seq, i, batcher
 		// Keep history across a restart when the property is unchanged in kind.
 		if old != nil {
 			if op := old.byName[p.name]; op != nil && op.typ == p.typ {
@@ -341,13 +473,8 @@ func (m *Manager) PutDevice(d Device) error {
 		r.props = append(r.props, p)
 		r.byName[p.name] = p
 	}
-	if old != nil {
-		m.closeDevice(old)
-	}
-	m.devices[key] = r
 	r.worker = m.workerFor(dev.Bus())
-	m.startDevice(key, r)
-	return nil
+	return r, nil
 }
 
 // check validates what does not depend on the model.
@@ -523,6 +650,10 @@ func sameButDesired(a, b Device) bool {
 }
 
 func (m *Manager) workerFor(busName string) *worker {
+	m.life.Lock()
+	defer m.life.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	w := m.workers[busName]
 	if w == nil {
 		w = newWorker(busName, m.now)
@@ -535,7 +666,6 @@ func (m *Manager) workerFor(busName string) *worker {
 }
 
 // startDevice schedules the device's reads and writes its desired values.
-// Called with m.mu held.
 func (m *Manager) startDevice(key string, r *running) {
 	props := r.props
 	m.onWorker(r.worker, func() {
@@ -552,31 +682,38 @@ func (m *Manager) startDevice(key string, r *running) {
 	m.notify()
 }
 
-// closeDevice unschedules and closes a device. Called with m.mu held.
-func (m *Manager) closeDevice(r *running) {
-	if r.dev == nil {
+// closeDevice unschedules and closes a device on its bus worker and waits
+// for it. Called in the device's turn, without m.mu: the worker may be in
+// the middle of a slow read, and Close is bus I/O.
+func (m *Manager) closeDevice(key string, r *running) {
+	m.mu.Lock()
+	dev, props, w := r.dev, r.props, r.worker
+	r.dev = nil
+	m.mu.Unlock()
+	if dev == nil {
 		return
 	}
-	dev, props, w, key := r.dev, r.props, r.worker, Key(r.spec.Namespace, r.spec.Name)
-	r.dev = nil
+	var once sync.Once
 	done := make(chan struct{})
 	job := func() {
-		for _, p := range props {
-			w.remove(p)
-		}
-		if err := dev.Close(); err != nil {
-			m.log.Warn("closing device", "device", key, "err", err)
-		}
-		close(done)
+		once.Do(func() {
+			for _, p := range props {
+				w.remove(p)
+			}
+			if err := dev.Close(); err != nil {
+				m.log.Warn("closing device", "device", key, "err", err)
+			}
+			close(done)
+		})
 	}
-	if !m.live {
-		job()
-		return
-	}
-	w.post(m.ctx, job)
+	m.onWorker(w, job)
 	select {
 	case <-done:
-	case <-m.ctx.Done():
+	case <-m.stopped:
+		// The workers stopped before this job's turn: close it here.
+		m.life.Lock()
+		job()
+		m.life.Unlock()
 	}
 }
 
@@ -614,15 +751,28 @@ func (m *Manager) RemoveDevice(namespace, name string) error {
 		namespace = "default"
 	}
 	key := Key(namespace, name)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.devices[key]; r != nil {
-		m.closeDevice(r)
-		delete(m.devices, key)
+	if m.removeDevice(key) {
 		m.log.Info("device removed", "device", key)
 		m.notify()
 	}
 	return nil
+}
+
+// removeDevice closes and forgets a device in its turn, and reports whether
+// there was one.
+func (m *Manager) removeDevice(key string) bool {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	m.mu.RUnlock()
+	if r == nil {
+		return false
+	}
+	m.closeDevice(key, r)
+	m.mu.Lock()
+	delete(m.devices, key)
+	m.mu.Unlock()
+	return true
 }
 
 // SetDesired sets one property's desired value, as an UpdateDevice changing
@@ -631,18 +781,15 @@ func (m *Manager) SetDesired(namespace, name, property, value string) error {
 	if namespace == "" {
 		namespace = "default"
 	}
+	key := Key(namespace, name)
+	defer m.lockKey(key)()
 	m.mu.RLock()
-	r := m.devices[Key(namespace, name)]
-	var spec Device
-	unsampled := false
-	if r != nil {
-		spec = r.spec
-		unsampled = r.dev != nil && r.byName[property] == nil
-	}
+	r := m.devices[key]
 	m.mu.RUnlock()
-	if r == nil || unsampled {
+	if r == nil || (r.dev != nil && r.byName[property] == nil) {
 		return ErrNotFound
 	}
+	spec := r.spec
 	spec.Properties = append([]Property(nil), spec.Properties...)
 	for i := range spec.Properties {
 		if spec.Properties[i].Name == property {
@@ -650,7 +797,7 @@ func (m *Manager) SetDesired(namespace, name, property, value string) error {
 				return &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
 			}
 			spec.Properties[i].Desired = value
-			return m.PutDevice(spec)
+			return m.putDevice(key, spec)
 		}
 	}
 	return ErrNotFound

@@ -26,6 +26,54 @@ type fakeDriver struct {
 	opens  atomic.Int32
 	closes atomic.Int32
 	writes []string
+	// openGate and closeGate, when set, hold Open and Close until they are
+	// closed; gated counts the calls held.
+	openGate, closeGate chan struct{}
+	gated               atomic.Int32
+}
+
+// hold makes Open (or Close, for close) wait until the returned channel is
+// closed, which the test's cleanup does if the test did not.
+func (d *fakeDriver) hold(t *testing.T, close bool) chan struct{} {
+	g := make(chan struct{})
+	d.mu.Lock()
+	if close {
+		d.closeGate = g
+	} else {
+		d.openGate = g
+	}
+	d.mu.Unlock()
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { d.release(g) }) })
+	return g
+}
+
+// release lets the calls held at g go, and stops holding new ones.
+func (d *fakeDriver) release(g chan struct{}) {
+	d.mu.Lock()
+	if d.openGate == g {
+		d.openGate = nil
+	}
+	if d.closeGate == g {
+		d.closeGate = nil
+	}
+	d.mu.Unlock()
+	select {
+	case <-g:
+	default:
+		close(g)
+	}
+}
+
+func (d *fakeDriver) wait(gate *chan struct{}) {
+	d.mu.Lock()
+	g := *gate
+	d.mu.Unlock()
+	if g != nil {
+		d.gated.Add(1)
+		<-g
+		d.gated.Add(-1)
+	}
 }
 
 func newFakeDriver() *fakeDriver {
@@ -41,6 +89,7 @@ func (d *fakeDriver) set(key string, v float64) {
 }
 
 func (d *fakeDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	d.wait(&d.openGate)
 	busName, err := cfg.Config.String("bus", "0")
 	if err != nil {
 		return nil, err
@@ -70,7 +119,7 @@ type fakeDevice struct {
 
 func (f *fakeDevice) Bus() string         { return f.bus }
 func (f *fakeDevice) Points() []bus.Point { return f.points }
-func (f *fakeDevice) Close() error        { f.d.closes.Add(1); return nil }
+func (f *fakeDevice) Close() error        { f.d.wait(&f.d.closeGate); f.d.closes.Add(1); return nil }
 
 type fakePoint struct {
 	d   *fakeDriver
