@@ -107,10 +107,32 @@ type prop struct {
 	reportToCloud bool
 	reportCycle   time.Duration
 	collectCycle  time.Duration
-	deadband      float64 // changes up to this size are not reported early
-	task          *task   // owned by the worker goroutine
-	lastErr       atomic.Pointer[string]
+	deadband      float64                     // changes up to this size are not reported early
+	task          *task                       // owned by the worker goroutine
+	lastErr       atomic.Pointer[string]      // the latest read's error
+	write         atomic.Pointer[writeStatus] // the latest write, when it failed
 }
+
+// writeStatus is a desired value the device did not take. It stays until a
+// write of the property succeeds; reads leave it alone.
+type writeStatus struct {
+	err *WriteError
+	at  time.Time
+}
+
+// A WriteError is a desired value that was not written: the device, the bus
+// or the driver refused it.
+type WriteError struct {
+	Property string
+	Value    string
+	Err      error
+}
+
+func (e *WriteError) Error() string {
+	return "write " + e.Property + "=" + e.Value + ": " + e.Err.Error()
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
 
 func (p *prop) setErr(err error) {
 	if cur := p.lastErr.Load(); cur != nil && *cur == err.Error() {
@@ -717,32 +739,57 @@ func (m *Manager) closeDevice(key string, r *running) {
 	}
 }
 
-// writeDesired writes a desired value on the bus worker and reads it back.
-func (m *Manager) writeDesired(key string, r *running, p *prop, s string) {
+// writeDesired writes a desired value on the bus worker and reads it back,
+// without waiting. The outcome is kept as the property's write status and
+// sent on the returned channel (nil: written); a nil channel means nothing
+// is written, the property being ReadOnly.
+func (m *Manager) writeDesired(key string, r *running, p *prop, s string) <-chan error {
 	if !p.writable {
 		m.log.Debug("desired value ignored: property is ReadOnly", "device", key, "property", p.name)
-		return
+		return nil
 	}
+	done := make(chan error, 1)
+	w := r.worker
 	v, err := p.parseDesired(s)
 	if err != nil {
-		m.log.Warn("desired value refused", "device", key, "property", p.name, "err", err)
-		return
+		// planProps and SetDesired check the value first; this is a slip.
+		done <- m.wrote(key, w, p, s, err)
+		return done
 	}
 	wr, ok := p.point.(bus.Writer)
 	if !ok {
-		m.log.Warn("desired value ignored", "device", key, "property", p.name, "err", bus.ErrReadOnly)
-		return
+		done <- m.wrote(key, w, p, s, bus.ErrReadOnly)
+		return done
 	}
-	w := r.worker
 	m.onWorker(w, func() {
-		if err := wr.Write(v); err != nil {
-			p.setErr(fmt.Errorf("write %s: %w", s, err))
-			m.log.Warn("writing desired value", "device", key, "property", p.name, "value", s, "err", err)
-			return
+		err := m.wrote(key, w, p, s, wr.Write(v))
+		if err == nil {
+			w.readNow(p)
 		}
-		m.log.Info("desired value written", "device", key, "property", p.name, "value", s)
-		w.readNow(p)
+		done <- err
 	})
+	return done
+}
+
+// wrote keeps the outcome of a write of s to p, counts it on w and logs it:
+// a failure at warn when its error differs from the one kept, else at
+// debug. It returns the *WriteError, or nil when err is nil.
+func (m *Manager) wrote(key string, w *worker, p *prop, s string, err error) error {
+	w.writes.Add(1)
+	if err == nil {
+		p.write.Store(nil)
+		m.log.Info("desired value written", "device", key, "property", p.name, "value", s)
+		return nil
+	}
+	w.writeFailures.Add(1)
+	we := &WriteError{Property: p.name, Value: s, Err: err}
+	prev := p.write.Swap(&writeStatus{err: we, at: m.now()})
+	if prev != nil && prev.err.Err.Error() == err.Error() {
+		m.log.Debug("writing desired value failed again", "device", key, "property", p.name, "value", s, "err", err)
+	} else {
+		m.log.Warn("writing desired value failed", "device", key, "property", p.name, "value", s, "err", err)
+	}
+	return we
 }
 
 // RemoveDevice stops and forgets a device. Removing an unknown device is not an error.
@@ -775,36 +822,95 @@ func (m *Manager) removeDevice(key string) bool {
 	return true
 }
 
-// SetDesired sets one property's desired value, as an UpdateDevice changing
-// only that value would.
+// WriteWait is how long SetDesired waits for a write to be done.
+const WriteWait = 5 * time.Second
+
+// SetDesired is SetDesiredContext waiting at most WriteWait.
 func (m *Manager) SetDesired(namespace, name, property, value string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), WriteWait)
+	defer cancel()
+	return m.SetDesiredContext(ctx, namespace, name, property, value)
+}
+
+// SetDesiredContext sets one property's desired value, as an UpdateDevice
+// changing only that value would, writes it even when it is the value
+// already desired (so that calling again retries a failed write), and waits
+// until the device took it and it was read back, or ctx ends.
+//
+// It returns nil once the value is written; a *WriteError when the device
+// refused it (kept as the property's write status until a write succeeds);
+// an error wrapping ErrNotRunning when the device is not running (the value
+// is kept and written when it starts); an error wrapping ctx.Err() when ctx
+// ended first (the write still happens); a *bus.FieldError when the
+// property is ReadOnly or the value is outside the model's range; and
+// ErrNotFound for an unknown device or property.
+func (m *Manager) SetDesiredContext(ctx context.Context, namespace, name, property, value string) error {
 	if namespace == "" {
 		namespace = "default"
 	}
 	key := Key(namespace, name)
-	defer m.lockKey(key)()
+	unlock := m.lockKey(key)
+	done, err := m.setDesired(key, property, value)
+	unlock() // the write is queued on the worker: later changes may go on
+	if err != nil || done == nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("write %s=%s: not done yet: %w", property, value, ctx.Err())
+	case <-m.stopped:
+		return fmt.Errorf("write %s=%s: the manager stopped", property, value)
+	}
+}
+
+// setDesired is SetDesiredContext in the device's turn, up to the write.
+func (m *Manager) setDesired(key, property, value string) (<-chan error, error) {
 	m.mu.RLock()
 	r := m.devices[key]
 	m.mu.RUnlock()
-	if r == nil || (r.dev != nil && r.byName[property] == nil) {
-		return ErrNotFound
+	if r == nil {
+		return nil, ErrNotFound
+	}
+	i := slices.IndexFunc(r.spec.Properties, func(p Property) bool { return p.Name == property })
+	p := r.byName[property]
+	if i < 0 || (r.dev != nil && p == nil) {
+		return nil, ErrNotFound
+	}
+	if p != nil && !p.writable {
+		return nil, &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
 	}
 	spec := r.spec
-	spec.Properties = append([]Property(nil), spec.Properties...)
-	for i := range spec.Properties {
-		if spec.Properties[i].Name == property {
-			if r.byName[property] != nil && !r.byName[property].writable {
-				return &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
+	spec.Properties = slices.Clone(spec.Properties)
+	spec.Properties[i].Desired = value
+	if r.dev == nil {
+		if r.model != nil {
+			if _, err := planProps(spec, r.model); err != nil {
+				return nil, err
 			}
-			spec.Properties[i].Desired = value
-			return m.putDevice(key, spec)
 		}
+		m.mu.Lock()
+		r.spec = spec
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w (%s): %s=%s is kept and written when it starts", ErrNotRunning, r.err.Load(), property, value)
 	}
-	return ErrNotFound
+	if _, err := p.parseDesired(value); err != nil {
+		return nil, &bus.FieldError{Field: "device.spec.properties[" + property + "].desired.value", Err: err}
+	}
+	m.mu.Lock()
+	r.spec = spec
+	m.mu.Unlock()
+	p.desired.Store(value)
+	return m.writeDesired(key, r, p, value), nil
 }
 
 // ErrNotFound is returned for unknown devices and properties.
 var ErrNotFound = errors.New("not found")
+
+// ErrNotRunning is wrapped by SetDesired's error when the device is not
+// running, waiting for its model (or its hardware).
+var ErrNotRunning = errors.New("device is not running")
 
 func (m *Manager) notify() {
 	select {

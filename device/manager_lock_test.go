@@ -31,20 +31,23 @@ func inLine(m *Manager, key string) int {
 	return 0
 }
 
+func opening(d *fakeDriver) *chan struct{} { return &d.openGate }
+func closing(d *fakeDriver) *chan struct{} { return &d.closeGate }
+
 func TestReadersDoNotWaitForADeviceOpeningOrClosing(t *testing.T) {
 	reopened := testDevice("a", "")
 	reopened.Properties[0].CollectCycle = 20 * time.Millisecond
 	cases := []struct {
 		name   string
-		close  bool // hold Close; else Open
+		gate   func(*fakeDriver) *chan struct{}
 		change func(m *Manager) error
 	}{
-		{"a new device opening", false, func(m *Manager) error { return m.PutDevice(testDevice("b", "")) }},
-		{"a changed device opening", false, func(m *Manager) error { return m.PutDevice(reopened) }},
-		{"a removed device closing", true, func(m *Manager) error { return m.RemoveDevice("default", "a") }},
-		{"a changed device closing", true, func(m *Manager) error { return m.PutDevice(reopened) }},
-		{"a model's device closing", true, func(m *Manager) error { return m.RemoveModel("default", "thermo") }},
-		{"a changed model's device closing", true, func(m *Manager) error {
+		{"a new device opening", opening, func(m *Manager) error { return m.PutDevice(testDevice("b", "")) }},
+		{"a changed device opening", opening, func(m *Manager) error { return m.PutDevice(reopened) }},
+		{"a removed device closing", closing, func(m *Manager) error { return m.RemoveDevice("default", "a") }},
+		{"a changed device closing", closing, func(m *Manager) error { return m.PutDevice(reopened) }},
+		{"a model's device closing", closing, func(m *Manager) error { return m.RemoveModel("default", "thermo") }},
+		{"a changed model's device closing", closing, func(m *Manager) error {
 			mod := testModel()
 			mod.Properties[0].Unit = "kelvin"
 			return m.PutModel(mod)
@@ -58,7 +61,7 @@ func TestReadersDoNotWaitForADeviceOpeningOrClosing(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
-			gate := drv.hold(t, tc.close)
+			gate := drv.hold(t, tc.gate(drv))
 			changed := make(chan error, 1)
 			go func() { changed <- tc.change(m) }()
 			waitFor(t, "the driver to hold the call", func() bool { return drv.gated.Load() == 1 })
@@ -108,7 +111,7 @@ func TestChangesOfOneDeviceApplyInCallOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, drv := startManager(t)
 			m.PutModel(testModel())
-			gate := drv.hold(t, false)
+			gate := drv.hold(t, &drv.openGate)
 			var wg sync.WaitGroup
 			for i, call := range tc.calls {
 				wg.Add(1)

@@ -26,22 +26,20 @@ type fakeDriver struct {
 	opens  atomic.Int32
 	closes atomic.Int32
 	writes []string
-	// openGate and closeGate, when set, hold Open and Close until they are
-	// closed; gated counts the calls held.
-	openGate, closeGate chan struct{}
-	gated               atomic.Int32
+	wfail  map[string]string // "device/register" -> the error writes fail with
+	// openGate, closeGate and writeGate, when set, hold Open, Close and
+	// Write until they are closed; gated counts the calls held.
+	openGate, closeGate, writeGate chan struct{}
+	gated                          atomic.Int32
 }
 
-// hold makes Open (or Close, for close) wait until the returned channel is
-// closed, which the test's cleanup does if the test did not.
-func (d *fakeDriver) hold(t *testing.T, close bool) chan struct{} {
+// hold makes the calls of one gate (&d.openGate, &d.closeGate or
+// &d.writeGate) wait until the returned channel is closed, which the
+// test's cleanup does if the test did not.
+func (d *fakeDriver) hold(t *testing.T, gate *chan struct{}) chan struct{} {
 	g := make(chan struct{})
 	d.mu.Lock()
-	if close {
-		d.closeGate = g
-	} else {
-		d.openGate = g
-	}
+	*gate = g
 	d.mu.Unlock()
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { d.release(g) }) })
@@ -56,6 +54,9 @@ func (d *fakeDriver) release(g chan struct{}) {
 	}
 	if d.closeGate == g {
 		d.closeGate = nil
+	}
+	if d.writeGate == g {
+		d.writeGate = nil
 	}
 	d.mu.Unlock()
 	select {
@@ -77,7 +78,7 @@ func (d *fakeDriver) wait(gate *chan struct{}) {
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}}
+	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}, wfail: map[string]string{}}
 }
 
 func (d *fakeDriver) Protocol() string { return "fake" }
@@ -138,10 +139,14 @@ func (p *fakePoint) Read() (float64, error) {
 type fakeWriter struct{ *fakePoint }
 
 func (w *fakeWriter) Write(v float64) error {
+	w.d.wait(&w.d.writeGate)
 	w.d.mu.Lock()
 	defer w.d.mu.Unlock()
-	w.d.regs[w.key] = v
 	w.d.writes = append(w.d.writes, fmt.Sprintf("%s=%g", w.key, v))
+	if msg := w.d.wfail[w.key]; msg != "" {
+		return errors.New(msg)
+	}
+	w.d.regs[w.key] = v
 	return nil
 }
 
@@ -183,7 +188,19 @@ func startManager(t *testing.T) (*Manager, *fakeDriver) {
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
+	waitRunning(t, m)
 	return m, drv
+}
+
+// waitRunning waits until m's workers run: before, jobs run on the caller,
+// and a test holding the driver would hold the caller.
+func waitRunning(t *testing.T, m *Manager) {
+	t.Helper()
+	waitFor(t, "Run to start the workers", func() bool {
+		m.life.Lock()
+		defer m.life.Unlock()
+		return m.live
+	})
 }
 
 // waitFor polls cond until it holds or the test times out.
