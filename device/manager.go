@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
@@ -33,7 +36,18 @@ type Options struct {
 	History int
 	// Now replaces time.Now in tests.
 	Now func() time.Time
+	// RetryMin and RetryMax bound the back-off between tries to open a
+	// device whose hardware is missing: the first retry comes after
+	// RetryMin, each next one twice as late, at most RetryMax. Zero means
+	// DefaultRetryMin and DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
 }
+
+// Default back-off for devices waiting for their hardware.
+const (
+	DefaultRetryMin = time.Second
+	DefaultRetryMax = time.Minute
+)
 
 // Manager keeps models and devices and runs them.
 //
@@ -43,12 +57,16 @@ type Options struct {
 // by side. Opening a device (Driver.Open), closing it and waiting for its bus
 // worker happen outside the lock that readers take, so the views, twins,
 // stats and the reporter never wait for bus I/O: mu is held only to look up
-// and swap entries.
+// and swap entries. One goroutine retries the devices waiting for their
+// hardware, however many there are.
 type Manager struct {
 	drivers map[string]bus.Driver
 	log     *slog.Logger
 	history int
 	now     func() time.Time
+
+	retryMin, retryMax time.Duration
+	retryWake          chan struct{} // a device started waiting for its hardware
 
 	// life guards ctx and live, and runs, one at a time, the worker jobs
 	// that find the workers not running (before Run, after it).
@@ -81,14 +99,18 @@ type keyQueue struct {
 
 // running is one device as the manager runs it.
 type running struct {
-	spec   Device
-	model  *Model // nil while the model is missing
-	dev    bus.Device
-	worker *worker
-	props  []*prop
-	byName map[string]*prop
-	state  atomic.Value // string
-	err    atomic.Value // string: why the device is not running
+	spec  Device
+	model *Model     // nil while the model is missing
+	dev   bus.Device // nil while not running
+	// While the hardware is missing: when to try to open it again, and the
+	// wait after that. Guarded by Manager.mu.
+	retryAt time.Time
+	backoff time.Duration
+	worker  *worker
+	props   []*prop
+	byName  map[string]*prop
+	state   atomic.Value // string
+	err     atomic.Value // string: why the device is not running
 }
 
 // prop is one property of a running device.
@@ -151,17 +173,20 @@ func (p *prop) clearErr() {
 // NewManager returns a manager that opens devices with drivers.
 func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 	m := &Manager{
-		drivers: map[string]bus.Driver{},
-		log:     opts.Log,
-		history: opts.History,
-		now:     opts.Now,
-		models:  map[string]*Model{},
-		devices: map[string]*running{},
-		workers: map[string]*worker{},
-		queues:  map[string]*keyQueue{},
-		changed: make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		ctx:     context.Background(),
+		drivers:   map[string]bus.Driver{},
+		log:       opts.Log,
+		history:   opts.History,
+		now:       opts.Now,
+		retryMin:  opts.RetryMin,
+		retryMax:  opts.RetryMax,
+		retryWake: make(chan struct{}, 1),
+		models:    map[string]*Model{},
+		devices:   map[string]*running{},
+		workers:   map[string]*worker{},
+		queues:    map[string]*keyQueue{},
+		changed:   make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		ctx:       context.Background(),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -172,6 +197,13 @@ func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	if m.retryMin <= 0 {
+		m.retryMin = DefaultRetryMin
+	}
+	if m.retryMax <= 0 {
+		m.retryMax = DefaultRetryMax
+	}
+	m.retryMax = max(m.retryMax, m.retryMin)
 	for _, d := range drivers {
 		m.drivers[d.Protocol()] = d
 	}
@@ -201,12 +233,18 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.mu.RUnlock()
 	m.life.Unlock()
+	retried := make(chan struct{})
+	go func() {
+		defer close(retried)
+		m.retryOpens(ctx)
+	}()
 	m.watchStates(ctx)
 	m.wg.Wait()
 	m.life.Lock()
 	m.live = false
 	m.life.Unlock()
 	close(m.stopped)
+	<-retried
 	m.mu.RLock()
 	keys := make([]string, 0, len(m.devices))
 	for key := range m.devices {
@@ -388,7 +426,11 @@ func (m *Manager) waitForModel(key, modelKey string) {
 // PutDevice adds a device or applies a changed spec. A change of desired
 // values only is written to the device; any other change reopens it. A spec
 // that is invalid is refused with a *bus.FieldError and whatever ran before
-// keeps running. A device whose model is not known yet waits for it.
+// keeps running. A device whose model is not known yet waits for it. A
+// device whose driver cannot open it because the hardware is missing
+// (HardwareMissing) is kept offline, with the error as its Error, and
+// opened again with back-off (Options.RetryMin to RetryMax) until it opens
+// or is changed or removed; PutDevice then returns nil.
 func (m *Manager) PutDevice(d Device) error {
 	if d.Namespace == "" {
 		d.Namespace = "default"
@@ -444,7 +486,14 @@ func (m *Manager) putDevice(key string, d Device) error {
 		}
 		return nil
 	}
-	r, err := m.open(key, d, model, plan, old)
+	r, missing, err := m.open(key, d, model, plan, old)
+	if missing {
+		if old != nil {
+			m.closeDevice(key, old)
+		}
+		m.waitForHardware(key, d, model, err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -458,17 +507,144 @@ func (m *Manager) putDevice(key string, d Device) error {
 	return nil
 }
 
+// waitForHardware keeps d, which its driver could not open because the
+// hardware is missing, offline until a retry opens it (see retryOpens).
+func (m *Manager) waitForHardware(key string, d Device, model *Model, err error) {
+	r := &running{spec: d, model: model, backoff: m.retryMin}
+	r.state.Store(StateOffline)
+	r.err.Store("waiting for hardware: " + err.Error())
+	m.mu.Lock()
+	r.retryAt = time.Now().Add(r.backoff)
+	m.devices[key] = r
+	m.mu.Unlock()
+	m.log.Warn("device waits for its hardware", "device", key, "err", err, "retry", r.backoff)
+	select {
+	case m.retryWake <- struct{}{}:
+	default:
+	}
+	m.notify()
+}
+
+// waitingForHardware reports whether r waits for its hardware. Called with
+// m.mu held.
+func (r *running) waitingForHardware() bool {
+	return r.dev == nil && r.model != nil && !r.retryAt.IsZero()
+}
+
+// retryOpens tries again, with back-off, to open the devices waiting for
+// their hardware, one at a time, until ctx ends. It is the only goroutine
+// doing so, however many devices wait.
+func (m *Manager) retryOpens(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	type waiting struct {
+		key string
+		r   *running
+	}
+	var due []waiting
+	for {
+		now := time.Now()
+		var next time.Time
+		due = due[:0]
+		m.mu.RLock()
+		for key, r := range m.devices {
+			switch {
+			case !r.waitingForHardware():
+			case !r.retryAt.After(now):
+				due = append(due, waiting{key, r})
+			case next.IsZero() || r.retryAt.Before(next):
+				next = r.retryAt
+			}
+		}
+		m.mu.RUnlock()
+		if len(due) > 0 {
+			for _, w := range due {
+				if ctx.Err() != nil {
+					return
+				}
+				m.retryOpen(w.key, w.r)
+			}
+			continue
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.retryWake:
+		}
+	}
+}
+
+// retryOpen tries to open r, which waits for its hardware, in its turn.
+func (m *Manager) retryOpen(key string, r *running) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	current := m.devices[key] == r && r.waitingForHardware()
+	m.mu.RUnlock()
+	if !current {
+		return // changed or removed since
+	}
+	plan, err := planProps(r.spec, r.model)
+	var nr *running
+	if err == nil {
+		nr, _, err = m.open(key, r.spec, r.model, plan, nil)
+	}
+	if err != nil {
+		// Whatever the error, the spec was accepted: keep trying.
+		msg := "waiting for hardware: " + err.Error()
+		m.mu.Lock()
+		r.backoff = min(2*r.backoff, m.retryMax)
+		r.retryAt = time.Now().Add(r.backoff)
+		m.mu.Unlock()
+		if r.err.Swap(msg) != msg {
+			m.log.Warn("device still waits for its hardware", "device", key, "err", err, "retry", r.backoff)
+		} else {
+			m.log.Debug("device still waits for its hardware", "device", key, "retry", r.backoff)
+		}
+		return
+	}
+	m.mu.Lock()
+	m.devices[key] = nr
+	m.mu.Unlock()
+	m.log.Info("device hardware found", "device", key)
+	m.startDevice(key, nr)
+}
+
+// HardwareMissing reports whether err, from a Driver's Open, means that the
+// hardware cannot be reached now (not there, busy, not permitted, gone)
+// rather than that the spec is wrong. A *bus.FieldError names a wrong
+// configData value, unless it wraps an error of the operating system (a
+// syscall.Errno, *fs.PathError or *os.SyscallError: ENOENT for a port not
+// plugged in, EBUSY, EACCES, ENODEV), which the drivers report against the
+// key naming the port, bus or pin. Any other error is the hardware's.
+func HardwareMissing(err error) bool {
+	var fe *bus.FieldError
+	if !errors.As(err, &fe) {
+		return true
+	}
+	var errno syscall.Errno
+	var pe *fs.PathError
+	var se *os.SyscallError
+	return errors.As(err, &errno) || errors.As(err, &pe) || errors.As(err, &se)
+}
+
 // open opens d through its driver, outside every lock: Open may take as long
-// as the hardware does. Rings of old's properties are kept.
-func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *running) (*running, error) {
+// as the hardware does. Rings of old's properties are kept. missing is true
+// when the driver's error says the hardware is missing (HardwareMissing).
+func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *running) (r *running, missing bool, err error) {
 	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
 	if err != nil {
-		return nil, err
+		return nil, HardwareMissing(err), err
 	}
 	points := dev.Points()
 	if len(points) != len(plan.props) {
 		dev.Close()
-		return nil, fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
+		return nil, false, fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
 	if w, ok := dev.(interface{ Warnings() []string }); ok {
 		for _, msg := range w.Warnings() {
@@ -477,7 +653,7 @@ func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *r
 	}
 	seq := m.opened.Add(1)
 	batcher, _ := dev.(bus.Batcher)
-	r := &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
+	r = &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
 	r.state.Store(StateUnknown)
 	r.err.Store("")
 	for i, p := range plan.props {
@@ -496,7 +672,7 @@ func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *r
 		r.byName[p.name] = p
 	}
 	r.worker = m.workerFor(dev.Bus())
-	return r, nil
+	return r, false, nil
 }
 
 // check validates what does not depend on the model.
@@ -909,7 +1085,7 @@ func (m *Manager) setDesired(key, property, value string) (<-chan error, error) 
 var ErrNotFound = errors.New("not found")
 
 // ErrNotRunning is wrapped by SetDesired's error when the device is not
-// running, waiting for its model (or its hardware).
+// running, waiting for its model or its hardware.
 var ErrNotRunning = errors.New("device is not running")
 
 func (m *Manager) notify() {

@@ -27,6 +27,11 @@ type fakeDriver struct {
 	closes atomic.Int32
 	writes []string
 	wfail  map[string]string // "device/register" -> the error writes fail with
+	// Open on a bus in openFail fails with openErr that many more times
+	// (-1: always); attempts are the times of every Open past the config.
+	openFail map[string]int
+	openErr  error
+	attempts []time.Time
 	// openGate, closeGate and writeGate, when set, hold Open, Close and
 	// Write until they are closed; gated counts the calls held.
 	openGate, closeGate, writeGate chan struct{}
@@ -78,7 +83,7 @@ func (d *fakeDriver) wait(gate *chan struct{}) {
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}, wfail: map[string]string{}}
+	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}, wfail: map[string]string{}, openFail: map[string]int{}}
 }
 
 func (d *fakeDriver) Protocol() string { return "fake" }
@@ -95,6 +100,17 @@ func (d *fakeDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	d.attempts = append(d.attempts, time.Now())
+	if n := d.openFail[busName]; n != 0 {
+		if n > 0 {
+			d.openFail[busName] = n - 1
+		}
+		err := d.openErr
+		d.mu.Unlock()
+		return nil, err
+	}
+	d.mu.Unlock()
 	dev := &fakeDevice{d: d, bus: "fake:" + busName}
 	for _, p := range cfg.Properties {
 		reg, err := p.Config.Int("register", 0, 0, 255)

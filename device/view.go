@@ -148,6 +148,9 @@ func latestGood(r *ringbuf.Ring, s *ringbuf.Sample) bool {
 
 // stateOf derives a device's state from its properties' latest samples.
 func stateOf(r *running) string {
+	if r.waitingForHardware() {
+		return StateOffline
+	}
 	if r.dev == nil || len(r.props) == 0 {
 		return StateUnknown
 	}
