@@ -17,7 +17,8 @@ type StatsSource interface {
 }
 
 // Metrics serves the mapper's own figures in the Prometheus text format:
-// reads, failures, coalesced transactions and schedule lateness per bus,
+// reads, read failures, desired writes, write failures, coalesced
+// transactions and schedule lateness per bus,
 // devices per state, and the Go runtime's goroutines and heap.
 func Metrics(src StatsSource) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +42,8 @@ func writeMetrics(w io.Writer, src StatsSource) {
 	sec := func(ns int64) string { return strconv.FormatFloat(float64(ns)/1e9, 'f', -1, 64) }
 	perBus("tinymapper_bus_reads_total", "counter", "Property reads.", func(s device.BusStats) string { return u(s.Reads) })
 	perBus("tinymapper_bus_read_failures_total", "counter", "Property reads that failed.", func(s device.BusStats) string { return u(s.Failures) })
+	perBus("tinymapper_bus_writes_total", "counter", "Desired values written or tried.", func(s device.BusStats) string { return u(s.Writes) })
+	perBus("tinymapper_bus_write_failures_total", "counter", "Desired values the device, bus or driver refused.", func(s device.BusStats) string { return u(s.WriteFailures) })
 	perBus("tinymapper_bus_batches_total", "counter", "Coalesced transactions reading several properties.", func(s device.BusStats) string { return u(s.Batches) })
 	perBus("tinymapper_bus_properties", "gauge", "Properties sampled on the bus.", func(s device.BusStats) string { return strconv.Itoa(s.Tasks) })
 	perBus("tinymapper_bus_schedule_lateness_seconds", "gauge", "How late the latest round of reads started.", func(s device.BusStats) string { return sec(s.LateNs) })

@@ -12,7 +12,7 @@ import (
 type fakeStats struct{}
 
 func (fakeStats) Stats() []device.BusStats {
-	return []device.BusStats{{Bus: "i2c:SIM-I2C1", Reads: 10, Failures: 2, Batches: 3, LateNs: 1500000, MaxLateNs: 2e9, Tasks: 5}}
+	return []device.BusStats{{Bus: "i2c:SIM-I2C1", Reads: 10, Failures: 2, Writes: 4, WriteFailures: 1, Batches: 3, LateNs: 1500000, MaxLateNs: 2e9, Tasks: 5}}
 }
 
 func (fakeStats) StateCounts() map[string]int {
@@ -26,6 +26,8 @@ func TestMetricsExposeBusFiguresAndStates(t *testing.T) {
 	for _, want := range []string{
 		`tinymapper_bus_reads_total{bus="i2c:SIM-I2C1"} 10`,
 		`tinymapper_bus_read_failures_total{bus="i2c:SIM-I2C1"} 2`,
+		`tinymapper_bus_writes_total{bus="i2c:SIM-I2C1"} 4`,
+		`tinymapper_bus_write_failures_total{bus="i2c:SIM-I2C1"} 1`,
 		`tinymapper_bus_batches_total{bus="i2c:SIM-I2C1"} 3`,
 		`tinymapper_bus_properties{bus="i2c:SIM-I2C1"} 5`,
 		`tinymapper_bus_schedule_lateness_seconds{bus="i2c:SIM-I2C1"} 0.0015`,

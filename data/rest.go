@@ -4,6 +4,7 @@
 package data
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,7 +25,9 @@ type Source interface {
 	Devices() []device.DeviceView
 	Device(namespace, name string) (device.DeviceView, bool)
 	Property(namespace, name, property string) (device.PropertyView, bool)
-	SetDesired(namespace, name, property, value string) error
+	// SetDesiredContext sets a desired value and waits until it is written
+	// or ctx ends (see device.Manager.SetDesiredContext for its errors).
+	SetDesiredContext(ctx context.Context, namespace, name, property, value string) error
 }
 
 // MaxHistory caps ?history=N.
@@ -37,7 +40,7 @@ const MaxHistory = 4096
 //	GET /api/v1/devices                           every device and its state
 //	GET /api/v1/device/{ns}/{name}                one device, latest value of each property
 //	GET /api/v1/device/{ns}/{name}/{property}     latest sample; ?history=N adds the last N
-//	PUT /api/v1/device/{ns}/{name}/{property}     set the desired value: {"value":"42"}
+//	PUT /api/v1/device/{ns}/{name}/{property}     set the desired value: {"value":"42"}; waits for the write
 //	GET /metrics                                  Prometheus text (when src is a StatsSource)
 func Handler(src Source, ready func() bool, log *slog.Logger) http.Handler {
 	if log == nil {
@@ -90,7 +93,10 @@ type Property struct {
 	Desired   string     `json:"desired,omitempty"`
 	Writable  bool       `json:"writable"`
 	Error     string     `json:"error,omitempty"`
-	History   []Sample   `json:"history,omitempty"`
+	// WriteError is why the latest desired write failed, until one succeeds.
+	WriteError string     `json:"writeError,omitempty"`
+	WriteTime  *time.Time `json:"writeTime,omitempty"`
+	History    []Sample   `json:"history,omitempty"`
 }
 
 // Device is the JSON of one device.
@@ -134,7 +140,11 @@ func deviceJSON(v device.DeviceView) Device {
 
 func propertyJSON(ns, name string, p device.PropertyView) Property {
 	out := Property{Namespace: ns, Device: name, Property: p.Name, Type: p.Type, Unit: p.Unit,
-		Desired: p.Desired, Writable: p.Writable, Error: p.LastError}
+		Desired: p.Desired, Writable: p.Writable, Error: p.LastError, WriteError: p.WriteError}
+	if !p.WriteTime.IsZero() {
+		t := p.WriteTime.UTC()
+		out.WriteTime = &t
+	}
 	var s ringbuf.Sample
 	if p.Ring.Latest(&s) {
 		if s.Err == 0 {
@@ -194,16 +204,25 @@ func (h *api) setDesired(w http.ResponseWriter, r *http.Request) {
 	if json.Unmarshal(body.Value, &s) == nil {
 		value = s
 	}
-	err := h.src.SetDesired(ns, name, prop, value)
+	ctx, cancel := context.WithTimeout(r.Context(), device.WriteWait)
+	defer cancel()
+	err := h.src.SetDesiredContext(ctx, ns, name, prop, value)
 	var fe *bus.FieldError
+	var we *device.WriteError
 	switch {
 	case err == nil:
-		h.log.Info("desired value set over REST", "device", ns+"/"+name, "property", prop, "value", value)
-		writeJSON(w, http.StatusAccepted, map[string]string{"desired": value})
+		h.log.Info("desired value written over REST", "device", ns+"/"+name, "property", prop, "value", value)
+		writeJSON(w, http.StatusOK, map[string]string{"desired": value})
+	case errors.Is(err, device.ErrNotRunning):
+		writeJSON(w, http.StatusAccepted, map[string]string{"desired": value, "pending": err.Error()})
 	case errors.Is(err, device.ErrNotFound):
 		writeError(w, http.StatusNotFound, "property "+ns+"/"+name+"/"+prop+" not found")
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &we):
+		writeError(w, http.StatusBadGateway, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ type fakeSource struct {
 	devices []device.DeviceView
 
 	mu     sync.Mutex
-	calls  []string // "ns/name/property=value"
+	calls  []string        // "ns/name/property=value"
+	waits  []time.Duration // how long each call could wait at most
 	setErr error
 }
 
@@ -53,10 +55,15 @@ func (f *fakeSource) Property(ns, name, property string) (device.PropertyView, b
 	return device.PropertyView{}, false
 }
 
-func (f *fakeSource) SetDesired(ns, name, property, value string) error {
+func (f *fakeSource) SetDesiredContext(ctx context.Context, ns, name, property, value string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, ns+"/"+name+"/"+property+"="+value)
+	wait := time.Duration(-1)
+	if d, ok := ctx.Deadline(); ok {
+		wait = time.Until(d)
+	}
+	f.waits = append(f.waits, wait)
 	return f.setErr
 }
 
@@ -82,6 +89,8 @@ func newFake() *fakeSource {
 			{Name: "count", Type: device.TypeInt, Ring: ring(41.6)},
 			{Name: "door", Type: device.TypeBoolean, Ring: ring(0, 1)},
 			{Name: "setpoint", Type: device.TypeInt, Writable: true, Desired: "30", Ring: ring(30)},
+			{Name: "fan", Type: device.TypeInt, Writable: true, Desired: "150", Ring: ring(50),
+				WriteError: "write fan=150: modbus: illegal data value (exception 03)", WriteTime: t0.Add(3 * time.Second)},
 			{Name: "fresh", Type: device.TypeFloat, Ring: ringbuf.New(8)},
 			{Name: "flaky", Type: device.TypeFloat, Ring: failed, LastError: "i2c: no ack"},
 		},
@@ -177,6 +186,29 @@ func TestGetPropertyDescribesIt(t *testing.T) {
 	_, _, body = do(t, h, "GET", "/api/v1/device/default/room/flaky", "")
 	if m := fields(t, body); string(m["error"]) != `"i2c: no ack"` {
 		t.Errorf("flaky error = %s, want the last error", m["error"])
+	}
+	if m := fields(t, body); m["writeError"] != nil || m["writeTime"] != nil {
+		t.Errorf("flaky = %s; want no write status", body)
+	}
+}
+
+func TestAFailedWriteShowsInThePropertyAndTheDevice(t *testing.T) {
+	h := data.Handler(newFake(), nil, nil)
+	const want = `"write fan=150: modbus: illegal data value (exception 03)"`
+	_, _, body := do(t, h, "GET", "/api/v1/device/default/room/fan", "")
+	p := fields(t, body)
+	if string(p["writeError"]) != want || string(p["writeTime"]) != `"2026-03-01T12:00:03.5Z"` || p["error"] != nil {
+		t.Errorf("property = %s; want writeError %s at 12:00:03.5 and no read error", body, want)
+	}
+	_, _, body = do(t, h, "GET", "/api/v1/device/default/room", "")
+	var d struct{ Properties []map[string]json.RawMessage }
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Properties {
+		if string(p["property"]) == `"fan"` && string(p["writeError"]) != want {
+			t.Errorf("device view of fan = %v; want writeError %s", p, want)
+		}
 	}
 }
 
@@ -312,7 +344,7 @@ func TestDevices(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &d); code != http.StatusOK || err != nil {
 		t.Fatalf("status %d, %v: %s", code, err, body)
 	}
-	if d.Name != "room" || len(d.Properties) != 7 || string(d.Properties[0]["value"]) != "22.5" ||
+	if d.Name != "room" || len(d.Properties) != 8 || string(d.Properties[0]["value"]) != "22.5" ||
 		string(d.Properties[2]["value"]) != "42" || string(d.Properties[3]["value"]) != "true" {
 		t.Errorf("device = %s", body)
 	}
@@ -336,7 +368,7 @@ func TestSetDesired(t *testing.T) {
 			src := newFake()
 			h := data.Handler(src, nil, nil)
 			code, ctype, body := do(t, h, "PUT", "/api/v1/device/default/room/setpoint", tt.body)
-			if code != http.StatusAccepted || ctype != "application/json" {
+			if code != http.StatusOK || ctype != "application/json" {
 				t.Fatalf("status %d, Content-Type %q: %s", code, ctype, body)
 			}
 			if want := "default/room/setpoint=" + tt.want; len(src.calls) != 1 || src.calls[0] != want {
@@ -347,6 +379,24 @@ func TestSetDesired(t *testing.T) {
 				t.Errorf("body %s, want desired %q", body, tt.want)
 			}
 		})
+	}
+}
+
+func TestSetDesiredWaitsForTheWriteAtMostWriteWait(t *testing.T) {
+	src := newFake()
+	do(t, data.Handler(src, nil, nil), "PUT", "/api/v1/device/default/room/setpoint", `{"value":"42"}`)
+	if len(src.waits) != 1 || src.waits[0] <= 0 || src.waits[0] > device.WriteWait {
+		t.Errorf("SetDesiredContext could wait %v; want a deadline within %v", src.waits, device.WriteWait)
+	}
+}
+
+func TestSetDesiredOnADeviceNotRunningIsAccepted(t *testing.T) {
+	src := newFake()
+	src.setErr = fmt.Errorf("%w (waiting for model default/thermo): setpoint=42 is kept", device.ErrNotRunning)
+	code, _, body := do(t, data.Handler(src, nil, nil), "PUT", "/api/v1/device/default/room/setpoint", `{"value":"42"}`)
+	f := fields(t, body)
+	if code != http.StatusAccepted || string(f["desired"]) != `"42"` || !strings.Contains(string(f["pending"]), "waiting for model") {
+		t.Errorf("status %d, %s; want 202 with the desired value and why it is pending", code, body)
 	}
 }
 
@@ -379,6 +429,12 @@ func TestSetDesiredErrors(t *testing.T) {
 			http.StatusBadRequest, "property setpoint: is ReadOnly in its model"},
 		{"not found", device.ErrNotFound, http.StatusNotFound, "default/room/setpoint not found"},
 		{"wrapped not found", fmt.Errorf("lookup: %w", device.ErrNotFound), http.StatusNotFound, "not found"},
+		{"the device refused the write",
+			&device.WriteError{Property: "setpoint", Value: "150", Err: errors.New("modbus: illegal data value (exception 03)")},
+			http.StatusBadGateway, "write setpoint=150: modbus: illegal data value (exception 03)"},
+		{"the write was not done in time",
+			fmt.Errorf("write setpoint=150: not done yet: %w", context.DeadlineExceeded),
+			http.StatusGatewayTimeout, "not done yet"},
 		{"anything else is ours", errors.New("bus closed"), http.StatusInternalServerError, "bus closed"},
 	}
 	for _, tt := range tests {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
@@ -33,38 +36,81 @@ type Options struct {
 	History int
 	// Now replaces time.Now in tests.
 	Now func() time.Time
+	// RetryMin and RetryMax bound the back-off between tries to open a
+	// device whose hardware is missing: the first retry comes after
+	// RetryMin, each next one twice as late, at most RetryMax. Zero means
+	// DefaultRetryMin and DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
 }
 
-// Manager keeps models and devices and runs them. Its lock guards only its
-// maps: bus I/O happens on the bus workers, never under the lock.
+// Default back-off for devices waiting for their hardware.
+const (
+	DefaultRetryMin = time.Second
+	DefaultRetryMax = time.Minute
+)
+
+// Manager keeps models and devices and runs them.
+//
+// Calls that change a device (PutDevice, RemoveDevice, SetDesired, and the
+// restarts PutModel and RemoveModel cause) are applied one at a time per
+// device, in the order they were made; calls for different devices run side
+// by side. Opening a device (Driver.Open), closing it and waiting for its bus
+// worker happen outside the lock that readers take, so the views, twins,
+// stats and the reporter never wait for bus I/O: mu is held only to look up
+// and swap entries. One goroutine retries the devices waiting for their
+// hardware, however many there are.
 type Manager struct {
 	drivers map[string]bus.Driver
 	log     *slog.Logger
 	history int
 	now     func() time.Time
 
-	ctx  context.Context // set by Run
-	live bool            // workers are running; guarded by mu
-	wg   sync.WaitGroup  // workers
+	retryMin, retryMax time.Duration
+	retryWake          chan struct{} // a device started waiting for its hardware
 
+	// life guards ctx and live, and runs, one at a time, the worker jobs
+	// that find the workers not running (before Run, after it).
+	life    sync.Mutex
+	ctx     context.Context // set by Run
+	live    bool            // the workers are running
+	wg      sync.WaitGroup  // workers
+	stopped chan struct{}   // closed once Run's workers have returned
+
+	// queues holds, by device key, the line of calls changing that device.
+	queueMu sync.Mutex
+	queues  map[string]*keyQueue
+
+	// mu guards the maps and the fields of a running that change (spec,
+	// model, dev). Those are written with the device's turn in line (see
+	// lockKey) and mu held, so either one is enough to read them.
 	mu      sync.RWMutex
 	models  map[string]*Model
 	devices map[string]*running
 	workers map[string]*worker
-	opened  uint64 // devices opened so far; guarded by mu
+	opened  atomic.Uint64 // devices opened so far
 	changed chan struct{}
+}
+
+// keyQueue is the line of calls changing one device.
+type keyQueue struct {
+	tail chan struct{} // closed when the last call in line is done
+	n    int           // calls in line, the one running included
 }
 
 // running is one device as the manager runs it.
 type running struct {
-	spec   Device
-	model  *Model // nil while the model is missing
-	dev    bus.Device
-	worker *worker
-	props  []*prop
-	byName map[string]*prop
-	state  atomic.Value // string
-	err    atomic.Value // string: why the device is not running
+	spec  Device
+	model *Model     // nil while the model is missing
+	dev   bus.Device // nil while not running
+	// While the hardware is missing: when to try to open it again, and the
+	// wait after that. Guarded by Manager.mu.
+	retryAt time.Time
+	backoff time.Duration
+	worker  *worker
+	props   []*prop
+	byName  map[string]*prop
+	state   atomic.Value // string
+	err     atomic.Value // string: why the device is not running
 }
 
 // prop is one property of a running device.
@@ -83,10 +129,32 @@ type prop struct {
 	reportToCloud bool
 	reportCycle   time.Duration
 	collectCycle  time.Duration
-	deadband      float64 // changes up to this size are not reported early
-	task          *task   // owned by the worker goroutine
-	lastErr       atomic.Pointer[string]
+	deadband      float64                     // changes up to this size are not reported early
+	task          *task                       // owned by the worker goroutine
+	lastErr       atomic.Pointer[string]      // the latest read's error
+	write         atomic.Pointer[writeStatus] // the latest write, when it failed
 }
+
+// writeStatus is a desired value the device did not take. It stays until a
+// write of the property succeeds; reads leave it alone.
+type writeStatus struct {
+	err *WriteError
+	at  time.Time
+}
+
+// A WriteError is a desired value that was not written: the device, the bus
+// or the driver refused it.
+type WriteError struct {
+	Property string
+	Value    string
+	Err      error
+}
+
+func (e *WriteError) Error() string {
+	return "write " + e.Property + "=" + e.Value + ": " + e.Err.Error()
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
 
 func (p *prop) setErr(err error) {
 	if cur := p.lastErr.Load(); cur != nil && *cur == err.Error() {
@@ -105,15 +173,20 @@ func (p *prop) clearErr() {
 // NewManager returns a manager that opens devices with drivers.
 func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 	m := &Manager{
-		drivers: map[string]bus.Driver{},
-		log:     opts.Log,
-		history: opts.History,
-		now:     opts.Now,
-		models:  map[string]*Model{},
-		devices: map[string]*running{},
-		workers: map[string]*worker{},
-		changed: make(chan struct{}, 1),
-		ctx:     context.Background(),
+		drivers:   map[string]bus.Driver{},
+		log:       opts.Log,
+		history:   opts.History,
+		now:       opts.Now,
+		retryMin:  opts.RetryMin,
+		retryMax:  opts.RetryMax,
+		retryWake: make(chan struct{}, 1),
+		models:    map[string]*Model{},
+		devices:   map[string]*running{},
+		workers:   map[string]*worker{},
+		queues:    map[string]*keyQueue{},
+		changed:   make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		ctx:       context.Background(),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -124,6 +197,13 @@ func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	if m.retryMin <= 0 {
+		m.retryMin = DefaultRetryMin
+	}
+	if m.retryMax <= 0 {
+		m.retryMax = DefaultRetryMax
+	}
+	m.retryMax = max(m.retryMax, m.retryMin)
 	for _, d := range drivers {
 		m.drivers[d.Protocol()] = d
 	}
@@ -142,26 +222,68 @@ func (m *Manager) Protocols() []string {
 
 // Run starts the bus workers and the state watcher, and blocks until ctx ends;
 // then it closes every device. Devices put before Run start when it does.
+// Call it once.
 func (m *Manager) Run(ctx context.Context) error {
-	m.mu.Lock()
+	m.life.Lock()
 	m.ctx = ctx
 	m.live = true
+	m.mu.RLock()
 	for _, w := range m.workers {
 		m.startWorker(w)
 	}
-	m.mu.Unlock()
+	m.mu.RUnlock()
+	m.life.Unlock()
+	retried := make(chan struct{})
+	go func() {
+		defer close(retried)
+		m.retryOpens(ctx)
+	}()
 	m.watchStates(ctx)
 	m.wg.Wait()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.life.Lock()
 	m.live = false
-	for key, r := range m.devices {
-		m.closeDevice(r)
-		delete(m.devices, key)
+	m.life.Unlock()
+	close(m.stopped)
+	<-retried
+	m.mu.RLock()
+	keys := make([]string, 0, len(m.devices))
+	for key := range m.devices {
+		keys = append(keys, key)
+	}
+	m.mu.RUnlock()
+	for _, key := range keys {
+		m.removeDevice(key)
 	}
 	return nil
 }
 
+// lockKey waits for the device key's turn among the calls changing it, in
+// the order they called lockKey, and returns the function that ends the turn.
+func (m *Manager) lockKey(key string) (unlock func()) {
+	m.queueMu.Lock()
+	q := m.queues[key]
+	if q == nil {
+		q = &keyQueue{}
+		m.queues[key] = q
+	}
+	prev, mine := q.tail, make(chan struct{})
+	q.tail = mine
+	q.n++
+	m.queueMu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	return func() {
+		m.queueMu.Lock()
+		if q.n--; q.n == 0 {
+			delete(m.queues, key)
+		}
+		m.queueMu.Unlock()
+		close(mine)
+	}
+}
+
+// startWorker starts w. Called with m.life held.
 func (m *Manager) startWorker(w *worker) {
 	m.wg.Add(1)
 	go func() {
@@ -170,15 +292,19 @@ func (m *Manager) startWorker(w *worker) {
 	}()
 }
 
-// onWorker runs f on w's goroutine, or at once when the workers are not
-// running (before Run and after it ends nothing else touches the bus).
-// Called with m.mu held.
+// onWorker runs f on w's goroutine without waiting for it, or at once when
+// the workers are not running (before Run and after it, such jobs run one at
+// a time under m.life, so nothing else touches a bus meanwhile).
 func (m *Manager) onWorker(w *worker, f func()) {
+	m.life.Lock()
 	if !m.live {
+		defer m.life.Unlock()
 		f()
 		return
 	}
-	w.post(m.ctx, f)
+	ctx := m.ctx
+	m.life.Unlock()
+	w.post(ctx, f)
 }
 
 // PutModel adds or replaces a model. Devices waiting for it start; devices
@@ -226,21 +352,34 @@ func (m *Manager) PutModel(model Model) error {
 			}
 		}
 	}
-	var restart []Device
-	for _, r := range m.devices {
+	var restart []string
+	for k, r := range m.devices {
 		if r.spec.Namespace == model.Namespace && r.spec.Model == model.Name {
-			if !same || r.dev == nil {
-				restart = append(restart, r.spec)
+			if !same || r.model == nil {
+				restart = append(restart, k)
 			}
 		}
 	}
 	m.mu.Unlock()
-	for _, spec := range restart {
-		if err := m.PutDevice(spec); err != nil {
-			m.log.Warn("device cannot run with the new model", "device", Key(spec.Namespace, spec.Name), "model", key, "err", err)
-		}
+	sort.Strings(restart)
+	for _, k := range restart {
+		m.restart(k, key)
 	}
 	return nil
+}
+
+// restart applies a device's spec again, after its model changed.
+func (m *Manager) restart(key, modelKey string) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	m.mu.RUnlock()
+	if r == nil || Key(r.spec.Namespace, r.spec.Model) != modelKey {
+		return // removed or changed since
+	}
+	if err := m.putDevice(key, r.spec); err != nil {
+		m.log.Warn("device cannot run with the new model", "device", key, "model", modelKey, "err", err)
+	}
 }
 
 // RemoveModel forgets a model. Devices using it stop and wait for it.
@@ -248,24 +387,50 @@ func (m *Manager) RemoveModel(namespace, name string) error {
 	if namespace == "" {
 		namespace = "default"
 	}
+	modelKey := Key(namespace, name)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.models, Key(namespace, name))
-	for _, r := range m.devices {
-		if r.spec.Namespace == namespace && r.spec.Model == name && r.dev != nil {
-			m.closeDevice(r)
-			r.model = nil
-			r.err.Store("model " + Key(namespace, name) + " was removed")
-			r.state.Store(StateUnknown)
+	delete(m.models, modelKey)
+	var stop []string
+	for k, r := range m.devices {
+		if r.spec.Namespace == namespace && r.spec.Model == name && r.model != nil {
+			stop = append(stop, k)
 		}
 	}
+	m.mu.Unlock()
+	sort.Strings(stop)
+	for _, key := range stop {
+		m.waitForModel(key, modelKey)
+	}
 	return nil
+}
+
+// waitForModel closes a device whose model was removed; it waits for the
+// model to come back.
+func (m *Manager) waitForModel(key, modelKey string) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	back := m.models[modelKey] != nil
+	m.mu.RUnlock()
+	if r == nil || r.model == nil || back || Key(r.spec.Namespace, r.spec.Model) != modelKey {
+		return // changed since, or the model is back (PutModel restarts it)
+	}
+	m.closeDevice(key, r)
+	m.mu.Lock()
+	r.model = nil
+	m.mu.Unlock()
+	r.err.Store("model " + modelKey + " was removed")
+	r.state.Store(StateUnknown)
 }
 
 // PutDevice adds a device or applies a changed spec. A change of desired
 // values only is written to the device; any other change reopens it. A spec
 // that is invalid is refused with a *bus.FieldError and whatever ran before
-// keeps running. A device whose model is not known yet waits for it.
+// keeps running. A device whose model is not known yet waits for it. A
+// device whose driver cannot open it because the hardware is missing
+// (HardwareMissing) is kept offline, with the error as its Error, and
+// opened again with back-off (Options.RetryMin to RetryMax) until it opens
+// or is changed or removed; PutDevice then returns nil.
 func (m *Manager) PutDevice(d Device) error {
 	if d.Namespace == "" {
 		d.Namespace = "default"
@@ -274,18 +439,26 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	key := Key(d.Namespace, d.Name)
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lockKey(key)()
+	return m.putDevice(key, d)
+}
+
+// putDevice is PutDevice in the device's turn.
+func (m *Manager) putDevice(key string, d Device) error {
+	m.mu.RLock()
 	old := m.devices[key]
 	model := m.models[Key(d.Namespace, d.Model)]
+	m.mu.RUnlock()
 	if model == nil {
 		if old != nil {
-			m.closeDevice(old)
+			m.closeDevice(key, old)
 		}
 		r := &running{spec: d}
 		r.state.Store(StateUnknown)
 		r.err.Store("waiting for model " + Key(d.Namespace, d.Model))
+		m.mu.Lock()
 		m.devices[key] = r
+		m.mu.Unlock()
 		m.log.Info("device waits for its model", "device", key, "model", Key(d.Namespace, d.Model))
 		return nil
 	}
@@ -294,7 +467,10 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	if old != nil && old.dev != nil && sameModel(old.model, model) && sameButDesired(old.spec, d) {
+		var changed []*prop
+		m.mu.Lock()
 		old.spec = d
+		m.mu.Unlock()
 		for _, dp := range d.Properties {
 			p := old.byName[dp.Name]
 			if p == nil {
@@ -302,33 +478,187 @@ func (m *Manager) PutDevice(d Device) error {
 			}
 			if want := dp.Desired; want != p.desired.Load().(string) {
 				p.desired.Store(want)
-				m.writeDesired(key, old, p, want)
+				changed = append(changed, p)
 			}
+		}
+		for _, p := range changed {
+			m.writeDesired(key, old, p, p.desired.Load().(string))
 		}
 		return nil
 	}
-	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
+	r, missing, err := m.open(key, d, model, plan, old)
+	if missing {
+		if old != nil {
+			m.closeDevice(key, old)
+		}
+		m.waitForHardware(key, d, model, err)
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if old != nil {
+		m.closeDevice(key, old)
+	}
+	m.mu.Lock()
+	m.devices[key] = r
+	m.mu.Unlock()
+	m.startDevice(key, r)
+	return nil
+}
+
+// waitForHardware keeps d, which its driver could not open because the
+// hardware is missing, offline until a retry opens it (see retryOpens).
+func (m *Manager) waitForHardware(key string, d Device, model *Model, err error) {
+	r := &running{spec: d, model: model, backoff: m.retryMin}
+	r.state.Store(StateOffline)
+	r.err.Store("waiting for hardware: " + err.Error())
+	m.mu.Lock()
+	r.retryAt = time.Now().Add(r.backoff)
+	m.devices[key] = r
+	m.mu.Unlock()
+	m.log.Warn("device waits for its hardware", "device", key, "err", err, "retry", r.backoff)
+	select {
+	case m.retryWake <- struct{}{}:
+	default:
+	}
+	m.notify()
+}
+
+// waitingForHardware reports whether r waits for its hardware. Called with
+// m.mu held.
+func (r *running) waitingForHardware() bool {
+	return r.dev == nil && r.model != nil && !r.retryAt.IsZero()
+}
+
+// retryOpens tries again, with back-off, to open the devices waiting for
+// their hardware, one at a time, until ctx ends. It is the only goroutine
+// doing so, however many devices wait.
+func (m *Manager) retryOpens(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	type waiting struct {
+		key string
+		r   *running
+	}
+	var due []waiting
+	for {
+		now := time.Now()
+		var next time.Time
+		due = due[:0]
+		m.mu.RLock()
+		for key, r := range m.devices {
+			switch {
+			case !r.waitingForHardware():
+			case !r.retryAt.After(now):
+				due = append(due, waiting{key, r})
+			case next.IsZero() || r.retryAt.Before(next):
+				next = r.retryAt
+			}
+		}
+		m.mu.RUnlock()
+		if len(due) > 0 {
+			for _, w := range due {
+				if ctx.Err() != nil {
+					return
+				}
+				m.retryOpen(w.key, w.r)
+			}
+			continue
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.retryWake:
+		}
+	}
+}
+
+// retryOpen tries to open r, which waits for its hardware, in its turn.
+func (m *Manager) retryOpen(key string, r *running) {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	current := m.devices[key] == r && r.waitingForHardware()
+	m.mu.RUnlock()
+	if !current {
+		return // changed or removed since
+	}
+	plan, err := planProps(r.spec, r.model)
+	var nr *running
+	if err == nil {
+		nr, _, err = m.open(key, r.spec, r.model, plan, nil)
+	}
+	if err != nil {
+		// Whatever the error, the spec was accepted: keep trying.
+		msg := "waiting for hardware: " + err.Error()
+		m.mu.Lock()
+		r.backoff = min(2*r.backoff, m.retryMax)
+		r.retryAt = time.Now().Add(r.backoff)
+		m.mu.Unlock()
+		if r.err.Swap(msg) != msg {
+			m.log.Warn("device still waits for its hardware", "device", key, "err", err, "retry", r.backoff)
+		} else {
+			m.log.Debug("device still waits for its hardware", "device", key, "retry", r.backoff)
+		}
+		return
+	}
+	m.mu.Lock()
+	m.devices[key] = nr
+	m.mu.Unlock()
+	m.log.Info("device hardware found", "device", key)
+	m.startDevice(key, nr)
+}
+
+// HardwareMissing reports whether err, from a Driver's Open, means that the
+// hardware cannot be reached now (not there, busy, not permitted, gone)
+// rather than that the spec is wrong. A *bus.FieldError names a wrong
+// configData value, unless it wraps an error of the operating system (a
+// syscall.Errno, *fs.PathError or *os.SyscallError: ENOENT for a port not
+// plugged in, EBUSY, EACCES, ENODEV), which the drivers report against the
+// key naming the port, bus or pin. Any other error is the hardware's.
+func HardwareMissing(err error) bool {
+	var fe *bus.FieldError
+	if !errors.As(err, &fe) {
+		return true
+	}
+	var errno syscall.Errno
+	var pe *fs.PathError
+	var se *os.SyscallError
+	return errors.As(err, &errno) || errors.As(err, &pe) || errors.As(err, &se)
+}
+
+// open opens d through its driver, outside every lock: Open may take as long
+// as the hardware does. Rings of old's properties are kept. missing is true
+// when the driver's error says the hardware is missing (HardwareMissing).
+func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *running) (r *running, missing bool, err error) {
+	dev, err := m.drivers[d.Protocol].Open(bus.DeviceConfig{Name: key, Config: d.Config, Properties: plan.configs})
+	if err != nil {
+		return nil, HardwareMissing(err), err
 	}
 	points := dev.Points()
 	if len(points) != len(plan.props) {
 		dev.Close()
-		return fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
+		return nil, false, fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
 	if w, ok := dev.(interface{ Warnings() []string }); ok {
 		for _, msg := range w.Warnings() {
 			m.log.Warn("device configData", "device", key, "warning", msg)
 		}
 	}
-	m.opened++
+	seq := m.opened.Add(1)
 	batcher, _ := dev.(bus.Batcher)
-	r := &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
+	r = &running{spec: d, model: model, dev: dev, byName: map[string]*prop{}}
 	r.state.Store(StateUnknown)
 	r.err.Store("")
 	for i, p := range plan.props {
 		p.point = points[i]
-		p.device, p.index, p.batcher = m.opened, i, batcher
+		p.device, p.index, p.batcher = seq, i, batcher
 		// Keep history across a restart when the property is unchanged in kind.
 		if old != nil {
 			if op := old.byName[p.name]; op != nil && op.typ == p.typ {
@@ -341,13 +671,8 @@ func (m *Manager) PutDevice(d Device) error {
 		r.props = append(r.props, p)
 		r.byName[p.name] = p
 	}
-	if old != nil {
-		m.closeDevice(old)
-	}
-	m.devices[key] = r
 	r.worker = m.workerFor(dev.Bus())
-	m.startDevice(key, r)
-	return nil
+	return r, false, nil
 }
 
 // check validates what does not depend on the model.
@@ -523,6 +848,10 @@ func sameButDesired(a, b Device) bool {
 }
 
 func (m *Manager) workerFor(busName string) *worker {
+	m.life.Lock()
+	defer m.life.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	w := m.workers[busName]
 	if w == nil {
 		w = newWorker(busName, m.now)
@@ -535,7 +864,6 @@ func (m *Manager) workerFor(busName string) *worker {
 }
 
 // startDevice schedules the device's reads and writes its desired values.
-// Called with m.mu held.
 func (m *Manager) startDevice(key string, r *running) {
 	props := r.props
 	m.onWorker(r.worker, func() {
@@ -552,60 +880,92 @@ func (m *Manager) startDevice(key string, r *running) {
 	m.notify()
 }
 
-// closeDevice unschedules and closes a device. Called with m.mu held.
-func (m *Manager) closeDevice(r *running) {
-	if r.dev == nil {
+// closeDevice unschedules and closes a device on its bus worker and waits
+// for it. Called in the device's turn, without m.mu: the worker may be in
+// the middle of a slow read, and Close is bus I/O.
+func (m *Manager) closeDevice(key string, r *running) {
+	m.mu.Lock()
+	dev, props, w := r.dev, r.props, r.worker
+	r.dev = nil
+	m.mu.Unlock()
+	if dev == nil {
 		return
 	}
-	dev, props, w, key := r.dev, r.props, r.worker, Key(r.spec.Namespace, r.spec.Name)
-	r.dev = nil
+	var once sync.Once
 	done := make(chan struct{})
 	job := func() {
-		for _, p := range props {
-			w.remove(p)
-		}
-		if err := dev.Close(); err != nil {
-			m.log.Warn("closing device", "device", key, "err", err)
-		}
-		close(done)
+		once.Do(func() {
+			for _, p := range props {
+				w.remove(p)
+			}
+			if err := dev.Close(); err != nil {
+				m.log.Warn("closing device", "device", key, "err", err)
+			}
+			close(done)
+		})
 	}
-	if !m.live {
-		job()
-		return
-	}
-	w.post(m.ctx, job)
+	m.onWorker(w, job)
 	select {
 	case <-done:
-	case <-m.ctx.Done():
+	case <-m.stopped:
+		// The workers stopped before this job's turn: close it here.
+		m.life.Lock()
+		job()
+		m.life.Unlock()
 	}
 }
 
-// writeDesired writes a desired value on the bus worker and reads it back.
-func (m *Manager) writeDesired(key string, r *running, p *prop, s string) {
+// writeDesired writes a desired value on the bus worker and reads it back,
+// without waiting. The outcome is kept as the property's write status and
+// sent on the returned channel (nil: written); a nil channel means nothing
+// is written, the property being ReadOnly.
+func (m *Manager) writeDesired(key string, r *running, p *prop, s string) <-chan error {
 	if !p.writable {
 		m.log.Debug("desired value ignored: property is ReadOnly", "device", key, "property", p.name)
-		return
+		return nil
 	}
+	done := make(chan error, 1)
+	w := r.worker
 	v, err := p.parseDesired(s)
 	if err != nil {
-		m.log.Warn("desired value refused", "device", key, "property", p.name, "err", err)
-		return
+		// planProps and SetDesired check the value first; this is a slip.
+		done <- m.wrote(key, w, p, s, err)
+		return done
 	}
 	wr, ok := p.point.(bus.Writer)
 	if !ok {
-		m.log.Warn("desired value ignored", "device", key, "property", p.name, "err", bus.ErrReadOnly)
-		return
+		done <- m.wrote(key, w, p, s, bus.ErrReadOnly)
+		return done
 	}
-	w := r.worker
 	m.onWorker(w, func() {
-		if err := wr.Write(v); err != nil {
-			p.setErr(fmt.Errorf("write %s: %w", s, err))
-			m.log.Warn("writing desired value", "device", key, "property", p.name, "value", s, "err", err)
-			return
+		err := m.wrote(key, w, p, s, wr.Write(v))
+		if err == nil {
+			w.readNow(p)
 		}
-		m.log.Info("desired value written", "device", key, "property", p.name, "value", s)
-		w.readNow(p)
+		done <- err
 	})
+	return done
+}
+
+// wrote keeps the outcome of a write of s to p, counts it on w and logs it:
+// a failure at warn when its error differs from the one kept, else at
+// debug. It returns the *WriteError, or nil when err is nil.
+func (m *Manager) wrote(key string, w *worker, p *prop, s string, err error) error {
+	w.writes.Add(1)
+	if err == nil {
+		p.write.Store(nil)
+		m.log.Info("desired value written", "device", key, "property", p.name, "value", s)
+		return nil
+	}
+	w.writeFailures.Add(1)
+	we := &WriteError{Property: p.name, Value: s, Err: err}
+	prev := p.write.Swap(&writeStatus{err: we, at: m.now()})
+	if prev != nil && prev.err.Err.Error() == err.Error() {
+		m.log.Debug("writing desired value failed again", "device", key, "property", p.name, "value", s, "err", err)
+	} else {
+		m.log.Warn("writing desired value failed", "device", key, "property", p.name, "value", s, "err", err)
+	}
+	return we
 }
 
 // RemoveDevice stops and forgets a device. Removing an unknown device is not an error.
@@ -614,50 +974,119 @@ func (m *Manager) RemoveDevice(namespace, name string) error {
 		namespace = "default"
 	}
 	key := Key(namespace, name)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.devices[key]; r != nil {
-		m.closeDevice(r)
-		delete(m.devices, key)
+	if m.removeDevice(key) {
 		m.log.Info("device removed", "device", key)
 		m.notify()
 	}
 	return nil
 }
 
-// SetDesired sets one property's desired value, as an UpdateDevice changing
-// only that value would.
+// removeDevice closes and forgets a device in its turn, and reports whether
+// there was one.
+func (m *Manager) removeDevice(key string) bool {
+	defer m.lockKey(key)()
+	m.mu.RLock()
+	r := m.devices[key]
+	m.mu.RUnlock()
+	if r == nil {
+		return false
+	}
+	m.closeDevice(key, r)
+	m.mu.Lock()
+	delete(m.devices, key)
+	m.mu.Unlock()
+	return true
+}
+
+// WriteWait is how long SetDesired waits for a write to be done.
+const WriteWait = 5 * time.Second
+
+// SetDesired is SetDesiredContext waiting at most WriteWait.
 func (m *Manager) SetDesired(namespace, name, property, value string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), WriteWait)
+	defer cancel()
+	return m.SetDesiredContext(ctx, namespace, name, property, value)
+}
+
+// SetDesiredContext sets one property's desired value, as an UpdateDevice
+// changing only that value would, writes it even when it is the value
+// already desired (so that calling again retries a failed write), and waits
+// until the device took it and it was read back, or ctx ends.
+//
+// It returns nil once the value is written; a *WriteError when the device
+// refused it (kept as the property's write status until a write succeeds);
+// an error wrapping ErrNotRunning when the device is not running (the value
+// is kept and written when it starts); an error wrapping ctx.Err() when ctx
+// ended first (the write still happens); a *bus.FieldError when the
+// property is ReadOnly or the value is outside the model's range; and
+// ErrNotFound for an unknown device or property.
+func (m *Manager) SetDesiredContext(ctx context.Context, namespace, name, property, value string) error {
 	if namespace == "" {
 		namespace = "default"
 	}
+	key := Key(namespace, name)
+	unlock := m.lockKey(key)
+	done, err := m.setDesired(key, property, value)
+	unlock() // the write is queued on the worker: later changes may go on
+	if err != nil || done == nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("write %s=%s: not done yet: %w", property, value, ctx.Err())
+	case <-m.stopped:
+		return fmt.Errorf("write %s=%s: the manager stopped", property, value)
+	}
+}
+
+// setDesired is SetDesiredContext in the device's turn, up to the write.
+func (m *Manager) setDesired(key, property, value string) (<-chan error, error) {
 	m.mu.RLock()
-	r := m.devices[Key(namespace, name)]
-	var spec Device
-	unsampled := false
-	if r != nil {
-		spec = r.spec
-		unsampled = r.dev != nil && r.byName[property] == nil
-	}
+	r := m.devices[key]
 	m.mu.RUnlock()
-	if r == nil || unsampled {
-		return ErrNotFound
+	if r == nil {
+		return nil, ErrNotFound
 	}
-	spec.Properties = append([]Property(nil), spec.Properties...)
-	for i := range spec.Properties {
-		if spec.Properties[i].Name == property {
-			if r.byName[property] != nil && !r.byName[property].writable {
-				return &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
+	i := slices.IndexFunc(r.spec.Properties, func(p Property) bool { return p.Name == property })
+	p := r.byName[property]
+	if i < 0 || (r.dev != nil && p == nil) {
+		return nil, ErrNotFound
+	}
+	if p != nil && !p.writable {
+		return nil, &bus.FieldError{Field: "property " + property, Err: errors.New("is ReadOnly in its model")}
+	}
+	spec := r.spec
+	spec.Properties = slices.Clone(spec.Properties)
+	spec.Properties[i].Desired = value
+	if r.dev == nil {
+		if r.model != nil {
+			if _, err := planProps(spec, r.model); err != nil {
+				return nil, err
 			}
-			spec.Properties[i].Desired = value
-			return m.PutDevice(spec)
 		}
+		m.mu.Lock()
+		r.spec = spec
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w (%s): %s=%s is kept and written when it starts", ErrNotRunning, r.err.Load(), property, value)
 	}
-	return ErrNotFound
+	if _, err := p.parseDesired(value); err != nil {
+		return nil, &bus.FieldError{Field: "device.spec.properties[" + property + "].desired.value", Err: err}
+	}
+	m.mu.Lock()
+	r.spec = spec
+	m.mu.Unlock()
+	p.desired.Store(value)
+	return m.writeDesired(key, r, p, value), nil
 }
 
 // ErrNotFound is returned for unknown devices and properties.
 var ErrNotFound = errors.New("not found")
+
+// ErrNotRunning is wrapped by SetDesired's error when the device is not
+// running, waiting for its model or its hardware.
+var ErrNotRunning = errors.New("device is not running")
 
 func (m *Manager) notify() {
 	select {

@@ -26,10 +26,64 @@ type fakeDriver struct {
 	opens  atomic.Int32
 	closes atomic.Int32
 	writes []string
+	wfail  map[string]string // "device/register" -> the error writes fail with
+	// Open on a bus in openFail fails with openErr that many more times
+	// (-1: always); attempts are the times of every Open past the config.
+	openFail map[string]int
+	openErr  error
+	attempts []time.Time
+	// openGate, closeGate and writeGate, when set, hold Open, Close and
+	// Write until they are closed; gated counts the calls held.
+	openGate, closeGate, writeGate chan struct{}
+	gated                          atomic.Int32
+}
+
+// hold makes the calls of one gate (&d.openGate, &d.closeGate or
+// &d.writeGate) wait until the returned channel is closed, which the
+// test's cleanup does if the test did not.
+func (d *fakeDriver) hold(t *testing.T, gate *chan struct{}) chan struct{} {
+	g := make(chan struct{})
+	d.mu.Lock()
+	*gate = g
+	d.mu.Unlock()
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { d.release(g) }) })
+	return g
+}
+
+// release lets the calls held at g go, and stops holding new ones.
+func (d *fakeDriver) release(g chan struct{}) {
+	d.mu.Lock()
+	if d.openGate == g {
+		d.openGate = nil
+	}
+	if d.closeGate == g {
+		d.closeGate = nil
+	}
+	if d.writeGate == g {
+		d.writeGate = nil
+	}
+	d.mu.Unlock()
+	select {
+	case <-g:
+	default:
+		close(g)
+	}
+}
+
+func (d *fakeDriver) wait(gate *chan struct{}) {
+	d.mu.Lock()
+	g := *gate
+	d.mu.Unlock()
+	if g != nil {
+		d.gated.Add(1)
+		<-g
+		d.gated.Add(-1)
+	}
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}}
+	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}, wfail: map[string]string{}, openFail: map[string]int{}}
 }
 
 func (d *fakeDriver) Protocol() string { return "fake" }
@@ -41,10 +95,22 @@ func (d *fakeDriver) set(key string, v float64) {
 }
 
 func (d *fakeDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
+	d.wait(&d.openGate)
 	busName, err := cfg.Config.String("bus", "0")
 	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	d.attempts = append(d.attempts, time.Now())
+	if n := d.openFail[busName]; n != 0 {
+		if n > 0 {
+			d.openFail[busName] = n - 1
+		}
+		err := d.openErr
+		d.mu.Unlock()
+		return nil, err
+	}
+	d.mu.Unlock()
 	dev := &fakeDevice{d: d, bus: "fake:" + busName}
 	for _, p := range cfg.Properties {
 		reg, err := p.Config.Int("register", 0, 0, 255)
@@ -70,7 +136,7 @@ type fakeDevice struct {
 
 func (f *fakeDevice) Bus() string         { return f.bus }
 func (f *fakeDevice) Points() []bus.Point { return f.points }
-func (f *fakeDevice) Close() error        { f.d.closes.Add(1); return nil }
+func (f *fakeDevice) Close() error        { f.d.wait(&f.d.closeGate); f.d.closes.Add(1); return nil }
 
 type fakePoint struct {
 	d   *fakeDriver
@@ -89,10 +155,14 @@ func (p *fakePoint) Read() (float64, error) {
 type fakeWriter struct{ *fakePoint }
 
 func (w *fakeWriter) Write(v float64) error {
+	w.d.wait(&w.d.writeGate)
 	w.d.mu.Lock()
 	defer w.d.mu.Unlock()
-	w.d.regs[w.key] = v
 	w.d.writes = append(w.d.writes, fmt.Sprintf("%s=%g", w.key, v))
+	if msg := w.d.wfail[w.key]; msg != "" {
+		return errors.New(msg)
+	}
+	w.d.regs[w.key] = v
 	return nil
 }
 
@@ -134,7 +204,19 @@ func startManager(t *testing.T) (*Manager, *fakeDriver) {
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
+	waitRunning(t, m)
 	return m, drv
+}
+
+// waitRunning waits until m's workers run: before, jobs run on the caller,
+// and a test holding the driver would hold the caller.
+func waitRunning(t *testing.T, m *Manager) {
+	t.Helper()
+	waitFor(t, "Run to start the workers", func() bool {
+		m.life.Lock()
+		defer m.life.Unlock()
+		return m.live
+	})
 }
 
 // waitFor polls cond until it holds or the test times out.

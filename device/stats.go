@@ -8,6 +8,8 @@ type BusStats struct {
 	// Reads and Failures count property reads since start; Batches counts
 	// coalesced transactions (each covering several reads).
 	Reads, Failures, Batches uint64
+	// Writes and WriteFailures count desired writes since start.
+	Writes, WriteFailures uint64
 	// LateNs is how late the most recent round of reads started after it was
 	// due; MaxLateNs is the largest such delay since start (schedule jitter).
 	LateNs, MaxLateNs int64
@@ -27,7 +29,7 @@ func (m *Manager) Stats() []BusStats {
 	}
 	for name, w := range m.workers {
 		out = append(out, BusStats{Bus: name, Reads: w.reads.Load(), Failures: w.failures.Load(),
-			Batches: w.batches.Load(), LateNs: w.lateNs.Load(), MaxLateNs: w.maxLate.Load(), Tasks: tasks[w]})
+			Writes: w.writes.Load(), WriteFailures: w.writeFailures.Load(), Batches: w.batches.Load(), LateNs: w.lateNs.Load(), MaxLateNs: w.maxLate.Load(), Tasks: tasks[w]})
 	}
 	m.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Bus < out[j].Bus })

@@ -17,9 +17,12 @@ type PropertyView struct {
 	Desired  string
 	// Ring holds the property's samples; read it, never push.
 	Ring *ringbuf.Ring
-	// LastError is the error of the latest failed read or write, "" when the
-	// latest read succeeded.
+	// LastError is the error of the latest read, "" when it succeeded.
 	LastError string
+	// WriteError is why the latest desired write failed, and WriteTime
+	// when; both are zero once a write succeeds (reads leave them alone).
+	WriteError string
+	WriteTime  time.Time
 }
 
 // DeviceView is what the data plane sees of one device.
@@ -49,6 +52,9 @@ func (p *prop) view() PropertyView {
 		Desired: p.desired.Load().(string), Ring: p.ring}
 	if e := p.lastErr.Load(); e != nil {
 		v.LastError = *e
+	}
+	if w := p.write.Load(); w != nil {
+		v.WriteError, v.WriteTime = w.err.Error(), w.at
 	}
 	return v
 }
@@ -142,6 +148,9 @@ func latestGood(r *ringbuf.Ring, s *ringbuf.Sample) bool {
 
 // stateOf derives a device's state from its properties' latest samples.
 func stateOf(r *running) string {
+	if r.waitingForHardware() {
+		return StateOffline
+	}
 	if r.dev == nil || len(r.props) == 0 {
 		return StateUnknown
 	}

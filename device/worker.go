@@ -26,11 +26,13 @@ type worker struct {
 	vals  []float64
 	errs  []error
 
-	reads    atomic.Uint64
-	failures atomic.Uint64
-	batches  atomic.Uint64 // coalesced transactions
-	lateNs   atomic.Int64  // how late the most recent round of reads started (jitter)
-	maxLate  atomic.Int64
+	reads         atomic.Uint64
+	failures      atomic.Uint64
+	writes        atomic.Uint64 // desired writes
+	writeFailures atomic.Uint64
+	batches       atomic.Uint64 // coalesced transactions
+	lateNs        atomic.Int64  // how late the most recent round of reads started (jitter)
+	maxLate       atomic.Int64
 }
 
 // task is one property's periodic read.

@@ -1,0 +1,137 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func (d *fakeDriver) failWrites(key, msg string) {
+	d.mu.Lock()
+	d.wfail[key] = msg
+	d.mu.Unlock()
+}
+
+func (d *fakeDriver) writeLog() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return fmt.Sprint(d.writes)
+}
+
+func TestAFailedWriteIsKeptUntilAWriteSucceeds(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	drv.set("default/a/2", 50)
+	if err := m.PutDevice(testDevice("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	drv.failWrites("default/a/2", "illegal data value (exception 03)")
+
+	err := m.SetDesired("default", "a", "setpoint", "90")
+	var we *WriteError
+	if !errors.As(err, &we) || we.Property != "setpoint" || we.Value != "90" ||
+		err.Error() != "write setpoint=90: illegal data value (exception 03)" {
+		t.Fatalf("SetDesired = %v; want the device's refusal naming the property", err)
+	}
+	p, _ := m.Property("default", "a", "setpoint")
+	for n := p.Ring.Len(); p.Ring.Len() < n+5; {
+		time.Sleep(2 * time.Millisecond) // good reads of the old value
+	}
+	p, _ = m.Property("default", "a", "setpoint")
+	if p.WriteError != err.Error() || p.WriteTime.IsZero() || p.LastError != "" || p.Desired != "90" {
+		t.Errorf("after good reads: %+v; want the write error kept, no read error, desired 90", p)
+	}
+	// A desired change from EdgeCore that fails too keeps the status.
+	if err := m.PutDevice(testDevice("a", "95")); err != nil {
+		t.Fatalf("PutDevice = %v; a refused write is not a refused spec", err)
+	}
+	waitFor(t, "the 95 tried", func() bool { return strings.Contains(drv.writeLog(), "=95") })
+	waitFor(t, "the status of the 95", func() bool {
+		p, _ := m.Property("default", "a", "setpoint")
+		return strings.HasPrefix(p.WriteError, "write setpoint=95:")
+	})
+	if st := m.Stats()[0]; st.Writes != 2 || st.WriteFailures != 2 {
+		t.Errorf("stats %+v; want 2 writes, both failed", st)
+	}
+
+	// The same value again is written again; success clears the status.
+	drv.failWrites("default/a/2", "")
+	if err := m.SetDesired("default", "a", "setpoint", "95"); err != nil {
+		t.Fatalf("SetDesired 95 again = %v", err)
+	}
+	if got, want := drv.writeLog(), "[default/a/2=90 default/a/2=95 default/a/2=95]"; got != want {
+		t.Errorf("writes %s; want %s", got, want)
+	}
+	p, _ = m.Property("default", "a", "setpoint")
+	if p.WriteError != "" || !p.WriteTime.IsZero() {
+		t.Errorf("after a good write: %+v; want no write status", p)
+	}
+	if s, ok := latest(m, "a", "setpoint"); !ok || s.Value != 95 {
+		t.Errorf("latest sample %+v; want 95 read back before SetDesired returned", s)
+	}
+}
+
+func TestAFailedWriteIsLoggedOncePerDistinctError(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	drv := newFakeDriver()
+	m := NewManager(Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))}, drv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+
+	for _, msg := range []string{"timeout", "timeout", "timeout", "exception 03", "exception 03", "timeout"} {
+		drv.failWrites("default/a/2", msg)
+		if err := m.SetDesired("default", "a", "setpoint", "7"); err == nil {
+			t.Fatal("SetDesired succeeded")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "level=WARN msg=\"writing desired value failed\""); n != 3 {
+		t.Errorf("%d warnings; want 3, one per change of error:\n%s", n, logs.String())
+	}
+}
+
+func TestDesiredWritesFromEdgeCoreDoNotWait(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutModel(testModel())
+	m.PutDevice(testDevice("a", ""))
+	gate := drv.hold(t, &drv.writeGate)
+	promptly(t, "PutDevice with a new desired value", func() {
+		if err := m.PutDevice(testDevice("a", "77")); err != nil {
+			t.Error(err)
+		}
+	})
+	waitFor(t, "the write to be held", func() bool { return drv.gated.Load() == 1 })
+	// SetDesired waits no longer than its context.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := m.SetDesiredContext(ctx, "default", "a", "setpoint", "78"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SetDesiredContext while the bus is busy = %v; want the context's deadline", err)
+	}
+	drv.release(gate)
+	waitFor(t, "78 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 78 })
+}
+
+func TestADesiredValueForADeviceNotRunningIsWrittenWhenItStarts(t *testing.T) {
+	m, drv := startManager(t)
+	m.PutDevice(testDevice("a", ""))
+	err := m.SetDesired("default", "a", "setpoint", "33")
+	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "waiting for model default/thermo") {
+		t.Fatalf("SetDesired = %v; want ErrNotRunning saying why", err)
+	}
+	m.PutModel(testModel())
+	waitFor(t, "33 written and read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 33 })
+	if got := drv.writeLog(); got != "[default/a/2=33]" {
+		t.Errorf("writes %s; want the kept value written once", got)
+	}
+}
