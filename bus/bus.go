@@ -21,7 +21,14 @@ type Driver interface {
 	// Protocol is the name Device CRDs use in spec.protocol.protocolName.
 	Protocol() string
 	// Open checks cfg and returns the opened device. Errors name the bad field
-	// (see FieldError). Open must not keep cfg's maps.
+	// (see FieldError). The device manager tells a wrong spec from missing
+	// hardware by the error (device.HardwareMissing): a FieldError with no
+	// operating-system error (syscall.Errno, *fs.PathError, *os.SyscallError)
+	// in its chain is a wrong spec and refused; any other error, such as a
+	// FieldError on "port" wrapping the open's ENOENT, means the hardware is
+	// not there or busy now, and the device waits and is opened again later.
+	// Wrap the OS error with %w to keep it in the chain. Open must not keep
+	// cfg's maps.
 	Open(cfg DeviceConfig) (Device, error)
 }
 

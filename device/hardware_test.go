@@ -177,3 +177,19 @@ func TestWaitingDevicesShareOneRetryLoop(t *testing.T) {
 		t.Errorf("%d devices offline; want 100", n)
 	}
 }
+
+func TestAWaitingDeviceIsReportedOfflineOnce(t *testing.T) {
+	m, drv := startRetrying(t)
+	drv.failOpens("1", 1<<20, errors.New("usb adapter unplugged"))
+	if err := m.PutDevice(testDevice("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	s := &recordingSender{}
+	startReporter(t, m, s)
+	waitFor(t, "the offline state", func() bool { _, st := s.sent(); return contains(st, "default/a offline") })
+	time.Sleep(100 * time.Millisecond) // many retries at 5-20 ms
+	status, states := s.sent()
+	if len(states) != 1 || len(status) != 0 {
+		t.Errorf("states %v, twin reports %v; want one offline state and no twins while it waits", states, status)
+	}
+}

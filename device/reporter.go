@@ -231,8 +231,8 @@ func (rp *Reporter) scan(now time.Time) []due {
 		if st != nil {
 			st.gen = rp.gen
 		}
-		if r.dev == nil {
-			continue
+		if r.dev == nil && !r.waitingForHardware() {
+			continue // waiting for its model: nothing to say yet
 		}
 		if st == nil || len(st.props) != len(r.props) {
 			st = &reportState{key: key, props: make([]propReport, len(r.props)), gen: rp.gen}
@@ -313,7 +313,8 @@ func byUrgency(list []due) {
 // in b. Calls for different devices may run at once.
 func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 	rp.m.mu.RLock()
-	gone := rp.m.devices[d.st.key] != d.r || d.r.dev == nil
+	// A device waiting for its hardware has a state (offline) and no twins.
+	gone := rp.m.devices[d.st.key] != d.r || (d.r.dev == nil && !d.state)
 	ns, name := d.r.spec.Namespace, d.r.spec.Name // spec changes under the lock
 	rp.m.mu.RUnlock()
 	if gone {
