@@ -159,3 +159,18 @@ func Deploy(t testing.TB, m *device.Manager, path string) crd.Set {
 	}
 	return set
 }
+
+// FuzzValue turns fuzzed input into a configData value the way EdgeCore
+// could send it: kind%4 is 0 for absent (ok false), 1 for a number, 2 for a
+// string, 3 for a boolean (num != 0).
+func FuzzValue(kind uint8, num float64, str string) (v bus.Value, ok bool) {
+	switch kind % 4 {
+	case 1:
+		return bus.NumberValue(num), true
+	case 2:
+		return bus.StringValue(str), true
+	case 3:
+		return bus.BoolValue(num != 0), true
+	}
+	return bus.Value{}, false
+}

@@ -4,22 +4,9 @@ import (
 	"testing"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/gpio"
 )
-
-// value turns fuzzed input into a configData value the way EdgeCore could
-// send it: kind 0 absent, 1 a number, 2 a string, 3 a boolean.
-func value(kind uint8, num float64, str string) (bus.Value, bool) {
-	switch kind % 4 {
-	case 1:
-		return bus.NumberValue(num), true
-	case 2:
-		return bus.StringValue(str), true
-	case 3:
-		return bus.BoolValue(num != 0), true
-	}
-	return bus.Value{}, false
-}
 
 // FuzzGPIOConfig opens devices of two properties from fuzzed configData:
 // Open must return a device or a *bus.FieldError, never panic, and an opened
@@ -34,7 +21,7 @@ func FuzzGPIOConfig(f *testing.F) {
 		activeLowKind uint8, initial float64, initialKind uint8, window float64, windowKind uint8,
 		writable bool, pin2, mode2 string) {
 		c := bus.Config{Path: "p", Values: map[string]bus.Value{}}
-		if v, ok := value(pinKind, num, pin); ok {
+		if v, ok := bustest.FuzzValue(pinKind, num, pin); ok {
 			c.Values["pin"] = v
 		}
 		for k, s := range map[string]string{"mode": mode, "pull": pull, "edge": edge, "measure": measure} {
@@ -42,13 +29,13 @@ func FuzzGPIOConfig(f *testing.F) {
 				c.Values[k] = bus.StringValue(s)
 			}
 		}
-		if v, ok := value(activeLowKind, initial, pull); ok {
+		if v, ok := bustest.FuzzValue(activeLowKind, initial, pull); ok {
 			c.Values["activeLow"] = v
 		}
-		if v, ok := value(initialKind, initial, measure); ok {
+		if v, ok := bustest.FuzzValue(initialKind, initial, measure); ok {
 			c.Values["initial"] = v
 		}
-		if v, ok := value(windowKind, window, edge); ok {
+		if v, ok := bustest.FuzzValue(windowKind, window, edge); ok {
 			c.Values["windowMs"] = v
 		}
 		props := []bus.PropertyConfig{{Name: "a", Writable: writable, Config: c}}

@@ -12,6 +12,7 @@ import (
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/i2c"
 )
 
@@ -31,20 +32,6 @@ var registerFuzzBus = sync.OnceValue(func() error {
 	return i2creg.Register(fuzzBus, nil, -1, b.Open)
 })
 
-// value turns fuzzed input into a configData value the way EdgeCore could
-// send it: kind 0 absent, 1 a number, 2 a string, 3 a boolean.
-func value(kind uint8, num float64, str string) (bus.Value, bool) {
-	switch kind % 4 {
-	case 1:
-		return bus.NumberValue(num), true
-	case 2:
-		return bus.StringValue(str), true
-	case 3:
-		return bus.BoolValue(num != 0), true
-	}
-	return bus.Value{}, false
-}
-
 // FuzzI2CConfig opens devices from fuzzed device and property configData:
 // Open must return a device or a *bus.FieldError naming a key of the
 // configData it came from, never panic; an opened device must read, write
@@ -60,20 +47,20 @@ func FuzzI2CConfig(f *testing.F) {
 		dataType, byteOrder string, shift float64, shiftKind uint8, mask string, scale float64, scaleKind uint8,
 		writable bool, v float64) {
 		dev := bus.Config{Path: "d", Values: map[string]bus.Value{}}
-		if v, ok := value(busKind, addr, busName); ok {
+		if v, ok := bustest.FuzzValue(busKind, addr, busName); ok {
 			dev.Values["bus"] = v
 		}
-		if v, ok := value(addrKind, addr, addrStr); ok {
+		if v, ok := bustest.FuzzValue(addrKind, addr, addrStr); ok {
 			dev.Values["address"] = v
 		}
-		if v, ok := value(autoIncKind, page, addrStr); ok {
+		if v, ok := bustest.FuzzValue(autoIncKind, page, addrStr); ok {
 			dev.Values["autoIncrement"] = v
 		}
-		if v, ok := value(pageKind, page, addrStr); ok {
+		if v, ok := bustest.FuzzValue(pageKind, page, addrStr); ok {
 			dev.Values["pageSize"] = v
 		}
 		prop := bus.Config{Path: "p", Values: map[string]bus.Value{}}
-		if v, ok := value(regKind, reg, mask); ok {
+		if v, ok := bustest.FuzzValue(regKind, reg, mask); ok {
 			prop.Values["register"] = v
 		}
 		for k, s := range map[string]string{"dataType": dataType, "byteOrder": byteOrder, "mask": mask} {
@@ -81,10 +68,10 @@ func FuzzI2CConfig(f *testing.F) {
 				prop.Values[k] = bus.StringValue(s)
 			}
 		}
-		if v, ok := value(shiftKind, shift, dataType); ok {
+		if v, ok := bustest.FuzzValue(shiftKind, shift, dataType); ok {
 			prop.Values["shift"] = v
 		}
-		if v, ok := value(scaleKind, scale, byteOrder); ok {
+		if v, ok := bustest.FuzzValue(scaleKind, scale, byteOrder); ok {
 			prop.Values["scale"] = v
 		}
 		d, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,

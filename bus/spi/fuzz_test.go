@@ -4,22 +4,9 @@ import (
 	"testing"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 )
-
-// value turns fuzzed input into a configData value the way EdgeCore could
-// send it: kind 0 absent, 1 a number, 2 a string, 3 a boolean.
-func value(kind uint8, num float64, str string) (bus.Value, bool) {
-	switch kind % 4 {
-	case 1:
-		return bus.NumberValue(num), true
-	case 2:
-		return bus.StringValue(str), true
-	case 3:
-		return bus.BoolValue(num != 0), true
-	}
-	return bus.Value{}, false
-}
 
 // FuzzSPIConfig opens devices from fuzzed configData: Open must return a
 // device or an error, never panic, and an opened device must read and write
@@ -45,7 +32,7 @@ func FuzzSPIConfig(f *testing.F) {
 			{"mode", modeKind, mode, busName},
 			{"bitsPerWord", bitsKind, bits, busName},
 		} {
-			if v, ok := value(kv.kind, kv.num, kv.str); ok {
+			if v, ok := bustest.FuzzValue(kv.kind, kv.num, kv.str); ok {
 				dev.Values[kv.key] = v
 			}
 		}
@@ -62,13 +49,13 @@ func FuzzSPIConfig(f *testing.F) {
 		if mask != "" {
 			prop.Values["mask"] = bus.StringValue(mask)
 		}
-		if v, ok := value(chKind, ch, tx); ok {
+		if v, ok := bustest.FuzzValue(chKind, ch, tx); ok {
 			prop.Values["channel"] = v
 		}
-		if v, ok := value(rxKind, rx, tx); ok {
+		if v, ok := bustest.FuzzValue(rxKind, rx, tx); ok {
 			prop.Values["rxStart"] = v
 		}
-		if v, ok := value(regKind, reg, writeTx); ok {
+		if v, ok := bustest.FuzzValue(regKind, reg, writeTx); ok {
 			prop.Values["register"] = v
 		}
 		d, err := spi.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,
