@@ -1,7 +1,6 @@
 package device
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,13 +16,7 @@ import (
 // startRetrying runs a manager with the fake driver and a fast back-off.
 func startRetrying(t *testing.T) (*Manager, *fakeDriver) {
 	t.Helper()
-	drv := newFakeDriver()
-	m := NewManager(Options{History: 64, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond}, drv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitRunning(t, m)
+	m, drv := runManager(t, Options{History: 64, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	m.PutModel(testModel())
 	return m, drv
 }

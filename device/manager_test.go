@@ -198,8 +198,15 @@ func testDevice(name string, desired string) Device {
 // startManager runs a manager with the fake driver until the test ends.
 func startManager(t *testing.T) (*Manager, *fakeDriver) {
 	t.Helper()
+	return runManager(t, Options{History: 64})
+}
+
+// runManager runs a manager with opts and a new fake driver until the test
+// ends, and returns once its workers run.
+func runManager(t *testing.T, opts Options) (*Manager, *fakeDriver) {
+	t.Helper()
 	drv := newFakeDriver()
-	m := NewManager(Options{History: 64}, drv)
+	m := NewManager(opts, drv)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
@@ -544,12 +551,7 @@ func TestPropertiesThatCarryNoNumberAreKeptButNotSampled(t *testing.T) {
 		t.Run("type "+strconv.Quote(typ), func(t *testing.T) {
 			var logs strings.Builder
 			var mu sync.Mutex
-			drv := newFakeDriver()
-			m := NewManager(Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))}, drv)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { m.Run(ctx); close(done) }()
-			t.Cleanup(func() { cancel(); <-done })
+			m, drv := runManager(t, Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))})
 
 			model := testModel()
 			model.Properties = append([]ModelProperty{{Name: "snapshot", Type: typ, AccessMode: ReadWrite}}, model.Properties...)

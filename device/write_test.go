@@ -79,12 +79,7 @@ func TestAFailedWriteIsKeptUntilAWriteSucceeds(t *testing.T) {
 func TestAFailedWriteIsLoggedOncePerDistinctError(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
-	drv := newFakeDriver()
-	m := NewManager(Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))}, drv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	m, drv := runManager(t, Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))})
 	m.PutModel(testModel())
 	m.PutDevice(testDevice("a", ""))
 
