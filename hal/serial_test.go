@@ -25,6 +25,15 @@ import (
 // that nothing echoes before hal opens it.
 func newPty(t testing.TB) (*os.File, string) {
 	t.Helper()
+	master, tty := openPty(t)
+	t.Cleanup(func() { master.Close(); tty.Close() })
+	return master, tty.Name()
+}
+
+// openPty opens a pty as newPty does and leaves closing both sides to the
+// caller.
+func openPty(t testing.TB) (master, tty *os.File) {
+	t.Helper()
 	m, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
@@ -39,10 +48,9 @@ func newPty(t testing.TB) (*os.File, string) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		t.Fatal(err)
 	}
-	master := os.NewFile(uintptr(fd), "ptmx")
+	master = os.NewFile(uintptr(fd), "ptmx")
 	m.Close()
-	t.Cleanup(func() { master.Close(); tty.Close() })
-	return master, tty.Name()
+	return master, tty
 }
 
 func makeRaw(tty *os.File) error {
@@ -551,20 +559,7 @@ func BenchmarkSerialRead(b *testing.B) {
 // sides, as a USB adapter's tty goes away.
 func replugPty(t *testing.T) (master *os.File, path string, unplug func()) {
 	t.Helper()
-	m, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := makeRaw(tty); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Dup(int(m.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.SetNonblock(fd, true)
-	master = os.NewFile(uintptr(fd), "ptmx")
-	m.Close()
+	master, tty := openPty(t)
 	unplug = func() { master.Close(); tty.Close() }
 	t.Cleanup(unplug)
 	return master, tty.Name(), unplug
