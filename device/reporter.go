@@ -17,14 +17,15 @@ import (
 // call with its rate limiter ("too many request"). The reporter backs off.
 var ErrRateLimited = errors.New("rate limited by EdgeCore")
 
-// Reporter keeps twins and states current in EdgeCore. It is one goroutine:
-// it looks at every device a few times a second and sends, one call per
+// Reporter keeps twins and states current in EdgeCore. Its Run is one
+// goroutine: it looks at every device a few times a second and sends, one call per
 // device, the changes (a device's changed twins, or its new state) in the
 // order they happened, then the devices whose reportCycle passed (oldest
 // first). Every call is paced by the Sender.
 //
 // When the Sender lets calls go faster than one round trip (an unpaced
-// Sender, or a burst), up to Parallel calls are in flight at once, issued in
+// Sender, or a burst), up to SetParallel's number of calls (DefaultParallel)
+// are in flight at once, from goroutines that live for one round, issued in
 // queue order: one connection carrying several calls wakes fewer goroutines
 // and makes fewer system calls per call than one call at a time.
 type Reporter struct {
