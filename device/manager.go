@@ -130,6 +130,7 @@ type prop struct {
 	reportCycle   time.Duration
 	collectCycle  time.Duration
 	deadband      float64                     // changes up to this size are not reported early
+	push          *PushMethod                 // immutable
 	task          *task                       // owned by the worker goroutine
 	lastErr       atomic.Pointer[string]      // the latest read's error
 	write         atomic.Pointer[writeStatus] // the latest write, when it failed
@@ -746,6 +747,7 @@ func planProps(d Device, model *Model) (propPlan, error) {
 			reportCycle:   p.ReportCycle,
 			collectCycle:  p.CollectCycle,
 			deadband:      deadband,
+			push:          p.Push,
 		}
 		if q.collectCycle == 0 {
 			q.collectCycle = DefaultCollectCycle

@@ -72,6 +72,8 @@ type Property struct {
 	// ReportCycle is how often its twin is reported at least (0: the default).
 	ReportCycle   time.Duration
 	ReportToCloud bool
+	// Push is spec.properties[].pushMethod (nil when unset).
+	Push *PushMethod
 }
 
 // Key returns "namespace/name".

@@ -23,6 +23,8 @@ type PropertyView struct {
 	// when; both are zero once a write succeeds (reads leave them alone).
 	WriteError string
 	WriteTime  time.Time
+	// Push is the property's pushMethod (nil when unset); immutable.
+	Push *PushMethod
 }
 
 // DeviceView is what the data plane sees of one device.
@@ -49,7 +51,7 @@ func (r *running) view() DeviceView {
 
 func (p *prop) view() PropertyView {
 	v := PropertyView{Name: p.name, Type: p.typ, Unit: p.unit, Writable: p.writable,
-		Desired: p.desired.Load().(string), Ring: p.ring}
+		Desired: p.desired.Load().(string), Ring: p.ring, Push: p.push}
 	if e := p.lastErr.Load(); e != nil {
 		v.LastError = *e
 	}
