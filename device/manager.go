@@ -88,6 +88,7 @@ type Manager struct {
 	devices map[string]*running
 	workers map[string]*worker
 	opened  atomic.Uint64 // devices opened so far
+	gen     atomic.Uint64 // counts changes of devices (see Generation)
 	changed chan struct{}
 }
 
@@ -459,6 +460,7 @@ func (m *Manager) putDevice(key string, d Device) error {
 		r.err.Store("waiting for model " + Key(d.Namespace, d.Model))
 		m.mu.Lock()
 		m.devices[key] = r
+		m.gen.Add(1)
 		m.mu.Unlock()
 		m.log.Info("device waits for its model", "device", key, "model", Key(d.Namespace, d.Model))
 		return nil
@@ -471,6 +473,7 @@ func (m *Manager) putDevice(key string, d Device) error {
 		var changed []*prop
 		m.mu.Lock()
 		old.spec = d
+		m.gen.Add(1)
 		m.mu.Unlock()
 		for _, dp := range d.Properties {
 			p := old.byName[dp.Name]
@@ -503,6 +506,7 @@ func (m *Manager) putDevice(key string, d Device) error {
 	}
 	m.mu.Lock()
 	m.devices[key] = r
+	m.gen.Add(1)
 	m.mu.Unlock()
 	m.startDevice(key, r)
 	return nil
@@ -517,6 +521,7 @@ func (m *Manager) waitForHardware(key string, d Device, model *Model, err error)
 	m.mu.Lock()
 	r.retryAt = time.Now().Add(r.backoff)
 	m.devices[key] = r
+	m.gen.Add(1)
 	m.mu.Unlock()
 	m.log.Warn("device waits for its hardware", "device", key, "err", err, "retry", r.backoff)
 	select {
@@ -611,6 +616,7 @@ func (m *Manager) retryOpen(key string, r *running) {
 	}
 	m.mu.Lock()
 	m.devices[key] = nr
+	m.gen.Add(1)
 	m.mu.Unlock()
 	m.log.Info("device hardware found", "device", key)
 	m.startDevice(key, nr)
@@ -996,6 +1002,7 @@ func (m *Manager) removeDevice(key string) bool {
 	m.closeDevice(key, r)
 	m.mu.Lock()
 	delete(m.devices, key)
+	m.gen.Add(1)
 	m.mu.Unlock()
 	return true
 }

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"iter"
 	"sort"
 	"time"
 
@@ -77,6 +78,23 @@ func (m *Manager) Devices() []DeviceView {
 	})
 	return out
 }
+
+// Snapshot yields a view of every device as it is now, sorted by namespace
+// and name. The views are values: a reader may keep them.
+func (m *Manager) Snapshot() iter.Seq[DeviceView] {
+	return func(yield func(DeviceView) bool) {
+		for _, v := range m.Devices() {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Generation returns a number that changes whenever a device is added,
+// removed or given a new spec or model. Readers that keep something per
+// device (the sinks) compare it to know when to look again.
+func (m *Manager) Generation() uint64 { return m.gen.Load() }
 
 // Device returns one device.
 func (m *Manager) Device(namespace, name string) (DeviceView, bool) {
