@@ -6,7 +6,8 @@
 //
 // Wall-clock figures are noisy on a shared machine. With -callgrind (auto: when
 // valgrind is installed) the per-op instruction count of the hot-path rows is
-// measured too, under callgrind, as /work/shared/TESTING.md describes: each is
+// measured too, under callgrind (GOMAXPROCS=1, GOGC=off, collection toggled
+// on the benchmarked function; see the README's Performance section): each is
 // run twice, with -benchtime 10000x and 20000x, and the difference divided by
 // 10000, so set-up cost cancels out. Those counts repeat within a fraction of
 // a percent however busy the machine is.
