@@ -172,7 +172,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		mgr.Run(work)
+		if err := mgr.Run(work); err != nil {
+			errc <- fmt.Errorf("devices: %w", err)
+		}
 	}()
 
 	var reporter *device.Reporter

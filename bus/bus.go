@@ -74,6 +74,13 @@ type Batcher interface {
 	ReadPoints(idx []int, vals []float64, errs []error)
 }
 
+// A Warner is a Device whose configData was accepted with remarks (a key
+// that is ignored, a value that is unusual); the manager logs them once, when
+// the device opens.
+type Warner interface {
+	Warnings() []string
+}
+
 // A Point reads one property.
 type Point interface {
 	// Read returns the property's current value, decoded and scaled.

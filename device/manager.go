@@ -75,6 +75,7 @@ type Manager struct {
 	live    bool            // the workers are running
 	wg      sync.WaitGroup  // workers
 	stopped chan struct{}   // closed once Run's workers have returned
+	ran     atomic.Bool     // Run was called
 
 	// queues holds, by device key, the line of calls changing that device.
 	queueMu sync.Mutex
@@ -224,8 +225,11 @@ func (m *Manager) Protocols() []string {
 
 // Run starts the bus workers and the state watcher, and blocks until ctx ends;
 // then it closes every device. Devices put before Run start when it does.
-// Call it once.
+// A manager runs once: a second Run returns ErrRunTwice at once.
 func (m *Manager) Run(ctx context.Context) error {
+	if m.ran.Swap(true) {
+		return ErrRunTwice
+	}
 	m.life.Lock()
 	m.ctx = ctx
 	m.live = true
@@ -315,7 +319,7 @@ func (m *Manager) onWorker(w *worker, f func()) {
 // update and once per device at registration.
 func (m *Manager) PutModel(model Model) error {
 	if model.Name == "" {
-		return &bus.FieldError{Field: "model.name", Err: errors.New("is required")}
+		return &bus.FieldError{Field: "model.name", Err: bus.ErrMissing}
 	}
 	if model.Namespace == "" {
 		model.Namespace = "default"
@@ -326,7 +330,7 @@ func (m *Manager) PutModel(model Model) error {
 	for i, p := range model.Properties {
 		field := fmt.Sprintf("model.spec.properties[%d]", i)
 		if p.Name == "" {
-			return &bus.FieldError{Field: field + ".name", Err: errors.New("is required")}
+			return &bus.FieldError{Field: field + ".name", Err: bus.ErrMissing}
 		}
 		if seen[p.Name] {
 			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
@@ -653,7 +657,7 @@ func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *r
 		dev.Close()
 		return nil, false, fmt.Errorf("driver %s returned %d points for %d properties", d.Protocol, len(points), len(plan.props))
 	}
-	if w, ok := dev.(interface{ Warnings() []string }); ok {
+	if w, ok := dev.(bus.Warner); ok {
 		for _, msg := range w.Warnings() {
 			m.log.Warn("device configData", "device", key, "warning", msg)
 		}
@@ -685,10 +689,10 @@ func (m *Manager) open(key string, d Device, model *Model, plan propPlan, old *r
 // check validates what does not depend on the model.
 func (m *Manager) check(d Device) error {
 	if d.Name == "" {
-		return &bus.FieldError{Field: "device.name", Err: errors.New("is required")}
+		return &bus.FieldError{Field: "device.name", Err: bus.ErrMissing}
 	}
 	if d.Model == "" {
-		return &bus.FieldError{Field: "device.spec.deviceModelRef", Err: errors.New("is required")}
+		return &bus.FieldError{Field: "device.spec.deviceModelRef", Err: bus.ErrMissing}
 	}
 	if _, ok := m.drivers[d.Protocol]; !ok {
 		return &bus.FieldError{Field: "device.spec.protocol.protocolName",
@@ -698,7 +702,7 @@ func (m *Manager) check(d Device) error {
 	for i, p := range d.Properties {
 		field := fmt.Sprintf("device.spec.properties[%d]", i)
 		if p.Name == "" {
-			return &bus.FieldError{Field: field + ".name", Err: errors.New("is required")}
+			return &bus.FieldError{Field: field + ".name", Err: bus.ErrMissing}
 		}
 		if seen[p.Name] {
 			return &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
@@ -1089,6 +1093,9 @@ func (m *Manager) setDesired(key, property, value string) (<-chan error, error) 
 	p.desired.Store(value)
 	return m.writeDesired(key, r, p, value), nil
 }
+
+// ErrRunTwice is returned by a second call of Manager.Run.
+var ErrRunTwice = errors.New("device: the manager runs once")
 
 // ErrNotFound is returned for unknown devices and properties.
 var ErrNotFound = errors.New("not found")

@@ -608,3 +608,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestAManagerRunsOnce(t *testing.T) {
+	m, _ := startManager(t)
+	if err := m.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+		t.Fatalf("second Run = %v; want ErrRunTwice", err)
+	}
+}

@@ -102,8 +102,9 @@ type due struct {
 	heart bool
 }
 
-// Run reports until ctx ends.
-func (rp *Reporter) Run(ctx context.Context) error {
+// Run reports until ctx ends. It never fails: a failed call is retried
+// with back-off, and logged once per outage.
+func (rp *Reporter) Run(ctx context.Context) {
 	t := time.NewTicker(rp.tick)
 	defer t.Stop()
 	backoff := time.Duration(0)
@@ -113,7 +114,7 @@ func (rp *Reporter) Run(ctx context.Context) error {
 		// their place in line.
 		sent, failed := rp.sendAll(ctx, rp.scan(rp.m.now()), time.Second, false)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if failed.err == nil && sent > 0 && failing {
 			rp.log.Info("reporting to EdgeCore again")
@@ -129,13 +130,13 @@ func (rp *Reporter) Run(ctx context.Context) error {
 			failing = true
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(backoff):
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		case <-rp.m.changed:
 		}

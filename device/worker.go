@@ -47,22 +47,6 @@ func newWorker(bus string, now func() time.Time) *worker {
 	return &worker{bus: bus, jobs: make(chan func(), 64), now: now}
 }
 
-// do runs f on the worker's goroutine and waits for it.
-func (w *worker) do(ctx context.Context, f func()) error {
-	done := make(chan struct{})
-	select {
-	case w.jobs <- func() { f(); close(done) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // post runs f on the worker's goroutine without waiting.
 func (w *worker) post(ctx context.Context, f func()) {
 	select {

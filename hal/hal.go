@@ -21,9 +21,8 @@ import (
 
 // shared is a registry of reference-counted open handles keyed by name.
 type shared[T io.Closer] struct {
-	mu    sync.Mutex
-	open  map[string]*entry[T]
-	alias map[string]string // requested name -> canonical name
+	mu   sync.Mutex
+	open map[string]*entry[T]
 }
 
 type entry[T io.Closer] struct {
