@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/tinymapper/tinymapper/internal/await"
 	"log/slog"
 	"net/http"
 	"os"
@@ -119,17 +120,6 @@ func (h *harness) logLines(parts ...string) int {
 	return n
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	h := startMapper(t, "--report-rate", "5", "--report-burst", "5")
 	stub, err := edgecore.Start(h.edgecore, edgecore.Options{
@@ -139,11 +129,11 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	}
 	defer stub.Close()
 
-	eventually(t, 10*time.Second, "a temperature twin", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
+	await.Within(t, 10*time.Second, "a temperature twin", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
 	// One registration per protocol with a driver, each named for it, all
 	// with our socket.
 	served := drivers(defaults().Common.Protocols)
-	eventually(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) >= len(served) })
+	await.Within(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) >= len(served) })
 	mappers := stub.Mappers()
 	if len(mappers) != len(served) {
 		t.Errorf("%d mappers registered; want one per driver (%d)", len(mappers), len(served))
@@ -162,7 +152,7 @@ func TestRegistersPerProtocolAndReportsTheSimSensor(t *testing.T) {
 	if err != nil || v < 20 || v > 25 {
 		t.Errorf("temperature twin %q; want a number in the sim's range [20, 25]", tw.Reported)
 	}
-	eventually(t, 5*time.Second, "state online", func() bool {
+	await.Within(t, 5*time.Second, "state online", func() bool {
 		return strings.Contains(strings.Join(stub.States("default", "room"), ","), "online")
 	})
 	if bad := stub.Invalid(); len(bad) > 0 {
@@ -178,7 +168,7 @@ func (h *harness) dataPlane(t *testing.T) string {
 	t.Helper()
 	re := regexp.MustCompile(`msg="data plane listening" address=(http://\S+)`)
 	var url string
-	eventually(t, 10*time.Second, "the data plane", func() bool {
+	await.Within(t, 10*time.Second, "the data plane", func() bool {
 		m := re.FindStringSubmatch(h.logs.String())
 		if m != nil {
 			url = m[1]
@@ -214,7 +204,7 @@ func TestReadinessMeansRegisteredOrLoaded(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer stub.Close()
-		eventually(t, 20*time.Second, "/readyz 200 once registered", func() bool { return httpStatus(url+"/readyz") == http.StatusOK })
+		await.Within(t, 20*time.Second, "/readyz 200 once registered", func() bool { return httpStatus(url+"/readyz") == http.StatusOK })
 		if len(stub.Mappers()) != len(drivers(defaults().Common.Protocols)) {
 			t.Errorf("ready with %d of the protocols registered", len(stub.Mappers()))
 		}
@@ -242,7 +232,7 @@ func TestRegistersOnlyOnceItsSocketListens(t *testing.T) {
 	defer stub.Close()
 	startMapperIn(t, dir)
 	served := drivers(defaults().Common.Protocols)
-	eventually(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) == len(served) })
+	await.Within(t, 10*time.Second, "every protocol registered", func() bool { return len(stub.Mappers()) == len(served) })
 	if u := stub.Unreachable(); len(u) > 0 {
 		t.Errorf("registered before its socket listened: %q", u)
 	}
@@ -258,7 +248,7 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stub.Close()
-	eventually(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
+	await.Within(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -269,7 +259,7 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 	if err := stub.Deploy(ctx, eepromModel(), eepromDevice(t, "7")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "EEPROM twin 7", func() bool {
+	await.Within(t, 5*time.Second, "EEPROM twin 7", func() bool {
 		tw, _ := stub.Twin("default", "eeprom", "byte16")
 		return tw.Reported == "7" && tw.ObservedDesired == "7"
 	})
@@ -288,7 +278,7 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 	if _, err := c.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Device: eepromDevice(t, "99")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "EEPROM twin 99", func() bool {
+	await.Within(t, 5*time.Second, "EEPROM twin 99", func() bool {
 		tw, _ := stub.Twin("default", "eeprom", "byte16")
 		return tw.Reported == "99" && tw.ObservedDesired == "99"
 	})
@@ -312,7 +302,7 @@ func TestDeviceLifecycleOverDMI(t *testing.T) {
 		t.Errorf("RegisterDevice(address 72.5) = %v; want InvalidArgument naming address", err)
 	}
 	before := stub.ReportsFor("default", "room")
-	eventually(t, 5*time.Second, "the sensor still reporting", func() bool { return stub.ReportsFor("default", "room") > before+1 })
+	await.Within(t, 5*time.Second, "the sensor still reporting", func() bool { return stub.ReportsFor("default", "room") > before+1 })
 
 	// RemoveDevice: no reports after it.
 	if _, err := c.RemoveDevice(ctx, &pb.RemoveDeviceRequest{DeviceName: "room", DeviceNamespace: "default"}); err != nil {
@@ -344,8 +334,8 @@ func TestEdgeCoreAbsentAtStartIsRetriedQuietly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stub.Close()
-	eventually(t, 40*time.Second, "registration once EdgeCore is up", func() bool { return stub.Mappers()["i2c"] != nil })
-	eventually(t, 10*time.Second, "the device from registration reporting", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
+	await.Within(t, 40*time.Second, "registration once EdgeCore is up", func() bool { return stub.Mappers()["i2c"] != nil })
+	await.Within(t, 10*time.Second, "the device from registration reporting", func() bool { _, ok := stub.Twin("default", "room", "temperature"); return ok })
 	logs := h.logs.String()
 	var failures int
 	for _, line := range strings.Split(logs, "\n") {
@@ -372,7 +362,7 @@ func TestHundredDevicesStayInsideEdgeCoresLimiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stub.Close()
-	eventually(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
+	await.Within(t, 10*time.Second, "registration", func() bool { return stub.Mappers()["i2c"] != nil })
 	time.Sleep(6 * time.Second)
 	c := stub.Counts()
 	if c.Rejected != 0 {

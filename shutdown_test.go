@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/tinymapper/tinymapper/internal/await"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,11 +77,11 @@ func TestASignalSendsTheLastChangeRemovesTheSocketAndExitsZero(t *testing.T) {
 					t.Logf("mapper log:\n%s", out.String())
 				}
 			}()
-			eventually(t, 15*time.Second, "twin 7 in a regular report", func() bool {
+			await.Within(t, 15*time.Second, "twin 7 in a regular report", func() bool {
 				tw, _ := stub.Twin("default", "eeprom", "byte16")
 				return tw.Reported == "7"
 			})
-			eventually(t, 5*time.Second, "state online", func() bool { return len(stub.States("default", "eeprom")) > 0 })
+			await.Within(t, 5*time.Second, "state online", func() bool { return len(stub.States("default", "eeprom")) > 0 })
 			if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Errorf("mapper socket: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
 			}
@@ -98,13 +99,13 @@ func TestASignalSendsTheLastChangeRemovesTheSocketAndExitsZero(t *testing.T) {
 			if _, err := c.UpdateDevice(ctx, &pb.UpdateDeviceRequest{Device: edgecore.EEPROMDevice("99", slow)}); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 5*time.Second, "the mapper to read 99 back", func() bool {
+			await.Within(t, 5*time.Second, "the mapper to read 99 back", func() bool {
 				got, err := c.GetDevice(ctx, &pb.GetDeviceRequest{DeviceName: "eeprom", DeviceNamespace: "default"})
 				tw := got.GetDevice().GetStatus().GetTwins()
 				return err == nil && len(tw) == 1 && tw[0].GetReported().GetValue() == "99"
 			})
 			// Three refusals: the reporter now backs off for 4 s.
-			eventually(t, 10*time.Second, "the reporter to try and be refused three times", func() bool {
+			await.Within(t, 10*time.Second, "the reporter to try and be refused three times", func() bool {
 				return stub.Counts().Rejected >= refused+3
 			})
 			if tw, _ := stub.Twin("default", "eeprom", "byte16"); tw.Reported != "7" {

@@ -3,6 +3,7 @@ package data_test
 import (
 	"context"
 	"errors"
+	"github.com/tinymapper/tinymapper/internal/await"
 	"net/http"
 	"strings"
 	"sync"
@@ -80,9 +81,8 @@ func TestAWriteTheDeviceRefusesIsA502AndStaysVisibleAfterGoodReads(t *testing.T)
 	}
 	// Reads go on succeeding; the failed write stays in view.
 	p, _ := m.Property("default", "fan", "speed")
-	for n := p.Ring.Len(); p.Ring.Len() < n+5; {
-		time.Sleep(5 * time.Millisecond)
-	}
+	n := p.Ring.Len()
+	await.Until(t, "5 more reads", func() bool { return p.Ring.Len() >= n+5 })
 	_, _, body = do(t, h, "GET", path, "")
 	f := fields(t, body)
 	if string(f["value"]) != "50" || string(f["desired"]) != `"150"` ||

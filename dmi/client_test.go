@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tinymapper/tinymapper/internal/await"
 	"log/slog"
 	"net"
 	"os"
@@ -167,7 +168,7 @@ func TestClientRegistersEveryProtocolAndLoadsItsData(t *testing.T) {
 	c := newTestClient(t, ClientConfig{Socket: sock, Version: "1.2.3", Server: srv}, reg, &log)
 	run(t, c)
 
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	edge.mu.Lock()
 	registers := edge.registers
 	edge.mu.Unlock()
@@ -209,12 +210,12 @@ func TestClientWaitsForEdgeCoreAndLogsTheOutageOnce(t *testing.T) {
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
 	run(t, c)
 
-	waitFor(t, "the first failure", func() bool { return log.count("cannot register with EdgeCore") > 0 })
+	await.Until(t, "the first failure", func() bool { return log.count("cannot register with EdgeCore") > 0 })
 	time.Sleep(200 * time.Millisecond) // several more tries at 10-50 ms
 	edge := &fakeEdgeCore{}
 	edge.start(t, sock)
 
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	if n := log.count("cannot register with EdgeCore"); n != 1 {
 		t.Errorf("outage logged %d times, want once:\n%s", n, log.String())
 	}
@@ -237,13 +238,13 @@ func TestClientRegistersAgainWhenEdgeCoreRestarts(t *testing.T) {
 	})
 	// Wait until the client has the answers, not only until the server saw
 	// the requests: an answer lost in the stop below is a different case.
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 
 	stop()
 	second := &fakeEdgeCore{}
 	second.start(t, sock)
-	waitFor(t, "registration with the restarted EdgeCore", func() bool { return second.registered() == 2 })
-	waitFor(t, "the success to be logged", func() bool { return log.count("registered with EdgeCore") == 2 })
+	await.Until(t, "registration with the restarted EdgeCore", func() bool { return second.registered() == 2 })
+	await.Until(t, "the success to be logged", func() bool { return log.count("registered with EdgeCore") == 2 })
 	if n := log.count("lost EdgeCore"); n != 1 {
 		t.Errorf("loss logged %d times, want once:\n%s", n, log.String())
 	}
@@ -255,13 +256,13 @@ func TestClientRegistersAgainWhenAReportFindsEdgeCoreUnavailable(t *testing.T) {
 	edge.start(t, sock)
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
 	run(t, c)
-	waitFor(t, "registration", func() bool { return edge.registered() == 2 })
+	await.Until(t, "registration", func() bool { return edge.registered() == 2 })
 
 	err := c.ReportStatus(context.Background(), "plant", "thermo", []device.Twin{{Property: "t", Reported: "1", Type: device.TypeInt}})
 	if status.Code(errors.Unwrap(err)) != codes.Unavailable {
 		t.Fatalf("ReportStatus = %v, want Unavailable", err)
 	}
-	waitFor(t, "registration again", func() bool { return edge.registered() == 4 })
+	await.Until(t, "registration again", func() bool { return edge.registered() == 4 })
 }
 
 func TestReportStatusSendsOneCallPerDeviceWithAllItsTwins(t *testing.T) {
@@ -481,7 +482,7 @@ func TestRegistrationDropsDevicesEdgeCoreNoLongerHas(t *testing.T) {
 	var log syncBuffer
 	c := newTestClient(t, ClientConfig{Socket: sock, Server: NewServer(reg, nil)}, reg, &log)
 	run(t, c)
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	if _, ok := reg.device("plant/deleted"); ok {
 		t.Error("a device EdgeCore no longer lists is still running")
 	}
@@ -518,7 +519,7 @@ func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
 	run(t, c)
 	second := <-restarted
-	waitFor(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
+	await.Until(t, "both protocols registered with the new EdgeCore", func() bool { return second.registered() == 2 })
 }
 
 func TestAFailureBeforeAnySuccessRetriesOnlyWhatIsLeft(t *testing.T) {
@@ -538,7 +539,7 @@ func TestAFailureBeforeAnySuccessRetriesOnlyWhatIsLeft(t *testing.T) {
 	var log syncBuffer
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
 	run(t, c)
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	edge.mu.Lock()
 	defer edge.mu.Unlock()
 	per := map[string]int{}
@@ -595,7 +596,7 @@ func TestRegistrationAgainWithTheSameDataReopensNothing(t *testing.T) {
 	var log syncBuffer
 	c := newTestClient(t, ClientConfig{Socket: sock, Protocols: []string{"i2c"}, Server: NewServer(mgr, nil)}, mgr, &log)
 	run(t, c)
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	if n := drv.opens.Load(); n != 2 {
 		t.Fatalf("%d opens after the first registration; want 2", n)
 	}
@@ -603,7 +604,7 @@ func TestRegistrationAgainWithTheSameDataReopensNothing(t *testing.T) {
 	stop()
 	second := &fakeEdgeCore{data: data}
 	second.start(t, sock)
-	waitFor(t, "registration with the restarted EdgeCore", func() bool { return log.count("registered with EdgeCore") == 2 })
+	await.Until(t, "registration with the restarted EdgeCore", func() bool { return log.count("registered with EdgeCore") == 2 })
 	if o, cl := drv.opens.Load(), drv.closes.Load(); o != 2 || cl != 0 {
 		t.Errorf("opens %d closes %d after registering again with the same devices; want 2 and 0", o, cl)
 	}
@@ -645,7 +646,7 @@ func TestRegisteredOnceEveryProtocolIsRegistered(t *testing.T) {
 	var log syncBuffer
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), &log)
 	run(t, c)
-	waitFor(t, "a failed registration", func() bool { return log.count("cannot register with EdgeCore") > 0 })
+	await.Until(t, "a failed registration", func() bool { return log.count("cannot register with EdgeCore") > 0 })
 	if c.Registered() {
 		t.Fatal("Registered before EdgeCore answered")
 	}
@@ -662,7 +663,7 @@ func TestRegisteredOnceEveryProtocolIsRegistered(t *testing.T) {
 		return nil
 	}}
 	stop := edge.start(t, sock)
-	waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+	await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 	if !c.Registered() {
 		t.Fatal("not Registered after every protocol registered")
 	}
@@ -672,7 +673,7 @@ func TestRegisteredOnceEveryProtocolIsRegistered(t *testing.T) {
 	}
 	mu.Unlock()
 	stop()
-	waitFor(t, "the loss", func() bool { return log.count("lost EdgeCore") == 1 })
+	await.Until(t, "the loss", func() bool { return log.count("lost EdgeCore") == 1 })
 	if !c.Registered() {
 		t.Error("not Registered while EdgeCore is away; the devices it gave keep running")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tinymapper/tinymapper/internal/await"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func serve(t testing.TB, srv *Server) (pb.DeviceMapperServiceClient, string) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	waitFor(t, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
+	await.Until(t, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
 	return pb.NewDeviceMapperServiceClient(dial(t, path)), path
 }
 
@@ -276,7 +277,7 @@ func TestServeRestrictsTheSocketAndRemovesItAfterwards(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- NewServer(newFakeRegistry(), nil).Serve(ctx, path) }()
-	waitFor(t, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
+	await.Until(t, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
 	api := pb.NewDeviceMapperServiceClient(dial(t, path))
 	if _, err := api.RemoveDevice(ctx, &pb.RemoveDeviceRequest{DeviceName: "x"}); err != nil {
 		t.Fatal(err)
