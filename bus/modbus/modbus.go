@@ -83,6 +83,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/serial"
+	"github.com/tinymapper/tinymapper/bus/serialport"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -92,25 +93,25 @@ type Driver struct{}
 // Protocol returns "modbus-rtu".
 func (Driver) Protocol() string { return "modbus-rtu" }
 
-var defaultPort = serial.PortConfig{
+var defaultPort = serialport.Config{
 	Mode:    hal.SerialMode{Baud: 19200, DataBits: 8, Parity: hal.ParityEven, StopBits: hal.Stop1},
 	Timeout: 500 * time.Millisecond,
 }
 
 var (
-	deviceKeys   = append(serial.PortKeys(), "slaveID")
+	deviceKeys   = append(serialport.Keys(), "slaveID")
 	propertyKeys = []string{"register", "offset", "limit", "dataType", "scale", "isSwap", "isRegisterSwap"}
 )
 
 // Config is a device's configData as the driver reads it.
 type Config struct {
-	serial.PortConfig
+	serialport.Config
 	SlaveID byte
 }
 
 // ParseConfig reads a device's configData. Errors are *bus.FieldError.
 func ParseConfig(c bus.Config) (Config, error) {
-	pc, err := serial.ParsePortConfig(c, defaultPort)
+	pc, err := serialport.Parse(c, defaultPort)
 	if err != nil {
 		return Config{}, err
 	}
@@ -121,7 +122,7 @@ func ParseConfig(c bus.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{PortConfig: pc, SlaveID: byte(id)}, nil
+	return Config{Config: pc, SlaveID: byte(id)}, nil
 }
 
 // parseProperty reads one property's visitor configData.

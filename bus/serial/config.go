@@ -1,159 +1,185 @@
 package serial
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/serialport"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
-// PortConfig is a serial port as a device's configData describes it. bus/modbus
-// reads the same keys with ParsePortConfig.
-type PortConfig struct {
-	// Port is the port's name as given, such as "/dev/ttyUSB0" or "ttyUSB0".
-	Port string
-	Mode hal.SerialMode
-	// Timeout bounds one exchange: a command and its reply.
-	Timeout time.Duration
+// Defaults of the device keys.
+var defaultPort = serialport.Config{Mode: hal.SerialMode{Baud: 9600}, Timeout: time.Second}
+
+const defaultMaxAge = 10 * time.Second
+
+var (
+	deviceKeys   = append(serialport.Keys(), "eol")
+	propertyKeys = []string{"command", "pattern", "dataType", "scale", "offset", "maxAgeMs", "writeCommand", "writeAck"}
+)
+
+// Config is a device's configData as the driver reads it.
+type Config struct {
+	serialport.Config
+	// EOL is the line end.
+	EOL string
 }
 
-// PortKeys returns the configData keys ParsePortConfig reads.
-func PortKeys() []string {
-	return []string{"port", "serialPort", "baudRate", "dataBits", "parity", "stopBits", "timeoutMs"}
-}
-
-// ParsePortConfig reads a serial port from the keys of c, with def supplying
-// what c leaves out (def.Port empty: the port is required):
-//
-//	port        the port: "/dev/ttyUSB0", "ttyUSB0", "/dev/serial/by-id/...";
-//	            serialPort, the name KubeEdge's modbus mapper uses, is accepted too
-//	baudRate    bits per second, 1 to 16000000; rates that are not termios
-//	            speeds (250000, 31250) are set with termios2 on Linux
-//	dataBits    5, 6, 7 or 8
-//	parity      none, even, odd, mark or space (or N, E, O, M, S; any case;
-//	            unquoted N arrives from kubectl as the boolean false and is
-//	            refused, saying to quote it)
-//	stopBits    1, 1.5 (with 5 data bits only) or 2
-//	timeoutMs   how long to wait for a reply, 1 to 600000 ms
-//
-// Errors are *bus.FieldError naming the key.
-func ParsePortConfig(c bus.Config, def PortConfig) (PortConfig, error) {
-	pc := def
-	port, err := c.String("port", "")
+// ParseConfig reads a device's configData. Errors are *bus.FieldError.
+func ParseConfig(c bus.Config) (Config, error) {
+	pc, err := serialport.Parse(c, defaultPort)
 	if err != nil {
-		return pc, err
+		return Config{}, err
 	}
-	alias, err := c.String("serialPort", "")
+	cfg := Config{Config: pc, EOL: "\n"}
+	eol, err := c.String("eol", "\n")
 	if err != nil {
-		return pc, err
+		return cfg, err
 	}
-	port, alias = strings.TrimSpace(port), strings.TrimSpace(alias)
-	switch {
-	case port != "" && alias != "" && port != alias:
-		return pc, c.Errorf("serialPort", "%q names another port than port %q; give one of them", alias, port)
-	case port == "":
-		port = alias
+	switch strings.ToUpper(eol) {
+	case "LF":
+		eol = "\n"
+	case "CRLF":
+		eol = "\r\n"
+	case "CR":
+		eol = "\r"
 	}
-	if port != "" {
-		pc.Port = port
+	if eol, err = unescape(eol); err != nil {
+		return cfg, c.Errorf("eol", "%v", err)
 	}
-	if pc.Port == "" {
-		if c.Has("port") {
-			return pc, c.Errorf("port", "is empty")
-		}
-		return pc, c.Require("port")
-	}
-
-	baud, err := c.Int("baudRate", int64(def.Mode.Baud), 1, 16_000_000)
-	if err != nil {
-		return pc, err
-	}
-	pc.Mode.Baud = int(baud)
-	dataBits := int64(def.Mode.DataBits)
-	if dataBits == 0 {
-		dataBits = 8
-	}
-	if dataBits, err = c.Int("dataBits", dataBits, 5, 8); err != nil {
-		return pc, err
-	}
-	pc.Mode.DataBits = int(dataBits)
-
-	defParity := "none"
-	if def.Mode.Parity != 0 {
-		defParity = string(rune(def.Mode.Parity))
-	}
-	if v, ok := c.Values["parity"]; ok && v.Kind == bus.Bool {
-		return pc, c.BooleanError("parity", "N", "none, even, odd, mark or space")
-	}
-	parity, err := c.String("parity", defParity)
-	if err != nil {
-		return pc, err
-	}
-	switch strings.ToLower(strings.TrimSpace(parity)) {
-	case "none", "n", "no":
-		pc.Mode.Parity = hal.ParityNone
-	case "even", "e":
-		pc.Mode.Parity = hal.ParityEven
-	case "odd", "o":
-		pc.Mode.Parity = hal.ParityOdd
-	case "mark", "m":
-		pc.Mode.Parity = hal.ParityMark
-	case "space", "s":
-		pc.Mode.Parity = hal.ParitySpace
+	switch eol {
+	case "\n", "\r\n", "\r":
+		cfg.EOL = eol
 	default:
-		return pc, c.Errorf("parity", "%q is not one of none, even, odd, mark, space", parity)
+		return cfg, c.Errorf("eol", "%q is not \\n, \\r\\n or \\r", eol)
 	}
-
-	if pc.Mode.StopBits, err = stopBits(c, def.Mode.StopBits); err != nil {
-		return pc, err
-	}
-	if pc.Mode.StopBits == hal.Stop1Half && pc.Mode.DataBits != 5 {
-		return pc, c.Errorf("stopBits", "1.5 stop bits exist only with 5 data bits; use 1 or 2 with %d data bits", pc.Mode.DataBits)
-	}
-	ms, err := c.Int("timeoutMs", def.Timeout.Milliseconds(), 1, 600_000)
-	if err != nil {
-		return pc, err
-	}
-	pc.Timeout = time.Duration(ms) * time.Millisecond
-	if err := pc.Mode.Check(); err != nil {
-		return pc, &bus.FieldError{Field: c.Path, Err: err}
-	}
-	return pc, nil
+	return cfg, nil
 }
 
-func stopBits(c bus.Config, def hal.StopBits) (hal.StopBits, error) {
-	if def == 0 {
-		def = hal.Stop1
+// Property is one property's configData as the driver reads it.
+type Property struct {
+	Command      string // with escapes resolved, without the eol; "" when unsolicited
+	Pattern      *regexp.Regexp
+	DataType     string
+	Scale        float64
+	Offset       float64
+	MaxAge       time.Duration
+	WriteCommand string // "" when not writable
+	WriteAck     *regexp.Regexp
+}
+
+// ParseProperty reads one property's configData. Errors are *bus.FieldError.
+func ParseProperty(p bus.PropertyConfig) (Property, error) {
+	c := propertyConfig(p)
+	var pr Property
+	if strings.EqualFold(p.Type, "STRING") {
+		return pr, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: samples are numbers; capture a number and make the property INT, FLOAT, DOUBLE or BOOLEAN")}
 	}
-	v, ok := c.Values["stopBits"]
+	cmd, err := c.String("command", "")
+	if err != nil {
+		return pr, err
+	}
+	if pr.Command, err = unescape(cmd); err != nil {
+		return pr, c.Errorf("command", "%v", err)
+	}
+	if c.Has("command") && pr.Command == "" {
+		return pr, c.Errorf("command", "is empty; leave it out for a device that talks on its own")
+	}
+	if pr.Pattern, err = pattern(c, "pattern", DefaultPattern, 1); err != nil {
+		return pr, err
+	}
+	defType := "float"
+	if strings.EqualFold(p.Type, "BOOLEAN") {
+		defType = "bool"
+	}
+	if pr.DataType, err = c.String("dataType", defType); err != nil {
+		return pr, err
+	}
+	pr.DataType = strings.ToLower(strings.TrimSpace(pr.DataType))
+	kind, ok := kindNames[pr.DataType]
 	if !ok {
-		return def, nil
+		return pr, c.Errorf("dataType", "%q is not one of float, int, hex, bool", pr.DataType)
 	}
-	var f float64
-	switch v.Kind {
-	case bus.Number:
-		f = v.Num
-	case bus.String:
-		var err error
-		if f, err = strconv.ParseFloat(strings.TrimSpace(v.Str), 64); err != nil {
-			return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
+	if kind == kindBool {
+		for _, k := range []string{"scale", "offset"} {
+			if c.Has(k) {
+				return pr, c.Errorf(k, "does not apply to bool")
+			}
 		}
-	default:
-		return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
 	}
-	switch f {
-	case 1:
-		return hal.Stop1, nil
-	case 1.5:
-		return hal.Stop1Half, nil
-	case 2:
-		return hal.Stop2, nil
+	if pr.Scale, err = c.Float("scale", 1); err != nil {
+		return pr, err
 	}
-	return 0, c.Errorf("stopBits", "%s is not 1, 1.5 or 2", v)
+	if pr.Scale == 0 {
+		return pr, c.Errorf("scale", "must not be 0")
+	}
+	if pr.Offset, err = c.Float("offset", 0); err != nil {
+		return pr, err
+	}
+	ms, err := c.Int("maxAgeMs", defaultMaxAge.Milliseconds(), 1, 86_400_000)
+	if err != nil {
+		return pr, err
+	}
+	pr.MaxAge = time.Duration(ms) * time.Millisecond
+	if c.Has("maxAgeMs") && pr.Command != "" {
+		return pr, c.Errorf("maxAgeMs", "applies only to properties without a command")
+	}
+
+	wc, err := c.String("writeCommand", "")
+	if err != nil {
+		return pr, err
+	}
+	if pr.WriteCommand, err = unescape(wc); err != nil {
+		return pr, c.Errorf("writeCommand", "%v", err)
+	}
+	if pr.WriteAck, err = pattern(c, "writeAck", "", -1); err != nil {
+		return pr, err
+	}
+	switch {
+	case p.Writable && pr.WriteCommand == "":
+		return pr, c.Errorf("writeCommand", "is required: the model makes %s ReadWrite (write {value} where the value goes, such as \"SP={value}\")", p.Name)
+	case !p.Writable && pr.WriteCommand != "":
+		return pr, c.Errorf("writeCommand", "is set but the model makes %s ReadOnly; set its accessMode to ReadWrite", p.Name)
+	case pr.WriteAck != nil && pr.WriteCommand == "":
+		return pr, c.Errorf("writeAck", "applies only with writeCommand")
+	case strings.Count(pr.WriteCommand, "{value}") > 1:
+		return pr, c.Errorf("writeCommand", "has {value} more than once")
+	}
+	return pr, nil
+}
+
+// pattern compiles the regexp at key (def when absent, nil when def is
+// empty), which must have groups capture groups (any number when < 0).
+func pattern(c bus.Config, key, def string, groups int) (*regexp.Regexp, error) {
+	s, err := c.String(key, def)
+	if err != nil || s == "" {
+		if err == nil && c.Has(key) {
+			return nil, c.Errorf(key, "is empty")
+		}
+		return nil, err
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, c.Errorf(key, "%q is not a regular expression: %v", s, err)
+	}
+	if groups >= 0 && re.NumSubexp() != groups {
+		return nil, c.Errorf(key, "%q has %d capture groups; want exactly %d, around the value (write other groups as (?:...))", s, re.NumSubexp(), groups)
+	}
+	return re, nil
+}
+
+func propertyConfig(p bus.PropertyConfig) bus.Config {
+	c := p.Config
+	if c.Path == "" {
+		c.Path = "properties[" + p.Name + "]"
+	}
+	return c
 }
 
 // unescape turns the escapes users write in YAML's plain and single-quoted
