@@ -869,13 +869,16 @@ func (x *CustomizedValue) GetData() map[string]*anypb.Any {
 }
 
 type PushMethod struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Http          *PushMethodHTTP        `protobuf:"bytes,1,opt,name=http,proto3" json:"http,omitempty"`
-	Mqtt          *PushMethodMQTT        `protobuf:"bytes,2,opt,name=mqtt,proto3" json:"mqtt,omitempty"`
-	Otel          *PushMethodOTEL        `protobuf:"bytes,4,opt,name=otel,proto3" json:"otel,omitempty"`
-	DbMethod      *DBMethod              `protobuf:"bytes,3,opt,name=dbMethod,proto3" json:"dbMethod,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Http     *PushMethodHTTP        `protobuf:"bytes,1,opt,name=http,proto3" json:"http,omitempty"`
+	Mqtt     *PushMethodMQTT        `protobuf:"bytes,2,opt,name=mqtt,proto3" json:"mqtt,omitempty"`
+	Otel     *PushMethodOTEL        `protobuf:"bytes,4,opt,name=otel,proto3" json:"otel,omitempty"`
+	DbMethod *DBMethod              `protobuf:"bytes,3,opt,name=dbMethod,proto3" json:"dbMethod,omitempty"`
+	// anomalyDetection (KubeEdge v1.23) is free-form, like configData; an
+	// EdgeCore before v1.23 never sends it.
+	AnomalyDetection *AnomalyDetection `protobuf:"bytes,5,opt,name=anomalyDetection,proto3" json:"anomalyDetection,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PushMethod) Reset() {
@@ -932,6 +935,13 @@ func (x *PushMethod) GetOtel() *PushMethodOTEL {
 func (x *PushMethod) GetDbMethod() *DBMethod {
 	if x != nil {
 		return x.DbMethod
+	}
+	return nil
+}
+
+func (x *PushMethod) GetAnomalyDetection() *AnomalyDetection {
+	if x != nil {
+		return x.AnomalyDetection
 	}
 	return nil
 }
@@ -1758,6 +1768,52 @@ func (x *OTELExporterConfig) GetEndpointURL() string {
 	return ""
 }
 
+// AnomalyDetection (v1.23) carries a property's anomaly-detection settings as
+// CustomizedValue carries configData. KubeEdge defines no keys for it yet.
+type AnomalyDetection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          map[string]*anypb.Any  `protobuf:"bytes,1,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnomalyDetection) Reset() {
+	*x = AnomalyDetection{}
+	mi := &file_api_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnomalyDetection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnomalyDetection) ProtoMessage() {}
+
+func (x *AnomalyDetection) ProtoReflect() protoreflect.Message {
+	mi := &file_api_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnomalyDetection.ProtoReflect.Descriptor instead.
+func (*AnomalyDetection) Descriptor() ([]byte, []int) {
+	return file_api_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AnomalyDetection) GetData() map[string]*anypb.Any {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // MapperInfo describes one registered mapper.
 type MapperInfo struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1775,7 +1831,7 @@ type MapperInfo struct {
 
 func (x *MapperInfo) Reset() {
 	*x = MapperInfo{}
-	mi := &file_api_proto_msgTypes[29]
+	mi := &file_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1843,7 @@ func (x *MapperInfo) String() string {
 func (*MapperInfo) ProtoMessage() {}
 
 func (x *MapperInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[29]
+	mi := &file_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1856,7 @@ func (x *MapperInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapperInfo.ProtoReflect.Descriptor instead.
 func (*MapperInfo) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{29}
+	return file_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MapperInfo) GetName() string {
@@ -1856,7 +1912,7 @@ type ReportDeviceStatusRequest struct {
 
 func (x *ReportDeviceStatusRequest) Reset() {
 	*x = ReportDeviceStatusRequest{}
-	mi := &file_api_proto_msgTypes[30]
+	mi := &file_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1924,7 @@ func (x *ReportDeviceStatusRequest) String() string {
 func (*ReportDeviceStatusRequest) ProtoMessage() {}
 
 func (x *ReportDeviceStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[30]
+	mi := &file_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1937,7 @@ func (x *ReportDeviceStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeviceStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportDeviceStatusRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{30}
+	return file_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportDeviceStatusRequest) GetDeviceName() string {
@@ -1916,7 +1972,7 @@ type ReportDeviceStatesRequest struct {
 
 func (x *ReportDeviceStatesRequest) Reset() {
 	*x = ReportDeviceStatesRequest{}
-	mi := &file_api_proto_msgTypes[31]
+	mi := &file_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +1984,7 @@ func (x *ReportDeviceStatesRequest) String() string {
 func (*ReportDeviceStatesRequest) ProtoMessage() {}
 
 func (x *ReportDeviceStatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[31]
+	mi := &file_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +1997,7 @@ func (x *ReportDeviceStatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeviceStatesRequest.ProtoReflect.Descriptor instead.
 func (*ReportDeviceStatesRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{31}
+	return file_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportDeviceStatesRequest) GetDeviceName() string {
@@ -1965,6 +2021,9 @@ func (x *ReportDeviceStatesRequest) GetState() string {
 	return ""
 }
 
+// DeviceStatus: EdgeCore v1.23 fills reportToCloud and reportCycle from the
+// Device's spec.stateReport (status.reportToCloud/reportCycle before); they
+// govern ReportDeviceStates for the device, reportCycle in milliseconds.
 type DeviceStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Twins         []*Twin                `protobuf:"bytes,1,rep,name=twins,proto3" json:"twins,omitempty"`
@@ -1976,7 +2035,7 @@ type DeviceStatus struct {
 
 func (x *DeviceStatus) Reset() {
 	*x = DeviceStatus{}
-	mi := &file_api_proto_msgTypes[32]
+	mi := &file_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2047,7 @@ func (x *DeviceStatus) String() string {
 func (*DeviceStatus) ProtoMessage() {}
 
 func (x *DeviceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[32]
+	mi := &file_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2060,7 @@ func (x *DeviceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceStatus.ProtoReflect.Descriptor instead.
 func (*DeviceStatus) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{32}
+	return file_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeviceStatus) GetTwins() []*Twin {
@@ -2038,7 +2097,7 @@ type Twin struct {
 
 func (x *Twin) Reset() {
 	*x = Twin{}
-	mi := &file_api_proto_msgTypes[33]
+	mi := &file_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2109,7 @@ func (x *Twin) String() string {
 func (*Twin) ProtoMessage() {}
 
 func (x *Twin) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[33]
+	mi := &file_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2122,7 @@ func (x *Twin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Twin.ProtoReflect.Descriptor instead.
 func (*Twin) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{33}
+	return file_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Twin) GetPropertyName() string {
@@ -2098,7 +2157,7 @@ type TwinProperty struct {
 
 func (x *TwinProperty) Reset() {
 	*x = TwinProperty{}
-	mi := &file_api_proto_msgTypes[34]
+	mi := &file_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2169,7 @@ func (x *TwinProperty) String() string {
 func (*TwinProperty) ProtoMessage() {}
 
 func (x *TwinProperty) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[34]
+	mi := &file_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2182,7 @@ func (x *TwinProperty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwinProperty.ProtoReflect.Descriptor instead.
 func (*TwinProperty) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{34}
+	return file_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TwinProperty) GetValue() string {
@@ -2148,7 +2207,7 @@ type ReportDeviceStatusResponse struct {
 
 func (x *ReportDeviceStatusResponse) Reset() {
 	*x = ReportDeviceStatusResponse{}
-	mi := &file_api_proto_msgTypes[35]
+	mi := &file_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2219,7 @@ func (x *ReportDeviceStatusResponse) String() string {
 func (*ReportDeviceStatusResponse) ProtoMessage() {}
 
 func (x *ReportDeviceStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[35]
+	mi := &file_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2232,7 @@ func (x *ReportDeviceStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeviceStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeviceStatusResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{35}
+	return file_api_proto_rawDescGZIP(), []int{36}
 }
 
 type ReportDeviceStatesResponse struct {
@@ -2184,7 +2243,7 @@ type ReportDeviceStatesResponse struct {
 
 func (x *ReportDeviceStatesResponse) Reset() {
 	*x = ReportDeviceStatesResponse{}
-	mi := &file_api_proto_msgTypes[36]
+	mi := &file_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2255,7 @@ func (x *ReportDeviceStatesResponse) String() string {
 func (*ReportDeviceStatesResponse) ProtoMessage() {}
 
 func (x *ReportDeviceStatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[36]
+	mi := &file_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2268,7 @@ func (x *ReportDeviceStatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportDeviceStatesResponse.ProtoReflect.Descriptor instead.
 func (*ReportDeviceStatesResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{36}
+	return file_api_proto_rawDescGZIP(), []int{37}
 }
 
 type RegisterDeviceRequest struct {
@@ -2221,7 +2280,7 @@ type RegisterDeviceRequest struct {
 
 func (x *RegisterDeviceRequest) Reset() {
 	*x = RegisterDeviceRequest{}
-	mi := &file_api_proto_msgTypes[37]
+	mi := &file_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2292,7 @@ func (x *RegisterDeviceRequest) String() string {
 func (*RegisterDeviceRequest) ProtoMessage() {}
 
 func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[37]
+	mi := &file_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2305,7 @@ func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{37}
+	return file_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RegisterDeviceRequest) GetDevice() *Device {
@@ -2266,7 +2325,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_api_proto_msgTypes[38]
+	mi := &file_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2337,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[38]
+	mi := &file_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2350,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{38}
+	return file_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RegisterDeviceResponse) GetDeviceName() string {
@@ -2317,7 +2376,7 @@ type CreateDeviceModelRequest struct {
 
 func (x *CreateDeviceModelRequest) Reset() {
 	*x = CreateDeviceModelRequest{}
-	mi := &file_api_proto_msgTypes[39]
+	mi := &file_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2388,7 @@ func (x *CreateDeviceModelRequest) String() string {
 func (*CreateDeviceModelRequest) ProtoMessage() {}
 
 func (x *CreateDeviceModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[39]
+	mi := &file_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2401,7 @@ func (x *CreateDeviceModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeviceModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateDeviceModelRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{39}
+	return file_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateDeviceModelRequest) GetModel() *DeviceModel {
@@ -2362,7 +2421,7 @@ type CreateDeviceModelResponse struct {
 
 func (x *CreateDeviceModelResponse) Reset() {
 	*x = CreateDeviceModelResponse{}
-	mi := &file_api_proto_msgTypes[40]
+	mi := &file_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2433,7 @@ func (x *CreateDeviceModelResponse) String() string {
 func (*CreateDeviceModelResponse) ProtoMessage() {}
 
 func (x *CreateDeviceModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[40]
+	mi := &file_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2446,7 @@ func (x *CreateDeviceModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeviceModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateDeviceModelResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{40}
+	return file_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateDeviceModelResponse) GetDeviceModelName() string {
@@ -2414,7 +2473,7 @@ type RemoveDeviceRequest struct {
 
 func (x *RemoveDeviceRequest) Reset() {
 	*x = RemoveDeviceRequest{}
-	mi := &file_api_proto_msgTypes[41]
+	mi := &file_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2485,7 @@ func (x *RemoveDeviceRequest) String() string {
 func (*RemoveDeviceRequest) ProtoMessage() {}
 
 func (x *RemoveDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[41]
+	mi := &file_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2498,7 @@ func (x *RemoveDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{41}
+	return file_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RemoveDeviceRequest) GetDeviceName() string {
@@ -2464,7 +2523,7 @@ type RemoveDeviceResponse struct {
 
 func (x *RemoveDeviceResponse) Reset() {
 	*x = RemoveDeviceResponse{}
-	mi := &file_api_proto_msgTypes[42]
+	mi := &file_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2535,7 @@ func (x *RemoveDeviceResponse) String() string {
 func (*RemoveDeviceResponse) ProtoMessage() {}
 
 func (x *RemoveDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[42]
+	mi := &file_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2548,7 @@ func (x *RemoveDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{42}
+	return file_api_proto_rawDescGZIP(), []int{43}
 }
 
 type RemoveDeviceModelRequest struct {
@@ -2502,7 +2561,7 @@ type RemoveDeviceModelRequest struct {
 
 func (x *RemoveDeviceModelRequest) Reset() {
 	*x = RemoveDeviceModelRequest{}
-	mi := &file_api_proto_msgTypes[43]
+	mi := &file_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2573,7 @@ func (x *RemoveDeviceModelRequest) String() string {
 func (*RemoveDeviceModelRequest) ProtoMessage() {}
 
 func (x *RemoveDeviceModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[43]
+	mi := &file_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2586,7 @@ func (x *RemoveDeviceModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceModelRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceModelRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{43}
+	return file_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RemoveDeviceModelRequest) GetModelName() string {
@@ -2552,7 +2611,7 @@ type RemoveDeviceModelResponse struct {
 
 func (x *RemoveDeviceModelResponse) Reset() {
 	*x = RemoveDeviceModelResponse{}
-	mi := &file_api_proto_msgTypes[44]
+	mi := &file_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2623,7 @@ func (x *RemoveDeviceModelResponse) String() string {
 func (*RemoveDeviceModelResponse) ProtoMessage() {}
 
 func (x *RemoveDeviceModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[44]
+	mi := &file_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2636,7 @@ func (x *RemoveDeviceModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceModelResponse.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceModelResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{44}
+	return file_api_proto_rawDescGZIP(), []int{45}
 }
 
 type UpdateDeviceRequest struct {
@@ -2589,7 +2648,7 @@ type UpdateDeviceRequest struct {
 
 func (x *UpdateDeviceRequest) Reset() {
 	*x = UpdateDeviceRequest{}
-	mi := &file_api_proto_msgTypes[45]
+	mi := &file_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2660,7 @@ func (x *UpdateDeviceRequest) String() string {
 func (*UpdateDeviceRequest) ProtoMessage() {}
 
 func (x *UpdateDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[45]
+	mi := &file_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2673,7 @@ func (x *UpdateDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{45}
+	return file_api_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateDeviceRequest) GetDevice() *Device {
@@ -2632,7 +2691,7 @@ type UpdateDeviceResponse struct {
 
 func (x *UpdateDeviceResponse) Reset() {
 	*x = UpdateDeviceResponse{}
-	mi := &file_api_proto_msgTypes[46]
+	mi := &file_api_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2703,7 @@ func (x *UpdateDeviceResponse) String() string {
 func (*UpdateDeviceResponse) ProtoMessage() {}
 
 func (x *UpdateDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[46]
+	mi := &file_api_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2716,7 @@ func (x *UpdateDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{46}
+	return file_api_proto_rawDescGZIP(), []int{47}
 }
 
 type UpdateDeviceModelRequest struct {
@@ -2669,7 +2728,7 @@ type UpdateDeviceModelRequest struct {
 
 func (x *UpdateDeviceModelRequest) Reset() {
 	*x = UpdateDeviceModelRequest{}
-	mi := &file_api_proto_msgTypes[47]
+	mi := &file_api_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +2740,7 @@ func (x *UpdateDeviceModelRequest) String() string {
 func (*UpdateDeviceModelRequest) ProtoMessage() {}
 
 func (x *UpdateDeviceModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[47]
+	mi := &file_api_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +2753,7 @@ func (x *UpdateDeviceModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceModelRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{47}
+	return file_api_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateDeviceModelRequest) GetModel() *DeviceModel {
@@ -2712,7 +2771,7 @@ type UpdateDeviceModelResponse struct {
 
 func (x *UpdateDeviceModelResponse) Reset() {
 	*x = UpdateDeviceModelResponse{}
-	mi := &file_api_proto_msgTypes[48]
+	mi := &file_api_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +2783,7 @@ func (x *UpdateDeviceModelResponse) String() string {
 func (*UpdateDeviceModelResponse) ProtoMessage() {}
 
 func (x *UpdateDeviceModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[48]
+	mi := &file_api_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +2796,7 @@ func (x *UpdateDeviceModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeviceModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeviceModelResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{48}
+	return file_api_proto_rawDescGZIP(), []int{49}
 }
 
 type GetDeviceRequest struct {
@@ -2750,7 +2809,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_api_proto_msgTypes[49]
+	mi := &file_api_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +2821,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[49]
+	mi := &file_api_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +2834,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{49}
+	return file_api_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetDeviceRequest) GetDeviceName() string {
@@ -2801,7 +2860,7 @@ type GetDeviceResponse struct {
 
 func (x *GetDeviceResponse) Reset() {
 	*x = GetDeviceResponse{}
-	mi := &file_api_proto_msgTypes[50]
+	mi := &file_api_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2813,7 +2872,7 @@ func (x *GetDeviceResponse) String() string {
 func (*GetDeviceResponse) ProtoMessage() {}
 
 func (x *GetDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[50]
+	mi := &file_api_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2826,7 +2885,7 @@ func (x *GetDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceResponse.ProtoReflect.Descriptor instead.
 func (*GetDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{50}
+	return file_api_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetDeviceResponse) GetDevice() *Device {
@@ -2919,13 +2978,14 @@ const file_api_proto_rawDesc = "" +
 	"\x04data\x18\x01 \x03(\v2\".v1beta1.CustomizedValue.DataEntryR\x04data\x1aM\n" +
 	"\tDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xc2\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\x89\x02\n" +
 	"\n" +
 	"PushMethod\x12+\n" +
 	"\x04http\x18\x01 \x01(\v2\x17.v1beta1.PushMethodHTTPR\x04http\x12+\n" +
 	"\x04mqtt\x18\x02 \x01(\v2\x17.v1beta1.PushMethodMQTTR\x04mqtt\x12+\n" +
 	"\x04otel\x18\x04 \x01(\v2\x17.v1beta1.PushMethodOTELR\x04otel\x12-\n" +
-	"\bdbMethod\x18\x03 \x01(\v2\x11.v1beta1.DBMethodR\bdbMethod\"|\n" +
+	"\bdbMethod\x18\x03 \x01(\v2\x11.v1beta1.DBMethodR\bdbMethod\x12E\n" +
+	"\x10anomalyDetection\x18\x05 \x01(\v2\x19.v1beta1.AnomalyDetectionR\x10anomalyDetection\"|\n" +
 	"\x0ePushMethodHTTP\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\x03R\x04port\x12 \n" +
@@ -2978,7 +3038,12 @@ const file_api_proto_rawDesc = "" +
 	"\fDBMethodOTEL\x12K\n" +
 	"\x12otelExporterConfig\x18\x01 \x01(\v2\x1b.v1beta1.OTELExporterConfigR\x12otelExporterConfig\"6\n" +
 	"\x12OTELExporterConfig\x12 \n" +
-	"\vendpointURL\x18\x01 \x01(\tR\vendpointURL\"\xa7\x01\n" +
+	"\vendpointURL\x18\x01 \x01(\tR\vendpointURL\"\x9a\x01\n" +
+	"\x10AnomalyDetection\x127\n" +
+	"\x04data\x18\x01 \x03(\v2#.v1beta1.AnomalyDetection.DataEntryR\x04data\x1aM\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xa7\x01\n" +
 	"\n" +
 	"MapperInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -3076,7 +3141,7 @@ func file_api_proto_rawDescGZIP() []byte {
 	return file_api_proto_rawDescData
 }
 
-var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_api_proto_goTypes = []any{
 	(*MapperRegisterRequest)(nil),      // 0: v1beta1.MapperRegisterRequest
 	(*MapperRegisterResponse)(nil),     // 1: v1beta1.MapperRegisterResponse
@@ -3107,102 +3172,107 @@ var file_api_proto_goTypes = []any{
 	(*MySQLClientConfig)(nil),          // 26: v1beta1.MySQLClientConfig
 	(*DBMethodOTEL)(nil),               // 27: v1beta1.DBMethodOTEL
 	(*OTELExporterConfig)(nil),         // 28: v1beta1.OTELExporterConfig
-	(*MapperInfo)(nil),                 // 29: v1beta1.MapperInfo
-	(*ReportDeviceStatusRequest)(nil),  // 30: v1beta1.ReportDeviceStatusRequest
-	(*ReportDeviceStatesRequest)(nil),  // 31: v1beta1.ReportDeviceStatesRequest
-	(*DeviceStatus)(nil),               // 32: v1beta1.DeviceStatus
-	(*Twin)(nil),                       // 33: v1beta1.Twin
-	(*TwinProperty)(nil),               // 34: v1beta1.TwinProperty
-	(*ReportDeviceStatusResponse)(nil), // 35: v1beta1.ReportDeviceStatusResponse
-	(*ReportDeviceStatesResponse)(nil), // 36: v1beta1.ReportDeviceStatesResponse
-	(*RegisterDeviceRequest)(nil),      // 37: v1beta1.RegisterDeviceRequest
-	(*RegisterDeviceResponse)(nil),     // 38: v1beta1.RegisterDeviceResponse
-	(*CreateDeviceModelRequest)(nil),   // 39: v1beta1.CreateDeviceModelRequest
-	(*CreateDeviceModelResponse)(nil),  // 40: v1beta1.CreateDeviceModelResponse
-	(*RemoveDeviceRequest)(nil),        // 41: v1beta1.RemoveDeviceRequest
-	(*RemoveDeviceResponse)(nil),       // 42: v1beta1.RemoveDeviceResponse
-	(*RemoveDeviceModelRequest)(nil),   // 43: v1beta1.RemoveDeviceModelRequest
-	(*RemoveDeviceModelResponse)(nil),  // 44: v1beta1.RemoveDeviceModelResponse
-	(*UpdateDeviceRequest)(nil),        // 45: v1beta1.UpdateDeviceRequest
-	(*UpdateDeviceResponse)(nil),       // 46: v1beta1.UpdateDeviceResponse
-	(*UpdateDeviceModelRequest)(nil),   // 47: v1beta1.UpdateDeviceModelRequest
-	(*UpdateDeviceModelResponse)(nil),  // 48: v1beta1.UpdateDeviceModelResponse
-	(*GetDeviceRequest)(nil),           // 49: v1beta1.GetDeviceRequest
-	(*GetDeviceResponse)(nil),          // 50: v1beta1.GetDeviceResponse
-	nil,                                // 51: v1beta1.CustomizedValue.DataEntry
-	nil,                                // 52: v1beta1.Influxdb2DataConfig.TagEntry
-	nil,                                // 53: v1beta1.TwinProperty.MetadataEntry
-	(*anypb.Any)(nil),                  // 54: google.protobuf.Any
+	(*AnomalyDetection)(nil),           // 29: v1beta1.AnomalyDetection
+	(*MapperInfo)(nil),                 // 30: v1beta1.MapperInfo
+	(*ReportDeviceStatusRequest)(nil),  // 31: v1beta1.ReportDeviceStatusRequest
+	(*ReportDeviceStatesRequest)(nil),  // 32: v1beta1.ReportDeviceStatesRequest
+	(*DeviceStatus)(nil),               // 33: v1beta1.DeviceStatus
+	(*Twin)(nil),                       // 34: v1beta1.Twin
+	(*TwinProperty)(nil),               // 35: v1beta1.TwinProperty
+	(*ReportDeviceStatusResponse)(nil), // 36: v1beta1.ReportDeviceStatusResponse
+	(*ReportDeviceStatesResponse)(nil), // 37: v1beta1.ReportDeviceStatesResponse
+	(*RegisterDeviceRequest)(nil),      // 38: v1beta1.RegisterDeviceRequest
+	(*RegisterDeviceResponse)(nil),     // 39: v1beta1.RegisterDeviceResponse
+	(*CreateDeviceModelRequest)(nil),   // 40: v1beta1.CreateDeviceModelRequest
+	(*CreateDeviceModelResponse)(nil),  // 41: v1beta1.CreateDeviceModelResponse
+	(*RemoveDeviceRequest)(nil),        // 42: v1beta1.RemoveDeviceRequest
+	(*RemoveDeviceResponse)(nil),       // 43: v1beta1.RemoveDeviceResponse
+	(*RemoveDeviceModelRequest)(nil),   // 44: v1beta1.RemoveDeviceModelRequest
+	(*RemoveDeviceModelResponse)(nil),  // 45: v1beta1.RemoveDeviceModelResponse
+	(*UpdateDeviceRequest)(nil),        // 46: v1beta1.UpdateDeviceRequest
+	(*UpdateDeviceResponse)(nil),       // 47: v1beta1.UpdateDeviceResponse
+	(*UpdateDeviceModelRequest)(nil),   // 48: v1beta1.UpdateDeviceModelRequest
+	(*UpdateDeviceModelResponse)(nil),  // 49: v1beta1.UpdateDeviceModelResponse
+	(*GetDeviceRequest)(nil),           // 50: v1beta1.GetDeviceRequest
+	(*GetDeviceResponse)(nil),          // 51: v1beta1.GetDeviceResponse
+	nil,                                // 52: v1beta1.CustomizedValue.DataEntry
+	nil,                                // 53: v1beta1.Influxdb2DataConfig.TagEntry
+	nil,                                // 54: v1beta1.AnomalyDetection.DataEntry
+	nil,                                // 55: v1beta1.TwinProperty.MetadataEntry
+	(*anypb.Any)(nil),                  // 56: google.protobuf.Any
 }
 var file_api_proto_depIdxs = []int32{
-	29, // 0: v1beta1.MapperRegisterRequest.mapper:type_name -> v1beta1.MapperInfo
+	30, // 0: v1beta1.MapperRegisterRequest.mapper:type_name -> v1beta1.MapperInfo
 	2,  // 1: v1beta1.MapperRegisterResponse.modelList:type_name -> v1beta1.DeviceModel
 	6,  // 2: v1beta1.MapperRegisterResponse.deviceList:type_name -> v1beta1.Device
 	3,  // 3: v1beta1.DeviceModel.spec:type_name -> v1beta1.DeviceModelSpec
 	4,  // 4: v1beta1.DeviceModelSpec.properties:type_name -> v1beta1.ModelProperty
 	5,  // 5: v1beta1.DeviceModelSpec.commands:type_name -> v1beta1.DeviceCommand
 	7,  // 6: v1beta1.Device.spec:type_name -> v1beta1.DeviceSpec
-	32, // 7: v1beta1.Device.status:type_name -> v1beta1.DeviceStatus
+	33, // 7: v1beta1.Device.status:type_name -> v1beta1.DeviceStatus
 	10, // 8: v1beta1.DeviceSpec.protocol:type_name -> v1beta1.ProtocolConfig
 	9,  // 9: v1beta1.DeviceSpec.properties:type_name -> v1beta1.DeviceProperty
 	8,  // 10: v1beta1.DeviceSpec.methods:type_name -> v1beta1.DeviceMethod
-	34, // 11: v1beta1.DeviceProperty.desired:type_name -> v1beta1.TwinProperty
+	35, // 11: v1beta1.DeviceProperty.desired:type_name -> v1beta1.TwinProperty
 	11, // 12: v1beta1.DeviceProperty.visitors:type_name -> v1beta1.VisitorConfig
 	13, // 13: v1beta1.DeviceProperty.pushMethod:type_name -> v1beta1.PushMethod
 	12, // 14: v1beta1.ProtocolConfig.configData:type_name -> v1beta1.CustomizedValue
 	12, // 15: v1beta1.VisitorConfig.configData:type_name -> v1beta1.CustomizedValue
-	51, // 16: v1beta1.CustomizedValue.data:type_name -> v1beta1.CustomizedValue.DataEntry
+	52, // 16: v1beta1.CustomizedValue.data:type_name -> v1beta1.CustomizedValue.DataEntry
 	14, // 17: v1beta1.PushMethod.http:type_name -> v1beta1.PushMethodHTTP
 	15, // 18: v1beta1.PushMethod.mqtt:type_name -> v1beta1.PushMethodMQTT
 	16, // 19: v1beta1.PushMethod.otel:type_name -> v1beta1.PushMethodOTEL
 	17, // 20: v1beta1.PushMethod.dbMethod:type_name -> v1beta1.DBMethod
-	18, // 21: v1beta1.DBMethod.influxdb2:type_name -> v1beta1.DBMethodInfluxdb2
-	21, // 22: v1beta1.DBMethod.redis:type_name -> v1beta1.DBMethodRedis
-	23, // 23: v1beta1.DBMethod.tdengine:type_name -> v1beta1.DBMethodTDEngine
-	25, // 24: v1beta1.DBMethod.mysql:type_name -> v1beta1.DBMethodMySQL
-	20, // 25: v1beta1.DBMethodInfluxdb2.influxdb2ClientConfig:type_name -> v1beta1.Influxdb2ClientConfig
-	19, // 26: v1beta1.DBMethodInfluxdb2.influxdb2DataConfig:type_name -> v1beta1.Influxdb2DataConfig
-	52, // 27: v1beta1.Influxdb2DataConfig.tag:type_name -> v1beta1.Influxdb2DataConfig.TagEntry
-	22, // 28: v1beta1.DBMethodRedis.redisClientConfig:type_name -> v1beta1.RedisClientConfig
-	24, // 29: v1beta1.DBMethodTDEngine.tdEngineClientConfig:type_name -> v1beta1.TDEngineClientConfig
-	26, // 30: v1beta1.DBMethodMySQL.mysqlClientConfig:type_name -> v1beta1.MySQLClientConfig
-	28, // 31: v1beta1.DBMethodOTEL.otelExporterConfig:type_name -> v1beta1.OTELExporterConfig
-	32, // 32: v1beta1.ReportDeviceStatusRequest.reportedDevice:type_name -> v1beta1.DeviceStatus
-	33, // 33: v1beta1.DeviceStatus.twins:type_name -> v1beta1.Twin
-	34, // 34: v1beta1.Twin.observedDesired:type_name -> v1beta1.TwinProperty
-	34, // 35: v1beta1.Twin.reported:type_name -> v1beta1.TwinProperty
-	53, // 36: v1beta1.TwinProperty.metadata:type_name -> v1beta1.TwinProperty.MetadataEntry
-	6,  // 37: v1beta1.RegisterDeviceRequest.device:type_name -> v1beta1.Device
-	2,  // 38: v1beta1.CreateDeviceModelRequest.model:type_name -> v1beta1.DeviceModel
-	6,  // 39: v1beta1.UpdateDeviceRequest.device:type_name -> v1beta1.Device
-	2,  // 40: v1beta1.UpdateDeviceModelRequest.model:type_name -> v1beta1.DeviceModel
-	6,  // 41: v1beta1.GetDeviceResponse.device:type_name -> v1beta1.Device
-	54, // 42: v1beta1.CustomizedValue.DataEntry.value:type_name -> google.protobuf.Any
-	0,  // 43: v1beta1.DeviceManagerService.MapperRegister:input_type -> v1beta1.MapperRegisterRequest
-	30, // 44: v1beta1.DeviceManagerService.ReportDeviceStatus:input_type -> v1beta1.ReportDeviceStatusRequest
-	31, // 45: v1beta1.DeviceManagerService.ReportDeviceStates:input_type -> v1beta1.ReportDeviceStatesRequest
-	37, // 46: v1beta1.DeviceMapperService.RegisterDevice:input_type -> v1beta1.RegisterDeviceRequest
-	41, // 47: v1beta1.DeviceMapperService.RemoveDevice:input_type -> v1beta1.RemoveDeviceRequest
-	45, // 48: v1beta1.DeviceMapperService.UpdateDevice:input_type -> v1beta1.UpdateDeviceRequest
-	39, // 49: v1beta1.DeviceMapperService.CreateDeviceModel:input_type -> v1beta1.CreateDeviceModelRequest
-	43, // 50: v1beta1.DeviceMapperService.RemoveDeviceModel:input_type -> v1beta1.RemoveDeviceModelRequest
-	47, // 51: v1beta1.DeviceMapperService.UpdateDeviceModel:input_type -> v1beta1.UpdateDeviceModelRequest
-	49, // 52: v1beta1.DeviceMapperService.GetDevice:input_type -> v1beta1.GetDeviceRequest
-	1,  // 53: v1beta1.DeviceManagerService.MapperRegister:output_type -> v1beta1.MapperRegisterResponse
-	35, // 54: v1beta1.DeviceManagerService.ReportDeviceStatus:output_type -> v1beta1.ReportDeviceStatusResponse
-	36, // 55: v1beta1.DeviceManagerService.ReportDeviceStates:output_type -> v1beta1.ReportDeviceStatesResponse
-	38, // 56: v1beta1.DeviceMapperService.RegisterDevice:output_type -> v1beta1.RegisterDeviceResponse
-	42, // 57: v1beta1.DeviceMapperService.RemoveDevice:output_type -> v1beta1.RemoveDeviceResponse
-	46, // 58: v1beta1.DeviceMapperService.UpdateDevice:output_type -> v1beta1.UpdateDeviceResponse
-	40, // 59: v1beta1.DeviceMapperService.CreateDeviceModel:output_type -> v1beta1.CreateDeviceModelResponse
-	44, // 60: v1beta1.DeviceMapperService.RemoveDeviceModel:output_type -> v1beta1.RemoveDeviceModelResponse
-	48, // 61: v1beta1.DeviceMapperService.UpdateDeviceModel:output_type -> v1beta1.UpdateDeviceModelResponse
-	50, // 62: v1beta1.DeviceMapperService.GetDevice:output_type -> v1beta1.GetDeviceResponse
-	53, // [53:63] is the sub-list for method output_type
-	43, // [43:53] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	29, // 21: v1beta1.PushMethod.anomalyDetection:type_name -> v1beta1.AnomalyDetection
+	18, // 22: v1beta1.DBMethod.influxdb2:type_name -> v1beta1.DBMethodInfluxdb2
+	21, // 23: v1beta1.DBMethod.redis:type_name -> v1beta1.DBMethodRedis
+	23, // 24: v1beta1.DBMethod.tdengine:type_name -> v1beta1.DBMethodTDEngine
+	25, // 25: v1beta1.DBMethod.mysql:type_name -> v1beta1.DBMethodMySQL
+	20, // 26: v1beta1.DBMethodInfluxdb2.influxdb2ClientConfig:type_name -> v1beta1.Influxdb2ClientConfig
+	19, // 27: v1beta1.DBMethodInfluxdb2.influxdb2DataConfig:type_name -> v1beta1.Influxdb2DataConfig
+	53, // 28: v1beta1.Influxdb2DataConfig.tag:type_name -> v1beta1.Influxdb2DataConfig.TagEntry
+	22, // 29: v1beta1.DBMethodRedis.redisClientConfig:type_name -> v1beta1.RedisClientConfig
+	24, // 30: v1beta1.DBMethodTDEngine.tdEngineClientConfig:type_name -> v1beta1.TDEngineClientConfig
+	26, // 31: v1beta1.DBMethodMySQL.mysqlClientConfig:type_name -> v1beta1.MySQLClientConfig
+	28, // 32: v1beta1.DBMethodOTEL.otelExporterConfig:type_name -> v1beta1.OTELExporterConfig
+	54, // 33: v1beta1.AnomalyDetection.data:type_name -> v1beta1.AnomalyDetection.DataEntry
+	33, // 34: v1beta1.ReportDeviceStatusRequest.reportedDevice:type_name -> v1beta1.DeviceStatus
+	34, // 35: v1beta1.DeviceStatus.twins:type_name -> v1beta1.Twin
+	35, // 36: v1beta1.Twin.observedDesired:type_name -> v1beta1.TwinProperty
+	35, // 37: v1beta1.Twin.reported:type_name -> v1beta1.TwinProperty
+	55, // 38: v1beta1.TwinProperty.metadata:type_name -> v1beta1.TwinProperty.MetadataEntry
+	6,  // 39: v1beta1.RegisterDeviceRequest.device:type_name -> v1beta1.Device
+	2,  // 40: v1beta1.CreateDeviceModelRequest.model:type_name -> v1beta1.DeviceModel
+	6,  // 41: v1beta1.UpdateDeviceRequest.device:type_name -> v1beta1.Device
+	2,  // 42: v1beta1.UpdateDeviceModelRequest.model:type_name -> v1beta1.DeviceModel
+	6,  // 43: v1beta1.GetDeviceResponse.device:type_name -> v1beta1.Device
+	56, // 44: v1beta1.CustomizedValue.DataEntry.value:type_name -> google.protobuf.Any
+	56, // 45: v1beta1.AnomalyDetection.DataEntry.value:type_name -> google.protobuf.Any
+	0,  // 46: v1beta1.DeviceManagerService.MapperRegister:input_type -> v1beta1.MapperRegisterRequest
+	31, // 47: v1beta1.DeviceManagerService.ReportDeviceStatus:input_type -> v1beta1.ReportDeviceStatusRequest
+	32, // 48: v1beta1.DeviceManagerService.ReportDeviceStates:input_type -> v1beta1.ReportDeviceStatesRequest
+	38, // 49: v1beta1.DeviceMapperService.RegisterDevice:input_type -> v1beta1.RegisterDeviceRequest
+	42, // 50: v1beta1.DeviceMapperService.RemoveDevice:input_type -> v1beta1.RemoveDeviceRequest
+	46, // 51: v1beta1.DeviceMapperService.UpdateDevice:input_type -> v1beta1.UpdateDeviceRequest
+	40, // 52: v1beta1.DeviceMapperService.CreateDeviceModel:input_type -> v1beta1.CreateDeviceModelRequest
+	44, // 53: v1beta1.DeviceMapperService.RemoveDeviceModel:input_type -> v1beta1.RemoveDeviceModelRequest
+	48, // 54: v1beta1.DeviceMapperService.UpdateDeviceModel:input_type -> v1beta1.UpdateDeviceModelRequest
+	50, // 55: v1beta1.DeviceMapperService.GetDevice:input_type -> v1beta1.GetDeviceRequest
+	1,  // 56: v1beta1.DeviceManagerService.MapperRegister:output_type -> v1beta1.MapperRegisterResponse
+	36, // 57: v1beta1.DeviceManagerService.ReportDeviceStatus:output_type -> v1beta1.ReportDeviceStatusResponse
+	37, // 58: v1beta1.DeviceManagerService.ReportDeviceStates:output_type -> v1beta1.ReportDeviceStatesResponse
+	39, // 59: v1beta1.DeviceMapperService.RegisterDevice:output_type -> v1beta1.RegisterDeviceResponse
+	43, // 60: v1beta1.DeviceMapperService.RemoveDevice:output_type -> v1beta1.RemoveDeviceResponse
+	47, // 61: v1beta1.DeviceMapperService.UpdateDevice:output_type -> v1beta1.UpdateDeviceResponse
+	41, // 62: v1beta1.DeviceMapperService.CreateDeviceModel:output_type -> v1beta1.CreateDeviceModelResponse
+	45, // 63: v1beta1.DeviceMapperService.RemoveDeviceModel:output_type -> v1beta1.RemoveDeviceModelResponse
+	49, // 64: v1beta1.DeviceMapperService.UpdateDeviceModel:output_type -> v1beta1.UpdateDeviceModelResponse
+	51, // 65: v1beta1.DeviceMapperService.GetDevice:output_type -> v1beta1.GetDeviceResponse
+	56, // [56:66] is the sub-list for method output_type
+	46, // [46:56] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_api_proto_init() }
@@ -3216,7 +3286,7 @@ func file_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_proto_rawDesc), len(file_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

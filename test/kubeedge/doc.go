@@ -1,6 +1,7 @@
 // Package kubeedge checks tinymapper's DMI package against KubeEdge's own
-// generated code and Device types (github.com/kubeedge/api v1.20.0): the two
-// proto files describe the same wire format, messages built by KubeEdge's
+// generated code and Device types (github.com/kubeedge/api v1.23.0, and v1.20.0
+// as kubeedge.invalid/api-v1-20, see go.mod): the proto files describe the
+// same wire format (v1.23's exactly, v1.20's as a subset), messages built by KubeEdge's
 // code decode into ours and back unchanged, each side's gRPC stubs talk to the
 // other's, and a Device as a user writes it, converted the way EdgeCore
 // converts it, reaches package device with its values intact.

@@ -7,14 +7,18 @@ import (
 	kepb "github.com/kubeedge/api/apis/dmi/v1beta1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+	kepb120 "kubeedge.invalid/api-v1-20/apis/dmi/v1beta1"
 
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
 
-// messagePairs pairs every message of KubeEdge's DMI file with ours.
-var messagePairs = []struct{ theirs, ours proto.Message }{
+type messagePair struct{ theirs, ours proto.Message }
+
+// messagePairs pairs every message of KubeEdge's DMI file (v1.23) with ours.
+var messagePairs = []messagePair{
 	{&kepb.MapperRegisterRequest{}, &pb.MapperRegisterRequest{}},
 	{&kepb.MapperRegisterResponse{}, &pb.MapperRegisterResponse{}},
 	{&kepb.DeviceModel{}, &pb.DeviceModel{}},
@@ -44,6 +48,7 @@ var messagePairs = []struct{ theirs, ours proto.Message }{
 	{&kepb.MySQLClientConfig{}, &pb.MySQLClientConfig{}},
 	{&kepb.DBMethodOTEL{}, &pb.DBMethodOTEL{}},
 	{&kepb.OTELExporterConfig{}, &pb.OTELExporterConfig{}},
+	{&kepb.AnomalyDetection{}, &pb.AnomalyDetection{}},
 	{&kepb.MapperInfo{}, &pb.MapperInfo{}},
 	{&kepb.ReportDeviceStatusRequest{}, &pb.ReportDeviceStatusRequest{}},
 	{&kepb.ReportDeviceStatesRequest{}, &pb.ReportDeviceStatesRequest{}},
@@ -81,10 +86,35 @@ func TestMessagePairsCoverKubeEdgesFile(t *testing.T) {
 	}
 }
 
-// Every message, with every field set, goes from KubeEdge's types to ours
-// over the wire with nothing left over, and back unchanged.
-func TestEveryMessageCrossesTheWireBothWays(t *testing.T) {
+// messagePairs120 pairs every message of KubeEdge v1.20's DMI file, as a
+// dynamic message of its descriptor, with ours.
+func messagePairs120(t *testing.T) []messagePair {
+	ours := map[protoreflect.Name]proto.Message{}
 	for _, p := range messagePairs {
+		ours[p.ours.ProtoReflect().Descriptor().Name()] = p.ours
+	}
+	var out []messagePair
+	msgs := kepb120.File_api_proto.Messages()
+	for i := 0; i < msgs.Len(); i++ {
+		o, ok := ours[msgs.Get(i).Name()]
+		if !ok {
+			t.Fatalf("v1.20's %s has no counterpart", msgs.Get(i).FullName())
+		}
+		out = append(out, messagePair{dynamicpb.NewMessage(msgs.Get(i)), o})
+	}
+	return out
+}
+
+// Every message, with every field set, goes from KubeEdge's types to ours
+// over the wire with nothing left over, and back unchanged: v1.23's and
+// v1.20's.
+func TestEveryMessageCrossesTheWireBothWays(t *testing.T) {
+	t.Run("v1.23", func(t *testing.T) { crossBothWays(t, messagePairs) })
+	t.Run("v1.20", func(t *testing.T) { crossBothWays(t, messagePairs120(t)) })
+}
+
+func crossBothWays(t *testing.T, pairs []messagePair) {
+	for _, p := range pairs {
 		name := string(p.theirs.ProtoReflect().Descriptor().Name())
 		t.Run(name, func(t *testing.T) {
 			theirs := p.theirs.ProtoReflect().New()
