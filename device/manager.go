@@ -88,6 +88,10 @@ type Manager struct {
 	models  map[string]*Model
 	devices map[string]*running
 	workers map[string]*worker
+	// removed keeps, by device key, the stamp of its removal, so that a
+	// spec received before it cannot bring the device back (see putDevice).
+	removed map[string]uint64
+	stamps  atomic.Uint64 // the latest stamp handed out (see Stamp)
 	opened  atomic.Uint64 // devices opened so far
 	gen     atomic.Uint64 // counts changes of devices (see Generation)
 	changed chan struct{}
@@ -187,6 +191,7 @@ func NewManager(opts Options, drivers ...bus.Driver) *Manager {
 		devices:   map[string]*running{},
 		workers:   map[string]*worker{},
 		queues:    map[string]*keyQueue{},
+		removed:   map[string]uint64{},
 		changed:   make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
 		ctx:       context.Background(),
@@ -258,15 +263,24 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.mu.RUnlock()
 	for _, key := range keys {
-		m.removeDevice(key)
+		m.removeDevice(key, 0)
 	}
 	return nil
 }
 
 // lockKey waits for the device key's turn among the calls changing it, in
-// the order they called lockKey, and returns the function that ends the turn.
+// the order they called lockKey, and returns the function that ends the
+// turn. It is turnKey without the stamp.
 func (m *Manager) lockKey(key string) (unlock func()) {
+	_, unlock = m.turnKey(key)
+	return unlock
+}
+
+// turnKey is lockKey returning also a stamp (see Stamp) taken as the call
+// joined the line: for one device, later in line is later stamped.
+func (m *Manager) turnKey(key string) (stamp uint64, unlock func()) {
 	m.queueMu.Lock()
+	stamp = m.Stamp()
 	q := m.queues[key]
 	if q == nil {
 		q = &keyQueue{}
@@ -279,7 +293,7 @@ func (m *Manager) lockKey(key string) (unlock func()) {
 	if prev != nil {
 		<-prev
 	}
-	return func() {
+	return stamp, func() {
 		m.queueMu.Lock()
 		if q.n--; q.n == 0 {
 			delete(m.queues, key)
@@ -429,6 +443,21 @@ func (m *Manager) waitForModel(key, modelKey string) {
 	r.state.Store(StateUnknown)
 }
 
+// Stamp returns a receive stamp, later than every one returned before. A
+// caller that learns devices from a snapshot taken elsewhere (EdgeCore's
+// answer to a registration) takes a stamp before asking for it and puts
+// every device of the answer with it: a device changed or removed after the
+// stamp was taken keeps its newer spec.
+func (m *Manager) Stamp() uint64 { return m.stamps.Add(1) }
+
+// ErrStale is returned (wrapped) by PutDevice and RemoveDeviceAsOf for a
+// change stamped before the device's current spec or its removal: the
+// change is ignored.
+var ErrStale = errors.New("a later change of the device was applied first")
+
+// maxRemoved bounds the removal stamps kept; past it the older half goes.
+const maxRemoved = 1024
+
 // PutDevice adds a device or applies a changed spec. A change of desired
 // values only is written to the device; any other change reopens it. A spec
 // that is invalid is refused with a *bus.FieldError and whatever ran before
@@ -437,6 +466,12 @@ func (m *Manager) waitForModel(key, modelKey string) {
 // (HardwareMissing) is kept offline, with the error as its Error, and
 // opened again with back-off (Options.RetryMin to RetryMax) until it opens
 // or is changed or removed; PutDevice then returns nil.
+//
+// Specs of one device apply in the order of their stamps (Device.Stamp; an
+// unstamped spec is stamped as it joins the device's line of changes): a spec stamped before
+// the device's current spec, or before its removal, is ignored, and
+// PutDevice returns an error wrapping ErrStale. So the newest desired value
+// of every property wins, whatever order the specs arrive in.
 func (m *Manager) PutDevice(d Device) error {
 	if d.Namespace == "" {
 		d.Namespace = "default"
@@ -445,7 +480,11 @@ func (m *Manager) PutDevice(d Device) error {
 		return err
 	}
 	key := Key(d.Namespace, d.Name)
-	defer m.lockKey(key)()
+	stamp, unlock := m.turnKey(key)
+	defer unlock()
+	if d.Stamp == 0 {
+		d.Stamp = stamp
+	}
 	return m.putDevice(key, d)
 }
 
@@ -454,7 +493,15 @@ func (m *Manager) putDevice(key string, d Device) error {
 	m.mu.RLock()
 	old := m.devices[key]
 	model := m.models[Key(d.Namespace, d.Model)]
+	latest := m.removed[key]
+	if old != nil {
+		latest = old.spec.Stamp
+	}
 	m.mu.RUnlock()
+	if d.Stamp < latest {
+		m.log.Debug("older spec ignored", "device", key, "stamp", d.Stamp, "applied", latest)
+		return fmt.Errorf("device %s: spec %d: %w (%d)", key, d.Stamp, ErrStale, latest)
+	}
 	if model == nil {
 		if old != nil {
 			m.closeDevice(key, old)
@@ -852,6 +899,7 @@ func sameButDesired(a, b Device) bool {
 	if len(a.Properties) != len(b.Properties) {
 		return false
 	}
+	a.Stamp = b.Stamp
 	a.Properties = append([]Property(nil), a.Properties...)
 	for i := range a.Properties {
 		a.Properties[i].Desired = b.Properties[i].Desired
@@ -982,33 +1030,73 @@ func (m *Manager) wrote(key string, w *worker, p *prop, s string, err error) err
 
 // RemoveDevice stops and forgets a device. Removing an unknown device is not an error.
 func (m *Manager) RemoveDevice(namespace, name string) error {
+	return m.RemoveDeviceAsOf(namespace, name, 0)
+}
+
+// RemoveDeviceAsOf is RemoveDevice for a removal learnt at stamp (see
+// Stamp; 0 is now): a device whose spec is stamped later is kept, and the
+// error wraps ErrStale.
+func (m *Manager) RemoveDeviceAsOf(namespace, name string, stamp uint64) error {
 	if namespace == "" {
 		namespace = "default"
 	}
 	key := Key(namespace, name)
-	if m.removeDevice(key) {
+	removed, err := m.removeDevice(key, stamp)
+	if removed {
 		m.log.Info("device removed", "device", key)
 		m.notify()
 	}
-	return nil
+	return err
 }
 
 // removeDevice closes and forgets a device in its turn, and reports whether
-// there was one.
-func (m *Manager) removeDevice(key string) bool {
-	defer m.lockKey(key)()
+// there was one. The removal's stamp (0: its place in line) is kept (see
+// putDevice).
+func (m *Manager) removeDevice(key string, stamp uint64) (bool, error) {
+	turn, unlock := m.turnKey(key)
+	defer unlock()
+	if stamp == 0 {
+		stamp = turn
+	}
 	m.mu.RLock()
 	r := m.devices[key]
 	m.mu.RUnlock()
-	if r == nil {
-		return false
+	if r != nil && stamp < r.spec.Stamp {
+		return false, fmt.Errorf("device %s: removal %d: %w (%d)", key, stamp, ErrStale, r.spec.Stamp)
 	}
-	m.closeDevice(key, r)
+	if r != nil {
+		m.closeDevice(key, r)
+	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if stamp > m.removed[key] {
+		m.keepRemoved(key, stamp)
+	}
+	if r == nil {
+		return false, nil
+	}
 	delete(m.devices, key)
 	m.gen.Add(1)
-	m.mu.Unlock()
-	return true
+	return true, nil
+}
+
+// keepRemoved keeps the stamp of a device's removal, dropping the older
+// half of those kept when there are too many. Called with m.mu held.
+func (m *Manager) keepRemoved(key string, stamp uint64) {
+	if len(m.removed) >= maxRemoved {
+		stamps := make([]uint64, 0, len(m.removed))
+		for _, s := range m.removed {
+			stamps = append(stamps, s)
+		}
+		slices.Sort(stamps)
+		median := stamps[len(stamps)/2]
+		for k, s := range m.removed {
+			if s < median {
+				delete(m.removed, k)
+			}
+		}
+	}
+	m.removed[key] = stamp
 }
 
 // WriteWait is how long SetDesired waits for a write to be done.
@@ -1038,8 +1126,8 @@ func (m *Manager) SetDesiredContext(ctx context.Context, namespace, name, proper
 		namespace = "default"
 	}
 	key := Key(namespace, name)
-	unlock := m.lockKey(key)
-	done, err := m.setDesired(key, property, value)
+	stamp, unlock := m.turnKey(key)
+	done, err := m.setDesired(key, property, value, stamp)
 	unlock() // the write is queued on the worker: later changes may go on
 	if err != nil || done == nil {
 		return err
@@ -1055,7 +1143,7 @@ func (m *Manager) SetDesiredContext(ctx context.Context, namespace, name, proper
 }
 
 // setDesired is SetDesiredContext in the device's turn, up to the write.
-func (m *Manager) setDesired(key, property, value string) (<-chan error, error) {
+func (m *Manager) setDesired(key, property, value string, stamp uint64) (<-chan error, error) {
 	m.mu.RLock()
 	r := m.devices[key]
 	m.mu.RUnlock()
@@ -1073,6 +1161,7 @@ func (m *Manager) setDesired(key, property, value string) (<-chan error, error) 
 	spec := r.spec
 	spec.Properties = slices.Clone(spec.Properties)
 	spec.Properties[i].Desired = value
+	spec.Stamp = stamp
 	if r.dev == nil {
 		if r.model != nil {
 			if _, err := planProps(spec, r.model); err != nil {

@@ -58,6 +58,11 @@ type Device struct {
 	// Config is spec.protocol.configData.
 	Config     bus.Config
 	Properties []Property
+	// Stamp orders the specs of one device by when they were received
+	// (see Manager.Stamp): the manager never lets a spec replace one with a
+	// later stamp. 0 means "now": PutDevice stamps it as it joins the
+	// device's line of changes.
+	Stamp uint64
 }
 
 // Property is one property of a device: how to reach it and how often.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -27,6 +28,7 @@ type fakeRegistry struct {
 	devices map[string]device.Device
 	twins   map[string][]device.Twin
 	putErr  error
+	stamps  atomic.Uint64
 }
 
 func newFakeRegistry() *fakeRegistry {
@@ -67,6 +69,12 @@ func (r *fakeRegistry) RemoveDevice(namespace, name string) error {
 	delete(r.devices, device.Key(namespace, name))
 	return nil
 }
+
+func (r *fakeRegistry) RemoveDeviceAsOf(namespace, name string, _ uint64) error {
+	return r.RemoveDevice(namespace, name)
+}
+
+func (r *fakeRegistry) Stamp() uint64 { return r.stamps.Add(1) }
 
 func (r *fakeRegistry) Twins(namespace, name string) ([]device.Twin, string, bool) {
 	r.mu.Lock()

@@ -120,16 +120,20 @@ func (c *Client) Register(ctx context.Context, protocol string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	// The answer is EdgeCore's view when it handled the request: what it
+	// sends us after that (an UpdateDevice racing the answer) is newer.
+	stamp := c.reg.Stamp()
 	resp, err := c.api.MapperRegister(ctx, &pb.MapperRegisterRequest{WithData: true, Mapper: info})
 	if err != nil {
 		return c.callError("register "+protocol, err, false)
 	}
-	c.load(protocol, resp)
+	c.load(protocol, resp, stamp)
 	return nil
 }
 
-// load hands the models and devices of one registration to the Registry.
-func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
+// load hands the models and devices of one registration, asked for at
+// stamp, to the Registry. A device changed since stamp keeps its newer spec.
+func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse, stamp uint64) {
 	models, devices := 0, 0
 	for _, m := range resp.GetModelList() {
 		if err := c.putModel(m); err != nil {
@@ -141,7 +145,10 @@ func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
 	listed := make(map[string]bool, len(resp.GetDeviceList()))
 	for _, d := range resp.GetDeviceList() {
 		listed[device.Key(namespaceOr(d.GetNamespace()), d.GetName())] = true
-		if err := c.putDevice(d); err != nil {
+		if err := c.putDevice(d, stamp); errors.Is(err, device.ErrStale) {
+			c.log.Info("kept a device's newer spec, received during registration", "protocol", protocol, "device", d.GetName())
+			continue
+		} else if err != nil {
 			c.log.Warn("rejected device from EdgeCore", "protocol", protocol, "device", d.GetName(), "err", err)
 			continue
 		}
@@ -155,7 +162,9 @@ func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
 			continue
 		}
 		ns, name, _ := strings.Cut(key, "/")
-		if err := c.removeDevice(ns, name); err != nil {
+		if err := c.removeDevice(ns, name, stamp); errors.Is(err, device.ErrStale) {
+			continue // added during registration
+		} else if err != nil {
 			c.log.Warn("cannot drop a device EdgeCore no longer has", "device", key, "err", err)
 			continue
 		}
@@ -165,13 +174,13 @@ func (c *Client) load(protocol string, resp *pb.MapperRegisterResponse) {
 	c.log.Info("loaded from EdgeCore", "protocol", protocol, "models", models, "devices", devices, "dropped", dropped)
 }
 
-// removeDevice removes a device from the Registry (through the Server, if
-// there is one, so that it forgets the spec).
-func (c *Client) removeDevice(namespace, name string) error {
+// removeDevice removes a device from the Registry as of stamp (through the
+// Server, if there is one, so that it forgets the spec).
+func (c *Client) removeDevice(namespace, name string, stamp uint64) error {
 	if c.cfg.Server != nil {
-		return c.cfg.Server.removeDevice(namespace, name)
+		return c.cfg.Server.removeDeviceInto(c.reg, namespace, name, stamp)
 	}
-	return c.reg.RemoveDevice(namespace, name)
+	return c.reg.RemoveDeviceAsOf(namespace, name, stamp)
 }
 
 // putModel converts m and hands it to the Registry.
@@ -187,17 +196,18 @@ func (c *Client) putModel(m *pb.DeviceModel) error {
 	return c.reg.PutModel(model)
 }
 
-// putDevice converts d and hands it to the Registry (through the Server, if
-// there is one, so that it remembers the spec).
-func (c *Client) putDevice(d *pb.Device) error {
+// putDevice converts d and hands it, stamped, to the Registry (through the
+// Server, if there is one, so that it remembers the spec).
+func (c *Client) putDevice(d *pb.Device, stamp uint64) error {
 	if c.cfg.Server != nil {
-		_, err := c.cfg.Server.putDeviceInto(c.reg, d)
+		_, err := c.cfg.Server.putDeviceInto(c.reg, d, stamp)
 		return err
 	}
 	dev, err := DeviceFromProto(d)
 	if err != nil {
 		return err
 	}
+	dev.Stamp = stamp
 	return c.reg.PutDevice(dev)
 }
 

@@ -141,16 +141,19 @@ func removeStaleSocket(path string) error {
 // putDevice converts d, hands it to the Server's Registry and, once
 // accepted, remembers its spec.
 func (s *Server) putDevice(d *pb.Device) (device.Device, error) {
-	return s.putDeviceInto(s.reg, d)
+	return s.putDeviceInto(s.reg, d, 0)
 }
 
-// putDeviceInto is putDevice with reg in place of the Server's Registry; the
-// Client loads registration data through it.
-func (s *Server) putDeviceInto(reg Registry, d *pb.Device) (device.Device, error) {
+// putDeviceInto is putDevice with reg in place of the Server's Registry and
+// the spec stamped (0: now, see Registry.Stamp); the Client loads
+// registration data through it. A stale spec is neither applied nor
+// remembered.
+func (s *Server) putDeviceInto(reg Registry, d *pb.Device, stamp uint64) (device.Device, error) {
 	dev, err := DeviceFromProto(d)
 	if err != nil {
 		return device.Device{}, err
 	}
+	dev.Stamp = stamp
 	s.change.Lock()
 	defer s.change.Unlock()
 	if err := reg.PutDevice(dev); err != nil {
@@ -177,9 +180,15 @@ func (s *Server) remember(d *pb.Device) {
 
 // removeDevice removes a device from the Registry and forgets its spec.
 func (s *Server) removeDevice(namespace, name string) error {
+	return s.removeDeviceInto(s.reg, namespace, name, 0)
+}
+
+// removeDeviceInto is removeDevice with reg in place of the Server's
+// Registry, as of stamp (0: now). A device changed after stamp is kept.
+func (s *Server) removeDeviceInto(reg Registry, namespace, name string, stamp uint64) error {
 	s.change.Lock()
 	defer s.change.Unlock()
-	if err := s.reg.RemoveDevice(namespace, name); err != nil {
+	if err := reg.RemoveDeviceAsOf(namespace, name, stamp); err != nil {
 		return fmt.Errorf("device %s: %w", device.Key(namespace, name), err)
 	}
 	s.mu.Lock()
