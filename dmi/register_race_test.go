@@ -11,6 +11,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/internal/await"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
 
@@ -63,7 +64,7 @@ func TestAnUpdateDuringRegistrationIsNotUndoneByTheAnswer(t *testing.T) {
 			var log syncBuffer
 			c := newTestClient(t, ClientConfig{Socket: sock, Protocols: []string{"i2c"}, Server: srv}, mgr, &log)
 			run(t, c)
-			waitFor(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
+			await.Until(t, "registration", func() bool { return log.count("registered with EdgeCore") == 1 })
 			if updateErr != nil {
 				t.Fatalf("UpdateDevice: %v", updateErr)
 			}
