@@ -181,6 +181,7 @@ func propertyFromProto(p *pb.DeviceProperty) (device.Property, error) {
 		CollectCycle:  collect,
 		ReportCycle:   report,
 		ReportToCloud: p.GetReportToCloud(),
+		Push:          pushFromProto(p.GetPushMethod()),
 	}, nil
 }
 

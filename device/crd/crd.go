@@ -208,10 +208,10 @@ type deviceDoc struct {
 				ProtocolName string     `yaml:"protocolName"`
 				ConfigData   configData `yaml:"configData"`
 			} `yaml:"visitors"`
-			ReportCycle   int64     `yaml:"reportCycle"`
-			CollectCycle  int64     `yaml:"collectCycle"`
-			ReportToCloud bool      `yaml:"reportToCloud"`
-			PushMethod    yaml.Node `yaml:"pushMethod"`
+			ReportCycle   int64    `yaml:"reportCycle"`
+			CollectCycle  int64    `yaml:"collectCycle"`
+			ReportToCloud bool     `yaml:"reportToCloud"`
+			PushMethod    *pushDoc `yaml:"pushMethod"`
 		} `yaml:"properties"`
 		Methods []struct {
 			Name          string   `yaml:"name"`
@@ -330,6 +330,7 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 			ReportCycle:   time.Duration(p.ReportCycle) * time.Millisecond,
 			ReportToCloud: p.ReportToCloud,
 		}
+		prop.Push, warns = pushMethod(p.Name, p.PushMethod, warns)
 		prop.Visitor, warns, err = convert("spec.properties["+p.Name+"].visitors.configData", p.Visitors.ConfigData, warns)
 		if err != nil {
 			return dev, nil, err
