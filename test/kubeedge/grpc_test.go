@@ -28,6 +28,7 @@ type registry struct {
 	models  map[string]device.Model
 	devices map[string]device.Device
 	twins   map[string][]device.Twin
+	stamp   uint64
 }
 
 func newRegistry() *registry {
@@ -72,6 +73,16 @@ func (r *registry) RemoveDevice(ns, name string) error {
 	defer r.mu.Unlock()
 	delete(r.devices, device.Key(ns, name))
 	return nil
+}
+
+// RemoveDeviceAsOf ignores the stamp: this registry keeps no history.
+func (r *registry) RemoveDeviceAsOf(ns, name string, _ uint64) error { return r.RemoveDevice(ns, name) }
+
+func (r *registry) Stamp() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stamp++
+	return r.stamp
 }
 
 func (r *registry) Twins(ns, name string) ([]device.Twin, string, bool) {
