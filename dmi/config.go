@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/internal/cut"
 )
 
 // The wrapper types configData values may carry, by full message name (the
@@ -38,6 +40,14 @@ func DecodeConfig(path string, m map[string]*anypb.Any) (bus.Config, error) {
 	c := bus.Config{Path: path}
 	if len(m) == 0 {
 		return c, nil
+	}
+	if len(m) > device.MaxConfigKeys {
+		return bus.Config{}, &bus.FieldError{Field: path, Err: fmt.Errorf("has %d keys; at most %d are accepted", len(m), device.MaxConfigKeys)}
+	}
+	for key := range m {
+		if len(key) > device.MaxConfigKey {
+			return bus.Config{}, &bus.FieldError{Field: path, Err: fmt.Errorf("key %q is %d bytes long; at most %d are accepted", cut.String(key), len(key), device.MaxConfigKey)}
+		}
 	}
 	c.Values = make(map[string]bus.Value, len(m))
 	var badKey string
@@ -72,6 +82,9 @@ func decodeValue(a *anypb.Any) (bus.Value, error) {
 		var w wrapperspb.StringValue
 		if err := unwrap(a, &w); err != nil {
 			return bus.Value{}, err
+		}
+		if len(w.Value) > device.MaxConfigString {
+			return bus.Value{}, fmt.Errorf("is %d bytes long; at most %d are accepted", len(w.Value), device.MaxConfigString)
 		}
 		return bus.StringValue(w.Value), nil
 	case typeBool:
@@ -119,14 +132,14 @@ func decodeValue(a *anypb.Any) (bus.Value, error) {
 		}
 		return bus.NumberValue(float64(w.Value)), nil
 	}
-	return bus.Value{}, fmt.Errorf("has unsupported type %q (want a string, boolean or number wrapper)", url)
+	return bus.Value{}, fmt.Errorf("has unsupported type %q (want a string, boolean or number wrapper)", cut.String(url))
 }
 
 // unwrap decodes a's payload into w. The type URL has been matched already,
 // so no registry lookup is needed.
 func unwrap(a *anypb.Any, w proto.Message) error {
 	if err := proto.Unmarshal(a.GetValue(), w); err != nil {
-		return fmt.Errorf("cannot decode %s: %w", a.GetTypeUrl(), err)
+		return fmt.Errorf("cannot decode %s: %w", cut.String(a.GetTypeUrl()), err)
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ func ModelFromProto(m *pb.DeviceModel) (device.Model, error) {
 	}
 	out := device.Model{Namespace: namespaceOr(m.GetNamespace()), Name: m.GetName()}
 	props := m.GetSpec().GetProperties()
+	if err := checkNames("model", out.Namespace, out.Name, len(props)); err != nil {
+		return device.Model{}, err
+	}
 	if len(props) > 0 {
 		out.Properties = make([]device.ModelProperty, 0, len(props))
 	}
@@ -70,6 +73,9 @@ func ModelFromProto(m *pb.DeviceModel) (device.Model, error) {
 	for i, p := range props {
 		if p.GetName() == "" {
 			return device.Model{}, missing(fmt.Sprintf("model.spec.properties[%d].name", i))
+		}
+		if err := device.CheckPropertyName(fmt.Sprintf("model.spec.properties[%d].name", i), p.GetName()); err != nil {
+			return device.Model{}, err
 		}
 		field := "model.spec.properties[" + p.GetName() + "]"
 		if seen[p.GetName()] {
@@ -99,7 +105,23 @@ func ModelFromProto(m *pb.DeviceModel) (device.Model, error) {
 			Unit:        p.GetUnit(),
 		})
 	}
+	if err := device.CheckModel(out); err != nil {
+		return device.Model{}, err
+	}
 	return out, nil
+}
+
+// checkNames checks what a request is known by before anything else is
+// read from it: its namespace and name, as Kubernetes bounds them, and the
+// number of its properties.
+func checkNames(kind, namespace, name string, properties int) error {
+	if err := device.CheckNamespace(kind+".namespace", namespace); err != nil {
+		return err
+	}
+	if err := device.CheckName(kind+".name", name); err != nil {
+		return err
+	}
+	return device.CheckCount(kind+".spec.properties", properties, device.MaxProperties)
 }
 
 // DeviceFromProto converts a Device as EdgeCore sends it. An empty namespace
@@ -126,6 +148,9 @@ func DeviceFromProto(d *pb.Device) (device.Device, error) {
 	case spec.GetProtocol().GetProtocolName() == "":
 		return device.Device{}, missing("device.spec.protocol.protocolName")
 	}
+	if err := checkNames("device", namespaceOr(d.GetNamespace()), d.GetName(), len(spec.GetProperties())); err != nil {
+		return device.Device{}, err
+	}
 	cfg, err := DecodeConfig("spec.protocol.configData", spec.GetProtocol().GetConfigData().GetData())
 	if err != nil {
 		return device.Device{}, err
@@ -146,6 +171,9 @@ func DeviceFromProto(d *pb.Device) (device.Device, error) {
 		if p.GetName() == "" {
 			return device.Device{}, missing(fmt.Sprintf("device.spec.properties[%d].name", i))
 		}
+		if err := device.CheckPropertyName(fmt.Sprintf("device.spec.properties[%d].name", i), p.GetName()); err != nil {
+			return device.Device{}, err
+		}
 		if seen[p.GetName()] {
 			return device.Device{}, fieldError("device.spec.properties["+p.GetName()+"]", "is listed twice")
 		}
@@ -155,6 +183,9 @@ func DeviceFromProto(d *pb.Device) (device.Device, error) {
 			return device.Device{}, err
 		}
 		out.Properties = append(out.Properties, prop)
+	}
+	if err := device.CheckDevice(out); err != nil {
+		return device.Device{}, err
 	}
 	return out, nil
 }

@@ -215,10 +215,16 @@ func FuzzConvertDevice(f *testing.F) {
 			if !errors.As(err, &fe) || fe.Field == "" {
 				t.Fatalf("error names no field: %v", err)
 			}
+			if len(err.Error()) > 4096 {
+				t.Fatalf("error of %d bytes quotes the input whole", len(err.Error()))
+			}
 			return
 		}
 		if d.Namespace == "" || d.Name == "" || d.Protocol == "" || d.Model == "" {
 			t.Fatalf("accepted an incomplete device: %+v", d)
+		}
+		if err := device.CheckDevice(d); err != nil {
+			t.Fatalf("accepted a device out of bounds: %v", err)
 		}
 		seen := map[string]bool{}
 		for _, p := range d.Properties {

@@ -44,6 +44,9 @@ func (m mapperService) RemoveDevice(_ context.Context, req *pb.RemoveDeviceReque
 		return nil, grpcError(missing("deviceName"))
 	}
 	ns := namespaceOr(req.GetDeviceNamespace())
+	if err := checkNames("device", ns, req.GetDeviceName(), 0); err != nil {
+		return nil, grpcError(err)
+	}
 	if err := m.s.removeDevice(ns, req.GetDeviceName()); err != nil {
 		m.s.log.Warn("cannot remove device", "err", err)
 		return nil, grpcError(err)
@@ -77,6 +80,9 @@ func (m mapperService) RemoveDeviceModel(_ context.Context, req *pb.RemoveDevice
 		return nil, grpcError(missing("modelName"))
 	}
 	ns := namespaceOr(req.GetModelNamespace())
+	if err := checkNames("model", ns, req.GetModelName(), 0); err != nil {
+		return nil, grpcError(err)
+	}
 	if err := m.s.removeModel(ns, req.GetModelName()); err != nil {
 		m.s.log.Warn("cannot remove model", "err", err)
 		return nil, grpcError(err)
@@ -90,6 +96,9 @@ func (m mapperService) GetDevice(_ context.Context, req *pb.GetDeviceRequest) (*
 		return nil, grpcError(missing("deviceName"))
 	}
 	ns := namespaceOr(req.GetDeviceNamespace())
+	if err := checkNames("device", ns, req.GetDeviceName(), 0); err != nil {
+		return nil, grpcError(err)
+	}
 	d, ok := m.s.getDevice(ns, req.GetDeviceName())
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "device %s is not known to this mapper", device.Key(ns, req.GetDeviceName()))

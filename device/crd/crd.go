@@ -30,6 +30,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/internal/cut"
 )
 
 // APIVersion is the only apiVersion accepted.
@@ -248,14 +249,14 @@ func Parse(b []byte) (Set, error) {
 		if err := node.Decode(&h); err != nil {
 			return set, fmt.Errorf("document %d: %w", i, err)
 		}
-		where := fmt.Sprintf("document %d (%s %s)", i, h.Kind, h.Metadata.Name)
+		where := fmt.Sprintf("document %d (%s %s)", i, cut.String(h.Kind), cut.String(h.Metadata.Name))
 		if h.Kind != "Device" && h.Kind != "DeviceModel" {
 			set.Warnings = append(set.Warnings, where+": skipped: only Device and DeviceModel are read")
 			strict.Decode(new(yaml.Node))
 			continue
 		}
 		if h.APIVersion != APIVersion {
-			return set, fmt.Errorf("%s: apiVersion %q is not supported; use %s", where, h.APIVersion, APIVersion)
+			return set, fmt.Errorf("%s: apiVersion %q is not supported; use %s", where, cut.String(h.APIVersion), APIVersion)
 		}
 		if err := strictDecode(strict, h.Kind, &set); err != nil {
 			return set, fmt.Errorf("%s: %w", where, err)
@@ -302,7 +303,7 @@ func toModel(d modelDoc) (device.Model, error) {
 			AccessMode: p.AccessMode, Minimum: p.Minimum, Maximum: p.Maximum, Unit: p.Unit,
 		})
 	}
-	return m, nil
+	return m, device.CheckModel(m)
 }
 
 func toDevice(d deviceDoc) (device.Device, []string, error) {
@@ -314,6 +315,15 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 		Namespace: orDefault(d.Metadata.Namespace), Name: d.Metadata.Name,
 		Model: d.Spec.DeviceModelRef.Name, Protocol: d.Spec.Protocol.ProtocolName,
 	}
+	if err := device.CheckNamespace("metadata.namespace", dev.Namespace); err != nil {
+		return dev, nil, err
+	}
+	if err := device.CheckName("metadata.name", dev.Name); err != nil {
+		return dev, nil, err
+	}
+	if err := device.CheckCount("spec.properties", len(d.Spec.Properties), device.MaxProperties); err != nil {
+		return dev, nil, err
+	}
 	var err error
 	dev.Config, warns, err = convert("spec.protocol.configData", d.Spec.Protocol.ConfigData, warns)
 	if err != nil {
@@ -321,6 +331,9 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 	}
 	for i, p := range d.Spec.Properties {
 		path := fmt.Sprintf("spec.properties[%d]", i)
+		if err := device.CheckPropertyName(path+".name", p.Name); err != nil {
+			return dev, nil, err
+		}
 		if p.ReportCycle < 0 || p.CollectCycle < 0 {
 			return dev, nil, fmt.Errorf("%s: reportCycle and collectCycle must not be negative", path)
 		}
@@ -337,11 +350,17 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 		}
 		dev.Properties = append(dev.Properties, prop)
 	}
+	if err := device.CheckDevice(dev); err != nil {
+		return dev, nil, err
+	}
 	return dev, warns, nil
 }
 
 // convert turns YAML configData into bus.Config the way EdgeCore would.
 func convert(path string, in configData, warns []string) (bus.Config, []string, error) {
+	if len(in) > device.MaxConfigKeys {
+		return bus.Config{}, warns, &bus.FieldError{Field: path, Err: fmt.Errorf("has %d keys; at most %d are accepted", len(in), device.MaxConfigKeys)}
+	}
 	c := bus.Config{Path: path, Values: make(map[string]bus.Value, len(in))}
 	keys := make([]string, 0, len(in))
 	for k := range in {
@@ -349,6 +368,9 @@ func convert(path string, in configData, warns []string) (bus.Config, []string, 
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if len(k) > device.MaxConfigKey {
+			return c, warns, &bus.FieldError{Field: path, Err: fmt.Errorf("key %q is %d bytes long; at most %d are accepted", cut.String(k), len(k), device.MaxConfigKey)}
+		}
 		v, warn, err := value(in[k])
 		if err != nil {
 			return c, warns, &bus.FieldError{Field: path + "." + k, Err: err}

@@ -463,6 +463,16 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, m := range set.Models {
+			if err := device.CheckModel(m); err != nil {
+				t.Fatalf("accepted a model out of bounds: %v", err)
+			}
+		}
+		for _, d := range set.Devices {
+			if err := device.CheckDevice(d); err != nil {
+				t.Fatalf("accepted a device out of bounds: %v", err)
+			}
+		}
+		for _, m := range set.Models {
 			if m.Name == "" || m.Namespace == "" {
 				t.Fatalf("model without a name: %+v", m)
 			}
