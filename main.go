@@ -39,6 +39,7 @@ import (
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/dmi"
+	"github.com/tinymapper/tinymapper/internal/cut"
 )
 
 // Stamped by the Makefile with -ldflags -X.
@@ -269,5 +270,6 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	// Every line quotes at most cut.Max bytes of any one input.
+	return slog.New(cut.Handler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})))
 }
