@@ -4,6 +4,7 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,9 @@ type Source interface {
 
 // MaxHistory caps ?history=N.
 const MaxHistory = 4096
+
+// MaxBody is the largest PUT body accepted; a larger one is refused with 413.
+const MaxBody = 4096
 
 // Handler returns the REST API:
 //
@@ -194,9 +198,23 @@ func (h *api) setDesired(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Value json.RawMessage `json:"value"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, "body: larger than "+strconv.Itoa(MaxBody)+" bytes")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&body); err != nil || len(body.Value) == 0 {
 		writeError(w, http.StatusBadRequest, `body: want {"value": ...}`)
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, `body: data after {"value": ...}`)
 		return
 	}
 	value := string(body.Value)
@@ -206,7 +224,7 @@ func (h *api) setDesired(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), device.WriteWait)
 	defer cancel()
-	err := h.src.SetDesiredContext(ctx, ns, name, prop, value)
+	err = h.src.SetDesiredContext(ctx, ns, name, prop, value)
 	var fe *bus.FieldError
 	var we *device.WriteError
 	switch {
