@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tinymapper/tinymapper/data"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -32,10 +34,23 @@ type Config struct {
 		Burst    int     `yaml:"burst"`    // --report-burst
 		Parallel int     `yaml:"parallel"` // --report-parallel
 	} `yaml:"report"`
+	// HTTP bounds and secures the data plane's REST server.
+	HTTP HTTPConfig `yaml:"http"`
 	// Devices is a KubeEdge Device/DeviceModel YAML file; set, it selects
 	// standalone mode (--devices).
 	Devices  string `yaml:"devices"`
 	LogLevel string `yaml:"log_level"` // --log-level
+}
+
+// HTTPConfig is the http section: the REST server's limits (zero: the
+// defaults of data.Limits).
+type HTTPConfig struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxConnections    int           `yaml:"max_connections"`
+	ProbeConnections  int           `yaml:"probe_connections"`
 }
 
 // flagHelp is returned when -h was asked for: usage was printed, exit 0.
@@ -55,6 +70,12 @@ func defaults() Config {
 	c.Report.Rate = 0.5
 	c.Report.Burst = 20
 	c.Report.Parallel = device.DefaultParallel
+	c.HTTP.ReadHeaderTimeout = data.DefaultReadHeaderTimeout
+	c.HTTP.ReadTimeout = data.DefaultReadTimeout
+	c.HTTP.WriteTimeout = data.DefaultWriteTimeout
+	c.HTTP.IdleTimeout = data.DefaultIdleTimeout
+	c.HTTP.MaxConnections = data.DefaultMaxConns
+	c.HTTP.ProbeConnections = data.DefaultProbeConns
 	c.LogLevel = "info"
 	return c
 }
@@ -128,6 +149,10 @@ func (c Config) check() error {
 		return fmt.Errorf("report.parallel (--report-parallel) must be 1 to 64, not %d", c.Report.Parallel)
 	case len(c.Common.Protocols) == 0:
 		return errors.New("common.protocols (--protocols) must name at least one protocol")
+	case c.HTTP.MaxConnections < 0 || c.HTTP.ProbeConnections < 0:
+		return errors.New("http.max_connections and http.probe_connections must not be negative")
+	case c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.ReadTimeout < 0 || c.HTTP.WriteTimeout < 0 || c.HTTP.IdleTimeout < 0:
+		return errors.New("http timeouts must not be negative")
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
 	}

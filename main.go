@@ -192,7 +192,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		close(reportDone)
 	}
 
-	var httpSrv *http.Server
+	var httpSrv *data.Server
 	if cfg.Common.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", cfg.Common.HTTPAddress)
 		if err != nil {
@@ -201,7 +201,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			wg.Wait()
 			return fmt.Errorf("data plane: %w", err)
 		}
-		httpSrv = &http.Server{Handler: data.Handler(mgr, ready, log), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = data.NewServer(data.Handler(mgr, ready, log), data.Limits{
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
+			MaxConns: cfg.HTTP.MaxConnections, ProbeConns: cfg.HTTP.ProbeConnections,
+		})
 		log.Info("data plane listening", "address", "http://"+ln.Addr().String())
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
