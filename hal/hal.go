@@ -1,13 +1,3 @@
-// Package hal is the hardware layer: it opens buses and pins by name and shares
-// each physical bus among every device on it.
-//
-// hal opens through periph.io's registries (i2creg, spireg, gpioreg), so whatever
-// registered there serves the request: periph's Linux drivers on a real board
-// (board calls host.Init) or the simulated parts of board/sim. Nothing in or
-// above hal knows which.
-//
-// A bus is opened once however many devices use it; OpenI2C returns a handle
-// whose Close releases this user's share, and the bus is closed with the last.
 package hal
 
 import (

@@ -1,50 +1,5 @@
 package hal
 
-// # Serial ports
-//
-// OpenSerial opens a serial port (a UART, a USB adapter, a pseudo-terminal)
-// by name with a mode, shared and reference-counted like OpenI2C: the Modbus
-// devices of one RS-485 line all hold handles on one open port.
-//
-// Names resolve through a small registry, package serialreg (hal's i2creg),
-// so a board can say what a name means: the sim board registers "/dev/ttyUSB0" (alias "ttyUSB0") for the pty
-// its Modbus slave listens on, and a Device CRD naming /dev/ttyUSB0 runs
-// unchanged on the sim and on a gateway. Unregistered names are device paths;
-// a bare "ttyUSB0" means "/dev/ttyUSB0", and symbolic links (such as
-// /dev/serial/by-id/...) are resolved so every spelling of a port shares one
-// handle.
-//
-// # Why reads and writes do not go through go.bug.st/serial
-//
-// go.bug.st/serial v1.8.0 configures the port well: raw mode, 5 to 8 data
-// bits, parity none/even/odd/mark/space (CMSPAR), any baud rate (termios2
-// BOTHER on Linux), TIOCEXCL. Its data path is broken for a long-running
-// mapper, in ways verified on this module's pinned version:
-//
-//   - Read waits in select(2) on an fd_set, a fixed 1024-bit array: once the
-//     port's descriptor (or its close-signal pipe) is 1024 or above, Read
-//     panics with an index out of range. A gateway process with many sockets,
-//     files and ports open gets there.
-//   - A read timeout returns (0, nil), which callers take for "no data yet"
-//     or for EOF; it is not an error.
-//   - SetDTR, SetRTS and GetModemStatusBits fail with ENOTTY on a pty (and on
-//     adapters without modem lines), and Open with Mode.InitialStatusBits
-//     set fails outright there, since it reads the modem bits first.
-//   - OnePointFiveStopBits is always refused on Linux.
-//
-// So hal opens the tty twice. First itself, with os.OpenFile(O_RDWR|O_NOCTTY|
-// O_NONBLOCK): that descriptor lives in Go's runtime poller (epoll, no
-// descriptor limit), honours read and write deadlines without a thread per
-// read, and does not allocate per read. Then with serial.Open, which applies
-// the mode; termios settings belong to the tty, not to a descriptor, so they
-// hold for both. Every byte goes through the os.File; the library's port is
-// used only for ioctls (mode, flushing input, draining output, modem bits),
-// none of which select. InitialStatusBits is never set, modem-control errors
-// on ports that have no modem lines wrap errors.ErrUnsupported, a read
-// deadline returns ErrTimeout, and 1.5 stop bits are accepted with 5 data
-// bits, where a UART sends 1.5 when asked for 2 (and refused otherwise, as
-// no UART can do it).
-
 import (
 	"errors"
 	"fmt"
@@ -188,8 +143,8 @@ func (m SerialMode) library() *serial.Mode {
 	return lm
 }
 
-// ErrTimeout is returned by Serial's Read and Write when the deadline passes
-// first. It is a net.Error-style timeout (Timeout() is true), and
+// ErrTimeout is returned by Exchange when its timeout passes before the
+// reply is complete. It is a net.Error-style timeout (Timeout() is true), and
 // errors.Is(ErrTimeout, os.ErrDeadlineExceeded) holds.
 var ErrTimeout error = timeoutError{}
 
@@ -249,13 +204,19 @@ type serialPort struct {
 	spelling string // the name it was first opened by, resolved again to reopen
 	mode     SerialMode
 	conn     atomic.Pointer[portConn] // nil while the device is gone
-	mu       sync.Mutex               // Lock/Unlock: one transaction at a time
-	last     atomic.Int64
+	last     atomic.Int64             // unix ns of the last byte read or written
 
-	state  sync.Mutex // guards what follows, and replacing conn
-	path   string     // of the current (or last) descriptors
-	rdl    time.Time  // deadlines, applied again to new descriptors
-	wdl    time.Time
+	// mu is held for one exchange, and to start or stop the reader; it
+	// guards reading, lines and wake.
+	mu      sync.Mutex
+	reading bool        // the reader runs: it takes every byte
+	lines   listening   // listeners, claims and the reader; see lines.go
+	wake    *time.Timer // ends an exchange the reader serves
+
+	feed pending // the exchange the reader serves; see lines.go
+
+	state  sync.Mutex    // guards what follows, and replacing conn
+	path   string        // of the current (or last) descriptors
 	lost   error         // why the descriptors were closed
 	retry  time.Time     // no reopen before
 	wait   time.Duration // the back-off after the next failed reopen
@@ -280,10 +241,12 @@ func (p *serialPort) Close() error {
 	return nil
 }
 
-// Serial is a shared handle on a serial port. Read, Write and the deadline
-// methods may be called from any goroutine; users that exchange requests and
-// replies hold Lock for the exchange so that users of the same port (the
-// devices of one RS-485 line) never interleave.
+// Serial is a shared handle on a serial port. Its users exchange: Exchange
+// holds the port for one request and its reply, so the users of one port
+// (the devices of one RS-485 line) never interleave, and nobody locks or sets
+// a deadline. Listen hands the lines a device sends on its own to a reader
+// goroutine hal owns; ClaimReplies keeps such a reader off a port whose
+// replies are binary frames.
 //
 // When the device goes away (a USB adapter unplugged: EIO, ENXIO, ENODEV or
 // end of file from the tty) the port closes its descriptors, fails with an
@@ -294,6 +257,10 @@ type Serial struct {
 	p       *serialPort
 	name    string
 	release func() error
+
+	// Guarded by p.mu.
+	listener *listener // Listen's, until Close
+	claimed  bool      // ClaimReplies', until Close
 }
 
 // ErrPortGone is wrapped by errors of a port whose device went away: the
@@ -326,6 +293,9 @@ func OpenSerial(name string, mode SerialMode) (*Serial, error) {
 		}
 		p := &serialPort{name: canon, spelling: strings.TrimSpace(name), mode: mode, path: path}
 		p.conn.Store(c)
+		p.wake = time.NewTimer(time.Hour)
+		p.wake.Stop()
+		p.feed.done = make(chan struct{}, 1)
 		return p, nil
 	})
 	if err != nil {
@@ -383,8 +353,6 @@ func (p *serialPort) current() (*portConn, error) {
 		p.retry, p.wait = now.Add(p.wait), min(2*p.wait, reopenMax)
 		return nil, fmt.Errorf("serial port %s: %w (%w); opening it again failed: %w", p.name, ErrPortGone, p.lost, err)
 	}
-	c.f.SetReadDeadline(p.rdl)
-	c.f.SetWriteDeadline(p.wdl)
 	p.path, p.lost = path, nil
 	p.conn.Store(c)
 	return c, nil
@@ -430,40 +398,6 @@ func (s *Serial) Path() string {
 // Mode returns the port's mode.
 func (s *Serial) Mode() SerialMode { return s.p.mode }
 
-// Read reads what has arrived, at least one byte: it waits until a byte
-// arrives or the read deadline passes, and then returns 0 and ErrTimeout. It
-// does not allocate.
-func (s *Serial) Read(b []byte) (int, error) {
-	c, err := s.p.current()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.f.Read(b)
-	if n > 0 {
-		s.p.last.Store(time.Now().UnixNano())
-	}
-	if err != nil {
-		return n, s.p.ioError(c, err)
-	}
-	return n, nil
-}
-
-// Write writes b, waiting at most until the write deadline.
-func (s *Serial) Write(b []byte) (int, error) {
-	c, err := s.p.current()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.f.Write(b)
-	if n > 0 {
-		s.p.last.Store(time.Now().UnixNano())
-	}
-	if err != nil {
-		return n, s.p.ioError(c, err)
-	}
-	return n, nil
-}
-
 func (p *serialPort) ioError(c *portConn, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return ErrTimeout
@@ -472,61 +406,6 @@ func (p *serialPort) ioError(c *portConn, err error) error {
 		return p.drop(c, "hung up: ", err)
 	}
 	return p.drop(c, "", err)
-}
-
-// SetReadDeadline sets when Read gives up; the zero time waits for ever.
-// The deadline belongs to the port: every handle shares it.
-func (s *Serial) SetReadDeadline(t time.Time) error {
-	p := s.p
-	p.state.Lock()
-	defer p.state.Unlock()
-	p.rdl = t
-	if c := p.conn.Load(); c != nil {
-		return c.f.SetReadDeadline(t)
-	}
-	return nil
-}
-
-// SetWriteDeadline sets when Write gives up; the zero time waits for ever.
-func (s *Serial) SetWriteDeadline(t time.Time) error {
-	p := s.p
-	p.state.Lock()
-	defer p.state.Unlock()
-	p.wdl = t
-	if c := p.conn.Load(); c != nil {
-		return c.f.SetWriteDeadline(t)
-	}
-	return nil
-}
-
-// Lock takes the port for one exchange (a request and its reply), so that
-// the users of a shared port never interleave. It does not allocate.
-func (s *Serial) Lock() { s.p.mu.Lock() }
-
-// Unlock ends the exchange Lock began.
-func (s *Serial) Unlock() { s.p.mu.Unlock() }
-
-// LastActivity returns when a byte was last read or written through any
-// handle on the port (the zero time before the first). Protocols that frame
-// by silence, such as Modbus RTU, wait from it.
-func (s *Serial) LastActivity() time.Time {
-	ns := s.p.last.Load()
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
-}
-
-// ResetInput discards input that has arrived and not been read.
-func (s *Serial) ResetInput() error {
-	c, err := s.p.current()
-	if err != nil {
-		return err
-	}
-	if err := c.ctl.ResetInputBuffer(); err != nil {
-		return s.p.drop(c, "discard input: ", err)
-	}
-	return nil
 }
 
 // Drain waits until everything written has been sent.
@@ -572,5 +451,10 @@ func (p *serialPort) modemError(line string, err error) error {
 	return fmt.Errorf("serial port %s: set %s: %w", p.name, line, err)
 }
 
-// Close releases this handle; the port closes with its last handle.
-func (s *Serial) Close() error { return s.release() }
+// Close ends this handle's listener and claim and releases the handle; the
+// port closes with its last handle.
+func (s *Serial) Close() error {
+	s.unlisten()
+	s.unclaim()
+	return s.release()
+}

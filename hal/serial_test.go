@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 
 	"github.com/tinymapper/tinymapper/hal"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run the serial layer over real pseudo-terminals: the test holds
@@ -91,20 +91,54 @@ func openSerial(t testing.TB, name string, mode hal.SerialMode) *hal.Serial {
 	return s
 }
 
-// readFull reads len(b) bytes from r within a second.
-func readFull(t testing.TB, r interface {
-	Read([]byte) (int, error)
-	SetReadDeadline(time.Time) error
-}, b []byte) {
+// readFull reads len(b) bytes from the device side of a pty within a second.
+func readFull(t testing.TB, master *os.File, b []byte) {
 	t.Helper()
-	r.SetReadDeadline(time.Now().Add(time.Second))
+	master.SetReadDeadline(time.Now().Add(time.Second))
 	for n := 0; n < len(b); {
-		k, err := r.Read(b[n:])
+		k, err := master.Read(b[n:])
 		if err != nil {
 			t.Fatalf("read after %d of %d bytes: %v", n, len(b), err)
 		}
 		n += k
 	}
+}
+
+// recv waits a second for len(b) bytes from the port.
+func recv(t testing.TB, s *hal.Serial, b []byte) {
+	t.Helper()
+	if n, err := s.Exchange(hal.SerialTx{Timeout: time.Second, Reply: hal.FixedLen(len(b))}, b); err != nil {
+		t.Fatalf("receive after %d of %d bytes: %v", n, len(b), err)
+	}
+}
+
+// send writes b to the port.
+func send(t testing.TB, s *hal.Serial, b []byte) {
+	t.Helper()
+	if _, err := s.Exchange(hal.SerialTx{Send: b, Timeout: time.Second}, nil); err != nil {
+		t.Fatalf("send %q: %v", b, err)
+	}
+}
+
+// serve runs a device on the master side of a pty until the test ends: it
+// answers every read with what reply returns for it.
+func serve(t testing.TB, master *os.File, reply func(req []byte) []byte) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1024)
+		for {
+			n, err := master.Read(buf)
+			if err != nil {
+				return
+			}
+			if out := reply(buf[:n]); len(out) > 0 {
+				master.Write(out)
+			}
+		}
+	}()
+	t.Cleanup(func() { master.Close(); <-done })
 }
 
 func TestSerialBytesPassBothWays(t *testing.T) {
@@ -115,31 +149,25 @@ func TestSerialBytesPassBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make([]byte, len("from the device\r\n"))
-	readFull(t, s, got)
+	recv(t, s, got)
 	if string(got) != "from the device\r\n" {
 		t.Errorf("port read %q", got)
 	}
 
-	if _, err := s.Write([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}); err != nil {
-		t.Fatal(err)
-	}
+	send(t, s, []byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD})
 	frame := make([]byte, 8)
 	readFull(t, master, frame)
 	if !bytes.Equal(frame, []byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}) {
 		t.Errorf("device read % x: bytes changed on the way (raw mode?)", frame)
 	}
-	if s.LastActivity().IsZero() || time.Since(s.LastActivity()) > time.Minute {
-		t.Errorf("LastActivity = %v after a read and a write", s.LastActivity())
-	}
 }
 
-func TestSerialReadTimeoutIsAnError(t *testing.T) {
+func TestSerialTimeoutIsAnError(t *testing.T) {
 	_, path := newPty(t)
 	s := openSerial(t, path, mode9600)
-	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	n, err := s.Read(make([]byte, 16))
+	n, err := s.Exchange(hal.SerialTx{Send: []byte("?"), Timeout: 20 * time.Millisecond, Reply: hal.FixedLen(4)}, make([]byte, 16))
 	if n != 0 || !errors.Is(err, hal.ErrTimeout) {
-		t.Fatalf("Read with nothing sent = %d, %v; want 0, ErrTimeout (go.bug.st/serial says 0, nil)", n, err)
+		t.Fatalf("Exchange with nothing answering = %d, %v; want 0, ErrTimeout (go.bug.st/serial says 0, nil)", n, err)
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("ErrTimeout is not os.ErrDeadlineExceeded")
@@ -159,40 +187,37 @@ func TestSerialDiscardsInputPendingAtOpen(t *testing.T) {
 	}
 	pre.Close()
 	master.Write([]byte("stale line\n"))
-	time.Sleep(10 * time.Millisecond) // let the tty take the bytes
+	await.Until(t, "the tty to take the bytes", func() bool { return readable(t, path) })
 	s := openSerial(t, path, mode9600)
 	master.Write([]byte("fresh\n"))
 	got := make([]byte, 6)
-	readFull(t, s, got)
+	recv(t, s, got)
 	if string(got) != "fresh\n" {
 		t.Errorf("first read after open = %q, want the fresh line only", got)
 	}
 }
 
-func TestSerialResetInputDiscardsUnreadBytes(t *testing.T) {
+func TestSerialExchangeDiscardsWhatCameUnasked(t *testing.T) {
 	master, path := newPty(t)
 	s := openSerial(t, path, mode9600)
 	master.Write([]byte("old reply"))
-	// Wait until the bytes are readable, then throw them away.
-	for i := 0; i < 100 && !waitReadable(t, s); i++ {
-	}
-	if err := s.ResetInput(); err != nil {
+	await.Until(t, "the old reply to arrive", func() bool { return readable(t, path) })
+	serve(t, master, func([]byte) []byte { return []byte("new") })
+	got := make([]byte, 3)
+	if _, err := s.Exchange(hal.SerialTx{Send: []byte("Q"), Timeout: time.Second, Reply: hal.FixedLen(3)}, got); err != nil {
 		t.Fatal(err)
 	}
-	master.Write([]byte("new"))
-	got := make([]byte, 3)
-	readFull(t, s, got)
 	if string(got) != "new" {
-		t.Errorf("read %q after ResetInput, want new", got)
+		t.Errorf("reply %q, want new: the bytes that came before the request are not its reply", got)
 	}
 }
 
-// waitReadable reports whether the port has input, waiting a little.
-func waitReadable(t testing.TB, s *hal.Serial) bool {
+// readable reports whether the tty at path has input.
+func readable(t testing.TB, path string) bool {
 	t.Helper()
-	fds := []unix.PollFd{{Fd: int32(fdOf(t, s.Path())), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(fdOf(t, path)), Events: unix.POLLIN}}
 	defer unix.Close(int(fds[0].Fd))
-	n, _ := unix.Poll(fds, 10)
+	n, _ := unix.Poll(fds, 0)
 	return n > 0
 }
 
@@ -332,7 +357,7 @@ func TestSerialPortIsSharedByEveryName(t *testing.T) {
 	}
 	master.Write([]byte("still here"))
 	got := make([]byte, 10)
-	readFull(t, b, got)
+	recv(t, b, got)
 	if string(got) != "still here" {
 		t.Errorf("read %q through the remaining handle", got)
 	}
@@ -415,224 +440,21 @@ func TestSerialModemLinesOfAPtyAreUnsupported(t *testing.T) {
 	}
 }
 
-// highFDs fills the descriptor table up to beyond 1100, so that whatever is
-// opened next gets a descriptor of 1024 or more, and closes them when the
-// test ends.
-func highFDs(t *testing.T) {
-	t.Helper()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if lim.Cur < 2048 {
-		want := lim
-		want.Cur = min(2048, lim.Max)
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err != nil || want.Cur < 2048 {
-			t.Skipf("cannot raise RLIMIT_NOFILE to 2048 (limit %d/%d): %v", lim.Cur, lim.Max, err)
-		}
-		t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
-	}
-	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fds := []int{null}
-	t.Cleanup(func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	})
-	for fds[len(fds)-1] < 1100 {
-		fd, err := unix.Dup(null)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, fd)
-	}
-	probe, _ := unix.Dup(null)
-	unix.Close(probe)
-	if probe < 1024 {
-		t.Fatalf("next descriptor is %d, want >= 1024", probe)
-	}
-}
-
-// The regression test for go.bug.st/serial's select(2): with every
-// descriptor of the port above 1023, reading, timing out and writing work.
-func TestSerialWorksWithDescriptorsAbove1024(t *testing.T) {
-	highFDs(t)
-	master, path := newPty(t)
-	s := openSerial(t, path, mode9600)
-
-	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	if n, err := s.Read(make([]byte, 8)); n != 0 || !errors.Is(err, hal.ErrTimeout) {
-		t.Fatalf("Read with nothing sent = %d, %v; want 0, ErrTimeout", n, err)
-	}
-	master.Write([]byte("T=21.5\r\n"))
-	got := make([]byte, 8)
-	readFull(t, s, got)
-	if string(got) != "T=21.5\r\n" {
-		t.Errorf("read %q", got)
-	}
-	if _, err := s.Write([]byte("READ?\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	cmd := make([]byte, 7)
-	readFull(t, master, cmd)
-	if string(cmd) != "READ?\r\n" {
-		t.Errorf("device read %q", cmd)
-	}
-}
-
-// TestGoBugStSerialTraps pins down the behaviour of go.bug.st/serial v1.8.0
-// that hal works around (see the comment at the top of serial.go). If one of
-// these starts failing after an upgrade, the library changed: revisit the
-// workaround rather than this test.
-func TestGoBugStSerialTraps(t *testing.T) {
-	t.Run("Read panics once the descriptor is 1024 or more", func(t *testing.T) {
-		highFDs(t)
-		_, path := newPty(t)
-		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		p.SetReadTimeout(10 * time.Millisecond)
-		panicked := func() (panicked bool) {
-			defer func() { panicked = recover() != nil }()
-			p.Read(make([]byte, 8))
-			return false
-		}()
-		if !panicked {
-			t.Error("the library's Read did not panic above descriptor 1023")
-		}
-	})
-	t.Run("a read timeout is (0, nil)", func(t *testing.T) {
-		_, path := newPty(t)
-		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		p.SetReadTimeout(10 * time.Millisecond)
-		if n, err := p.Read(make([]byte, 8)); n != 0 || err != nil {
-			t.Errorf("the library's Read timed out with %d, %v; the trap was (0, nil)", n, err)
-		}
-	})
-	t.Run("Open with InitialStatusBits fails on a pty", func(t *testing.T) {
-		_, path := newPty(t)
-		p, err := serial.Open(path, &serial.Mode{BaudRate: 9600, InitialStatusBits: &serial.ModemOutputBits{DTR: true}})
-		if err == nil {
-			p.Close()
-			t.Error("the library's Open with InitialStatusBits succeeded on a pty")
-		}
-	})
-	t.Run("1.5 stop bits are refused", func(t *testing.T) {
-		_, path := newPty(t)
-		p, err := serial.Open(path, &serial.Mode{BaudRate: 110, DataBits: 5, StopBits: serial.OnePointFiveStopBits})
-		if err == nil {
-			p.Close()
-			t.Error("the library accepted 1.5 stop bits")
-		}
-	})
-}
-
-func BenchmarkSerialRead(b *testing.B) {
+// BenchmarkExchange is one request and its line reply over a pty.
+func BenchmarkExchange(b *testing.B) {
 	master, path := newPty(b)
 	s := openSerial(b, path, mode9600)
-	msg := []byte("T=23.4 H=45.1\r\n")
-	buf := make([]byte, 64)
-	s.SetReadDeadline(time.Time{})
+	answer := []byte("T=23.4 H=45.1\r\n")
+	serve(b, master, func([]byte) []byte { return answer })
+	var got int
+	lines := &hal.Lines{EOL: '\n', Line: func(line []byte) bool { got = len(line); return true }}
+	tx := hal.SerialTx{Send: []byte("READ?\r\n"), Timeout: 5 * time.Second, Reply: lines}
+	rx := make([]byte, hal.MaxLine+1)
 	b.ReportAllocs()
 	for b.Loop() {
-		master.Write(msg)
-		for n := 0; n < len(msg); {
-			k, err := s.Read(buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += k
+		lines.Reset()
+		if _, err := s.Exchange(tx, rx); err != nil || got != 13 {
+			b.Fatal(got, err)
 		}
-	}
-}
-
-// replugPty is newPty for a device the test unplugs: unplug closes both
-// sides, as a USB adapter's tty goes away.
-func replugPty(t *testing.T) (master *os.File, path string, unplug func()) {
-	t.Helper()
-	master, tty := openPty(t)
-	unplug = func() { master.Close(); tty.Close() }
-	t.Cleanup(unplug)
-	return master, tty.Name(), unplug
-}
-
-func TestSerialOpensAReplugedDeviceAgain(t *testing.T) {
-	const name = "/dev/ttyTEST-replug"
-	master, path, unplug := replugPty(t)
-	if err := hal.RegisterSerial(name, nil, path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hal.UnregisterSerial(name) })
-	mode := hal.SerialMode{Baud: 38400, Parity: hal.ParityOdd}
-	s := openSerial(t, name, mode)
-	master.Write([]byte("one"))
-	got := make([]byte, 3)
-	readFull(t, s, got)
-
-	unplug()
-	s.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := s.Read(got); !errors.Is(err, hal.ErrPortGone) {
-		t.Fatalf("Read after the device went away = %v, want ErrPortGone", err)
-	}
-	for _, op := range []struct {
-		name string
-		do   func() error
-	}{
-		{"Read", func() error { _, err := s.Read(got); return err }},
-		{"Write", func() error { _, err := s.Write([]byte("x")); return err }},
-		{"ResetInput", s.ResetInput},
-	} {
-		if err := op.do(); !errors.Is(err, hal.ErrPortGone) || !strings.Contains(err.Error(), "opening it again in") {
-			t.Errorf("%s while the device is away = %v, want ErrPortGone saying when it is opened again", op.name, err)
-		}
-	}
-
-	// Still away when the back-off ends: the open fails, and says why.
-	hal.UnregisterSerial(name)
-	time.Sleep(250 * time.Millisecond)
-	if _, err := s.Read(got); !errors.Is(err, hal.ErrPortGone) || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Read when the device is still away = %v, want ErrPortGone and os.ErrNotExist", err)
-	}
-
-	// Plugged in again (a new tty at the same name): reads and writes work
-	// again, at the port's mode, with the deadline set while it was away.
-	master2, path2, _ := replugPty(t)
-	if err := hal.RegisterSerial(name, nil, path2); err != nil {
-		t.Fatal(err)
-	}
-	s.SetReadDeadline(time.Now().Add(3 * time.Second))
-	deadline := time.Now().Add(3 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if _, err = s.Write([]byte("ping")); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("the port did not open again: %v", err)
-	}
-	if s.Path() != path2 {
-		t.Errorf("Path() = %q, want the new tty %q", s.Path(), path2)
-	}
-	ping := make([]byte, 4)
-	readFull(t, master2, ping)
-	master2.Write([]byte("two"))
-	if n, err := s.Read(got); err != nil || string(got[:n]) != "two" {
-		t.Errorf("read %q, %v from the replugged device", got[:n], err)
-	}
-	fd := fdOf(t, path2)
-	defer unix.Close(fd)
-	if tio, err := unix.IoctlGetTermios(fd, unix.TCGETS2); err != nil || tio.Ospeed != 38400 || tio.Cflag&unix.PARODD == 0 {
-		t.Errorf("the replugged tty is at %d baud, cflag %#o (%v); want 38400 and odd parity", tio.Ospeed, tio.Cflag, err)
 	}
 }

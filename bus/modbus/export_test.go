@@ -4,7 +4,5 @@ import "time"
 
 // SetClock makes the back-off of d run on now.
 func (d *Device) SetClock(now func() time.Time) {
-	d.h.Lock()
-	defer d.h.Unlock()
 	d.now = now
 }

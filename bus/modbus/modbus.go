@@ -44,12 +44,13 @@
 // are read in one request when the bus worker reads them together (the
 // Device is a bus.Batcher); when the slave refuses such a request with an
 // exception, each property is read on its own, so that the exception
-// lands on the properties it concerns. Devices on one port share one handle
-// on it and one bus worker (Device.Bus is "serial:" and the port's
-// canonical name), and each request and its reply hold the port, so frames
-// of two slaves never interleave. A port that serial line devices with
-// unsolicited properties use is refused (their reader takes every byte),
-// and they are refused on a port a slave uses (see serial.ClaimReplies).
+// lands on the properties it concerns. Devices on one port share the port
+// (hal) and one bus worker (Device.Bus is "serial:" and the port's
+// canonical name), and each request and its reply is one hal exchange, so
+// frames of two slaves never interleave. A device claims the port's replies
+// (hal.Serial.ClaimReplies): a port that serial line devices with
+// unsolicited properties listen on is refused (their reader takes every
+// byte), and they are refused on a port a slave uses.
 // Before each request the master waits for
 // 3.5 character times of silence (1.75 ms above 19200 baud) since the last
 // byte on the line, and throws away anything that arrived unasked. A reply is
@@ -77,13 +78,10 @@ package modbus
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
-	"github.com/tinymapper/tinymapper/bus/serial"
-	"github.com/tinymapper/tinymapper/bus/serialport"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -92,169 +90,6 @@ type Driver struct{}
 
 // Protocol returns "modbus-rtu".
 func (Driver) Protocol() string { return "modbus-rtu" }
-
-var defaultPort = serialport.Config{
-	Mode:    hal.SerialMode{Baud: 19200, DataBits: 8, Parity: hal.ParityEven, StopBits: hal.Stop1},
-	Timeout: 500 * time.Millisecond,
-}
-
-var (
-	deviceKeys   = append(serialport.Keys(), "slaveID")
-	propertyKeys = []string{"register", "offset", "limit", "dataType", "scale", "isSwap", "isRegisterSwap"}
-)
-
-// Config is a device's configData as the driver reads it.
-type Config struct {
-	serialport.Config
-	SlaveID byte
-}
-
-// ParseConfig reads a device's configData. Errors are *bus.FieldError.
-func ParseConfig(c bus.Config) (Config, error) {
-	pc, err := serialport.Parse(c, defaultPort)
-	if err != nil {
-		return Config{}, err
-	}
-	if err := c.Require("slaveID"); err != nil {
-		return Config{}, err
-	}
-	id, err := c.Int("slaveID", 0, 1, 247)
-	if err != nil {
-		return Config{}, err
-	}
-	return Config{Config: pc, SlaveID: byte(id)}, nil
-}
-
-// parseProperty reads one property's visitor configData.
-func parseProperty(p bus.PropertyConfig) (spec, []string, error) {
-	c := p.Config
-	if c.Path == "" {
-		c.Path = "properties[" + p.Name + "]"
-	}
-	var s spec
-	var warnings []string
-	if strings.EqualFold(p.Type, "STRING") {
-		return s, nil, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: samples are numbers; make the property INT, FLOAT, DOUBLE or BOOLEAN")}
-	}
-	if err := c.Require("register"); err != nil {
-		return s, nil, err
-	}
-	reg, err := c.String("register", "")
-	if err != nil {
-		return s, nil, err
-	}
-	found := false
-	for i, t := range tables {
-		n := strings.ToLower(strings.TrimSpace(reg))
-		if n == strings.ToLower(t.name) || n == t.alias {
-			s.table, found = table(i), true
-		}
-	}
-	if !found {
-		return s, nil, c.Errorf("register", "%q is not one of CoilRegister, DiscreteInputRegister, HoldingRegister, InputRegister", reg)
-	}
-	addr, err := c.Int("offset", 0, 0, 65535)
-	if err != nil {
-		return s, nil, err
-	}
-	s.addr = uint16(addr)
-	bits := tables[s.table].bits
-
-	// dataType and limit decide each other.
-	name, err := c.String("dataType", "")
-	if err != nil {
-		return s, nil, err
-	}
-	name = strings.ToLower(strings.TrimSpace(name))
-	if l, ok := legacyTypes[name]; ok {
-		name = l
-	}
-	maxLimit := int64(s.table.maxRead())
-	if bits {
-		maxLimit = 64
-	}
-	limit, err := c.Int("limit", 0, 1, maxLimit)
-	if err != nil {
-		return s, nil, err
-	}
-	if name == "" { // the mapper's "int", or nothing: unsigned, by limit
-		switch {
-		case bits && limit <= 1:
-			name = "bool"
-		case bits:
-			name = "uint64"
-		case limit == 0 || limit == 1:
-			name = "uint16"
-		case limit == 2:
-			name = "uint32"
-		case limit == 4:
-			name = "uint64"
-		default:
-			return s, nil, c.Errorf("limit", "%d registers make no number: give 1, 2 or 4, or a dataType", limit)
-		}
-	}
-	s.typ = 255
-	for i, t := range dataTypes {
-		if t.name == name {
-			s.typ = dataType(i)
-		}
-	}
-	if s.typ == 255 {
-		return s, nil, c.Errorf("dataType", "%q is not one of int16, uint16, int32, uint32, int64, uint64, float32, float64, bool, uint8", name)
-	}
-	dt := dataTypes[s.typ]
-	switch {
-	case bits && s.typ == typeBool:
-		if limit > 1 {
-			return s, nil, c.Errorf("limit", "%d coils do not make a bool; use an unsigned dataType", limit)
-		}
-		s.count = 1
-	case bits && (dt.signed || s.typ == typeFloat32 || s.typ == typeFloat64):
-		return s, nil, c.Errorf("dataType", "%s does not apply to %s: use bool or an unsigned type", name, s.table)
-	case bits:
-		width := map[dataType]int64{typeUint8: 8, typeUint16: 16, typeUint32: 32, typeUint64: 64}[s.typ]
-		if limit == 0 {
-			limit = width
-		}
-		if limit > width {
-			return s, nil, c.Errorf("limit", "%d coils do not fit a %s", limit, name)
-		}
-		s.count = uint16(limit)
-	default:
-		want := int64(max(dt.regs, 1))
-		if limit != 0 && limit != want {
-			return s, nil, c.Errorf("limit", "%d registers, but a %s takes %d", limit, name, want)
-		}
-		s.count = uint16(want)
-	}
-	if s.end() > 65536 {
-		return s, nil, c.Errorf("offset", "%d + %d runs past address 65535", s.addr, s.count)
-	}
-
-	if s.scale, err = c.Float("scale", 1); err != nil {
-		return s, nil, err
-	}
-	if s.scale == 0 {
-		return s, nil, c.Errorf("scale", "must not be 0")
-	}
-	if s.swapBytes, err = c.Bool("isSwap", false); err != nil {
-		return s, nil, err
-	}
-	if s.swapRegs, err = c.Bool("isRegisterSwap", false); err != nil {
-		return s, nil, err
-	}
-	if bits && (s.swapBytes || s.swapRegs) {
-		s.swapBytes, s.swapRegs = false, false
-		warnings = append(warnings, c.Errorf("isSwap", "isSwap and isRegisterSwap do not apply to %s, ignored", s.table).Error())
-	}
-	if p.Writable && !tables[s.table].write {
-		return s, nil, c.Errorf("register", "%s cannot be written in Modbus, but the model makes %s ReadWrite; make it ReadOnly", s.table, p.Name)
-	}
-	if p.Writable && !bits && s.count > maxWriteRegisters {
-		return s, nil, c.Errorf("limit", "%d registers are more than one write can carry", s.count)
-	}
-	return s, warnings, nil
-}
 
 // Open checks cfg, opens the port through hal (shared with every other
 // device on it) and builds one Point per property.
@@ -282,12 +117,11 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, cfg.Config.Errorf("port", "%w", err)
 	}
-	release, err := serial.ClaimReplies(h.Port())
-	if err != nil {
+	if err := h.ClaimReplies(); err != nil {
 		h.Close()
 		return nil, cfg.Config.Errorf("port", "%w", err)
 	}
-	d.h, d.release = h, release
+	d.h = h
 	d.silence = 1750 * time.Microsecond
 	if dc.Mode.Baud <= 19200 {
 		d.silence = dc.Mode.CharTime() * 7 / 2
@@ -315,15 +149,18 @@ type Device struct {
 	all      []*point
 	warnings []string
 	closed   atomic.Bool
-	release  func() // the claim on the port's replies (serial.ClaimReplies)
 
-	// Back-off of a slave that does not answer; used with the port held.
+	// The Device is used by its bus worker only (bus.Device), so what
+	// follows needs no lock.
+
+	// Back-off of a slave that does not answer.
 	now     func() time.Time
 	misses  int       // unanswered tries in a row
 	nextTry time.Time // reads before it fail without a request
 	missed  error     // the last unanswered try's error
 
-	// Buffers, used with the port held.
+	// Buffers.
+	rep   reply // the Framer of the exchange under way
 	tx    [maxADU]byte
 	rx    [2 * maxADU]byte
 	wbuf  [maxADU]byte
@@ -341,12 +178,11 @@ func (d *Device) Points() []bus.Point { return d.points }
 // Warnings returns one line per configData key the driver ignored.
 func (d *Device) Warnings() []string { return d.warnings }
 
-// Close releases the device's share of the port.
+// Close releases the device's handle on the port, and its claim.
 func (d *Device) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
-	d.release()
 	return d.h.Close()
 }
 
@@ -367,7 +203,7 @@ const (
 )
 
 // skip returns the error of a read that is not sent because the slave is
-// backed off, or nil. The caller holds the port.
+// backed off, or nil.
 func (d *Device) skip() error {
 	if d.misses == 0 {
 		return nil
@@ -380,8 +216,7 @@ func (d *Device) skip() error {
 		d.slave, ErrNotAnswering, wait.Round(100*time.Millisecond), d.misses, d.missed)
 }
 
-// heard updates the back-off with the outcome of an exchange. The caller
-// holds the port.
+// heard updates the back-off with the outcome of an exchange.
 func (d *Device) heard(err error) {
 	switch {
 	case errors.Is(err, ErrNoResponse):
@@ -402,58 +237,56 @@ func isException(err error) bool {
 }
 
 // exchange sends req (built in d.tx) and returns the data of the slave's
-// reply, and keeps the back-off up to date. The caller holds the port.
+// reply, and keeps the back-off up to date.
 func (d *Device) exchange(req []byte) ([]byte, error) {
 	data, err := d.transact(req)
 	d.heard(err)
 	return data, err
 }
 
+// transact is one request and its reply: one hal exchange, after 3.5
+// characters of silence on the line, within the time the request and a
+// normal reply take on the wire plus timeoutMs.
 func (d *Device) transact(req []byte) ([]byte, error) {
-	h := d.h
-	if wait := time.Until(h.LastActivity().Add(d.silence)); wait > 0 {
-		time.Sleep(wait)
-	}
-	if err := h.ResetInput(); err != nil {
+	d.rep = reply{req: req}
+	wire := time.Duration(len(req)+replyLen(req)) * d.h.Mode().CharTime()
+	n, err := d.h.Exchange(hal.SerialTx{Send: req, Quiet: d.silence, Timeout: wire + d.timeout, Reply: &d.rep}, d.rx[:])
+	switch {
+	case err == nil:
+		return d.rep.data, d.rep.err
+	case !errors.Is(err, hal.ErrTimeout):
 		return nil, err
+	case n == 0:
+		return nil, fmt.Errorf("%w within %v: %w", ErrNoResponse, d.timeout, err)
+	case d.rep.crcBad:
+		return nil, ErrCRC
 	}
-	char := h.Mode().CharTime()
-	deadline := time.Now().Add(time.Duration(len(req)+replyLen(req))*char + d.timeout)
-	h.SetWriteDeadline(deadline)
-	if _, err := h.Write(req); err != nil {
-		return nil, err
-	}
-	h.SetReadDeadline(deadline)
-	n := 0
-	for {
-		k, err := h.Read(d.rx[n:])
-		n += k
-		if k > 0 {
-			data, xerr, found, _ := scan(req, d.rx[:n])
-			if found {
-				return data, xerr
-			}
-		}
-		if errors.Is(err, hal.ErrTimeout) {
-			_, _, _, crcBad := scan(req, d.rx[:n])
-			switch {
-			case n == 0:
-				return nil, fmt.Errorf("%w within %v: %w", ErrNoResponse, d.timeout, hal.ErrTimeout)
-			case crcBad:
-				return nil, ErrCRC
-			}
-			return nil, fmt.Errorf("%w (%d bytes: % x)", ErrFrame, n, d.rx[:min(n, 16)])
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == len(d.rx) { // noise: keep the newer half
-			n = copy(d.rx[:], d.rx[maxADU:])
-		}
-	}
+	return nil, fmt.Errorf("%w (%d bytes: % x)", ErrFrame, n, d.rx[:min(d.rep.seen, 16)])
 }
 
-// read reads count registers or bits of t from addr, with the port held.
+// reply is the Framer of one request: it finds the reply to req in what
+// came (see scan), noise and an adapter's echo before it included.
+type reply struct {
+	req    []byte
+	data   []byte // the reply's data, in the exchange's buffer
+	err    error  // the slave's Exception
+	crcBad bool   // a frame of the right shape failed its CRC
+	seen   int    // bytes held at the last look
+}
+
+// Frame reports whether rx holds the reply.
+func (r *reply) Frame(rx []byte) (int, bool) {
+	data, err, found, crcBad := scan(r.req, rx)
+	r.seen = len(rx)
+	if found {
+		r.data, r.err = data, err
+		return 0, true
+	}
+	r.crcBad = crcBad
+	return 0, false
+}
+
+// read reads count registers or bits of t from addr.
 func (d *Device) read(t table, addr, count uint16) ([]byte, error) {
 	return d.exchange(readRequest(d.tx[:0], d.slave, tables[t].readFC, addr, count))
 }
@@ -475,8 +308,6 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
-	d.h.Lock()
-	defer d.h.Unlock()
 	for i := 0; i < len(order); {
 		first := d.all[idx[order[i]]].spec
 		start, end := int(first.addr), first.end()
@@ -498,13 +329,13 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 		}
 		if len(group) == 1 {
 			k := group[0]
-			vals[k], errs[k] = d.all[idx[k]].readLocked()
+			vals[k], errs[k] = d.all[idx[k]].Read()
 			continue
 		}
 		data, err := d.read(first.table, uint16(start), uint16(end-start))
 		if _, refused := err.(Exception); refused { // one of them is refused: find out which
 			for _, k := range group {
-				vals[k], errs[k] = d.all[idx[k]].readLocked()
+				vals[k], errs[k] = d.all[idx[k]].Read()
 			}
 			continue
 		}
@@ -529,12 +360,6 @@ type point struct {
 
 // Read reads the property's registers or bits and decodes them.
 func (p *point) Read() (float64, error) {
-	p.d.h.Lock()
-	defer p.d.h.Unlock()
-	return p.readLocked()
-}
-
-func (p *point) readLocked() (float64, error) {
 	if err := p.d.skip(); err != nil {
 		return 0, p.wrap("read", err)
 	}
@@ -561,8 +386,6 @@ type writer struct{ *point }
 // holding registers.
 func (p writer) Write(v float64) error {
 	d, s := p.d, p.spec
-	d.h.Lock()
-	defer d.h.Unlock()
 	data, err := s.encode(v, d.wbuf[:])
 	if err != nil {
 		return p.wrap("write", err)

@@ -3,91 +3,12 @@ package serial
 import (
 	"bytes"
 	"errors"
-	"io"
 	"math"
 	"regexp"
 	"testing"
 
 	"github.com/tinymapper/tinymapper/bus"
 )
-
-// chunked hands out data at most n bytes per Read, then io.EOF, as a port
-// hands out whatever has arrived.
-type chunked struct {
-	data []byte
-	n    int
-}
-
-func (c *chunked) Read(b []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	k := min(len(b), c.n, len(c.data))
-	copy(b, c.data[:k])
-	c.data = c.data[k:]
-	return k, nil
-}
-
-// refLines is what lineReader must return: the segments before each term,
-// trimmed of CR and LF, except those longer than max.
-func refLines(data []byte, term byte, max int) [][]byte {
-	var out [][]byte
-	for {
-		i := bytes.IndexByte(data, term)
-		if i < 0 {
-			return out
-		}
-		seg := data[:i]
-		data = data[i+1:]
-		if len(seg) <= max {
-			out = append(out, trimLineEnds(seg))
-		}
-	}
-}
-
-// FuzzLineParser cuts arbitrary bytes, arriving in arbitrary pieces, into
-// lines, and matches each with the default pattern: the lines must be those
-// of the reference splitter, whatever the pieces, and the values finite.
-func FuzzLineParser(f *testing.F) {
-	f.Add([]byte("T=23.4 H=45.1\r\n"), uint8(3), uint8(32), false)
-	f.Add([]byte("a\nbb\n\nccc"), uint8(1), uint8(2), false)
-	f.Add([]byte("\r\r\n\n\x00\xff\n"), uint8(255), uint8(4), true)
-	m := &matcher{re: regexp.MustCompile(DefaultPattern), kind: kindFloat, scale: 1}
-	f.Fuzz(func(t *testing.T, data []byte, chunk, max uint8, cr bool) {
-		term := byte('\n')
-		if cr {
-			term = '\r'
-		}
-		lr := newLineReader(term, int(max))
-		src := &chunked{data: data, n: int(chunk%64) + 1}
-		want := refLines(data, term, int(max))
-		var got [][]byte
-		for {
-			line, err := lr.line(src)
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					t.Fatalf("error %v", err)
-				}
-				break
-			}
-			if bytes.IndexByte(line, term) >= 0 {
-				t.Fatalf("line %q holds the line end", line)
-			}
-			got = append(got, bytes.Clone(line))
-			if v, ok, err := m.match(line); ok && err == nil && !finite(v) {
-				t.Fatalf("line %q gave %v", line, v)
-			}
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%d lines %q, want %d %q", len(got), got, len(want), want)
-		}
-		for i := range got {
-			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("line %d = %q, want %q", i, got[i], want[i])
-			}
-		}
-	})
-}
 
 // FuzzSerialConfig decodes arbitrary device and property configData: it
 // must never panic, every error must name a field, and what is accepted must

@@ -1,7 +1,6 @@
 package serial
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"regexp"
@@ -9,71 +8,6 @@ import (
 	"strings"
 	"unsafe"
 )
-
-// MaxLine is the longest line kept, in bytes, without its line end. Longer
-// lines are dropped whole: they are noise or a misconfigured line end.
-const MaxLine = 512
-
-// lineReader cuts what a port sends into lines. Lines end with term (the last
-// byte of the device's eol); CR and LF around a line are trimmed, so "\n"
-// reads CR LF devices too. It allocates nothing after it is built.
-type lineReader struct {
-	buf      []byte // len(buf) is the line capacity
-	start, n int    // unread bytes are buf[start:n]
-	skip     bool   // dropping the rest of an over-long line
-	term     byte
-	dropped  int // over-long lines dropped
-}
-
-func newLineReader(term byte, max int) *lineReader {
-	return &lineReader{buf: make([]byte, max+1), term: term}
-}
-
-// reset forgets everything read.
-func (r *lineReader) reset() { r.start, r.n, r.skip = 0, 0, false }
-
-// line returns the next line, reading from src as needed. The line is valid
-// until the next call. Errors are src's; bytes already read stay for the
-// next call.
-func (r *lineReader) line(src interface{ Read([]byte) (int, error) }) ([]byte, error) {
-	for {
-		if i := bytes.IndexByte(r.buf[r.start:r.n], r.term); i >= 0 {
-			line := r.buf[r.start : r.start+i]
-			r.start += i + 1
-			if r.skip {
-				r.skip = false
-				continue
-			}
-			return trimLineEnds(line), nil
-		}
-		if r.start > 0 {
-			r.n = copy(r.buf, r.buf[r.start:r.n])
-			r.start = 0
-		}
-		if r.n == len(r.buf) { // a line longer than MaxLine: drop it to its end
-			r.n = 0
-			if !r.skip {
-				r.dropped++
-			}
-			r.skip = true
-		}
-		k, err := src.Read(r.buf[r.n:])
-		r.n += k
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-func trimLineEnds(b []byte) []byte {
-	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
 
 // valueKind is how a captured number is written.
 type valueKind uint8

@@ -18,6 +18,7 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/hal"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run over real pseudo-terminals: the sim board's line sensor on
@@ -293,83 +294,12 @@ func TestLineEnds(t *testing.T) {
 }
 
 func TestOverlongLinesAreDroppedWhole(t *testing.T) {
-	long := strings.Repeat("V=9", serial.MaxLine) + "\n" // 1.5 KiB
+	long := strings.Repeat("V=9", hal.MaxLine) + "\n" // 1.5 KiB
 	dev := newScripted(t, func(string) []string { return []string{long, "V=7\n"} })
 	d := open(t, config(devicePath, "port", dev.path),
 		property("v", false, "command", "GET", "pattern", `V=(\d)$`))
 	if v := read(t, d.Points()[0]); v != 7 {
 		t.Errorf("read %v, want 7: the tail of the long line must not count as a line", v)
-	}
-}
-
-func TestUnsolicitedLinesKeepTheNewestValue(t *testing.T) {
-	dev := newScripted(t, silent)
-	d := open(t, config(devicePath, "port", dev.path, "eol", "CRLF"),
-		property("t", false, "pattern", `T=(-?[\d.]+)`),
-		property("h", false, "pattern", `H=([\d.]+)`),
-	)
-	tp, hp := d.Points()[0], d.Points()[1]
-	if _, err := tp.Read(); err == nil || !strings.Contains(err.Error(), "no line matching") {
-		t.Errorf("Read before any line = %v, want no line yet", err)
-	}
-	dev.say("T=1.5 H=40.0\r\n")
-	eventually(t, tp, 1.5)
-	eventually(t, hp, 40)
-	dev.say("noise\r\n", "T=-2.5\r\n") // a line with T only leaves H alone
-	eventually(t, tp, -2.5)
-	if v := read(t, hp); v != 40 {
-		t.Errorf("humidity %v, want the 40 it last saw", v)
-	}
-}
-
-func TestUnsolicitedValueGoesStale(t *testing.T) {
-	dev := newScripted(t, silent)
-	d := open(t, config(devicePath, "port", dev.path),
-		property("t", false, "pattern", `T=([\d.]+)`, "maxAgeMs", 500))
-	dev.say("T=3\n")
-	eventually(t, d.Points()[0], 3)
-	time.Sleep(600 * time.Millisecond)
-	if _, err := d.Points()[0].Read(); err == nil || !strings.Contains(err.Error(), "more than maxAgeMs 500") {
-		t.Errorf("Read of a value older than maxAgeMs = %v, want stale", err)
-	}
-	dev.say("T=4\n")
-	eventually(t, d.Points()[0], 4)
-}
-
-func TestUnsolicitedReadingsOfTheSimSensor(t *testing.T) {
-	d := open(t, config(devicePath, "port", "ttyACM0", "eol", `\r\n`),
-		property("temperature", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 3000))
-	if v := eventually(t, d.Points()[0], math.NaN()); v < 20 || v > 25 {
-		t.Errorf("temperature %v, want within [20, 25]", v)
-	}
-}
-
-func TestPolledAndUnsolicitedPropertiesShareAPort(t *testing.T) {
-	dev := newScripted(t, func(line string) []string {
-		if line == "SP?" {
-			return []string{"T=9.9\n", "SP=21.5\n"} // an unsolicited line first
-		}
-		return nil
-	})
-	d := open(t, config(devicePath, "port", dev.path),
-		property("t", false, "pattern", `T=([\d.]+)`),
-		property("sp", false, "command", "SP?", "pattern", `SP=([\d.]+)`),
-	)
-	if v := read(t, d.Points()[1]); v != 21.5 {
-		t.Errorf("polled setpoint %v through the port's reader", v)
-	}
-	eventually(t, d.Points()[0], 9.9)
-
-	// A device opened later on the same port, polled only, reads through the
-	// reader too; when the unsolicited device goes, it reads directly.
-	d2 := open(t, config(devicePath, "port", dev.path),
-		property("sp", false, "command", "SP?", "pattern", `SP=([\d.]+)`))
-	if v := read(t, d2.Points()[0]); v != 21.5 {
-		t.Errorf("second device: %v", v)
-	}
-	d.Close()
-	if v := read(t, d2.Points()[0]); v != 21.5 {
-		t.Errorf("after the reader stopped: %v", v)
 	}
 }
 
@@ -476,102 +406,13 @@ func TestDevicesOnOnePortAgreeOnItsMode(t *testing.T) {
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "9600 8N1") {
 		t.Errorf("second device at another baud rate = %v, want a FieldError naming the mode in use", err)
 	}
+	// The devices that listen on one port cut its lines at one line end.
+	open(t, config(devicePath, "port", "ttyACM0", "eol", "CRLF"), property("t", false))
 	_, err = serial.Driver{}.Open(bus.DeviceConfig{Name: "default/other",
 		Config:     config(devicePath, "port", "/dev/ttyACM0", "eol", "CR"),
-		Properties: []bus.PropertyConfig{property("t", false, "command", "READ?")}})
-	if err == nil || !strings.Contains(err.Error(), "line end") {
-		t.Errorf("second device with another eol = %v", err)
-	}
-}
-
-func TestUnknownKeysAreWarnings(t *testing.T) {
-	d := open(t, config(devicePath, "port", "ttyACM0", "baudrate", 9600),
-		property("t", false, "command", "READ?", "patern", "x"))
-	w := d.(interface{ Warnings() []string }).Warnings()
-	if len(w) != 2 || !strings.Contains(w[0], "spec.protocol.configData.baudrate") || !strings.Contains(w[1], "patern") {
-		t.Errorf("Warnings() = %q", w)
-	}
-}
-
-func TestConfigErrorsNameTheField(t *testing.T) {
-	port := []any{"port", "ttyACM0"}
-	tests := []struct {
-		name  string
-		dev   []any
-		prop  bus.PropertyConfig
-		field string
-		want  string
-	}{
-		{"no port", nil, property("t", false), "spec.protocol.configData.port", "is required"},
-		{"empty port", []any{"port", " "}, property("t", false), "configData.port", "is empty"},
-		{"port and serialPort disagree", []any{"port", "ttyACM0", "serialPort", "ttyUSB0"}, property("t", false), "configData.serialPort", "another port"},
-		{"baud rate 0", append(port, "baudRate", 0), property("t", false), "configData.baudRate", "out of range"},
-		{"fractional baud rate", append(port, "baudRate", 9600.5), property("t", false), "configData.baudRate", "not a whole number"},
-		{"9 data bits", append(port, "dataBits", 9), property("t", false), "configData.dataBits", "out of range"},
-		{"parity X", append(port, "parity", "X"), property("t", false), "configData.parity", "not one of"},
-		{"parity N unquoted (kubectl: false)", append(port, "parity", false), property("t", false), "configData.parity", `quote the value (parity: "N") or write none, even, odd, mark or space`},
-		{"parity Y unquoted (kubectl: true)", append(port, "parity", true), property("t", false), "configData.parity", "a boolean, not text (true)"},
-		{"command ON unquoted (kubectl: true)", port, property("t", false, "command", true), "configData.command", `quote the value (command: "...")`},
-		{"eol unquoted boolean", append(port, "eol", false), property("t", false), "configData.eol", "quote the value"},
-		{"stop bits 3", append(port, "stopBits", 3), property("t", false), "configData.stopBits", "not 1, 1.5 or 2"},
-		{"1.5 stop bits with 8 data bits", append(port, "stopBits", 1.5), property("t", false), "configData.stopBits", "only with 5 data bits"},
-		{"timeout 0", append(port, "timeoutMs", 0), property("t", false), "configData.timeoutMs", "out of range"},
-		{"eol semicolon", append(port, "eol", ";"), property("t", false), "configData.eol", "is not"},
-		{"pattern without a group", port, property("t", false, "pattern", `T=\d+`), "configData.pattern", "has 0 capture groups; want exactly 1"},
-		{"pattern with two groups", port, property("t", false, "pattern", `(T)=(\d+)`), "configData.pattern", "has 2 capture groups"},
-		{"pattern that does not compile", port, property("t", false, "pattern", `T=(\d+`), "configData.pattern", "not a regular expression"},
-		{"empty pattern", port, property("t", false, "pattern", ""), "configData.pattern", "is empty"},
-		{"unknown dataType", port, property("t", false, "dataType", "decimal"), "configData.dataType", "not one of"},
-		{"scale 0", port, property("t", false, "scale", 0), "configData.scale", "must not be 0"},
-		{"bool with scale", port, property("t", false, "dataType", "bool", "scale", 2), "configData.scale", "does not apply to bool"},
-		{"empty command", port, property("t", false, "command", ""), "configData.command", "is empty"},
-		{"bad escape", port, property("t", false, "command", `READ\q`), "configData.command", `unknown escape \q`},
-		{"short hex escape", port, property("t", false, "command", `READ\x4`), "configData.command", "two hex digits"},
-		{"maxAgeMs with a command", port, property("t", false, "command", "READ?", "maxAgeMs", 100), "configData.maxAgeMs", "only to properties without a command"},
-		{"ReadWrite without writeCommand", port, property("t", true, "command", "SP?"), "configData.writeCommand", "is required"},
-		{"writeCommand on a ReadOnly property", port, property("t", false, "writeCommand", "SP={value}"), "configData.writeCommand", "ReadOnly"},
-		{"{value} twice", port, property("t", true, "writeCommand", "{value}{value}"), "configData.writeCommand", "more than once"},
-		{"writeAck without writeCommand", port, property("t", false, "writeAck", "OK"), "configData.writeAck", "only with writeCommand"},
-		{"STRING property", port, bus.PropertyConfig{Name: "id", Type: "STRING", Config: config("spec.properties[id].visitors.configData")}, "spec.properties[id]", "STRING is not supported"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/bad",
-				Config: config(devicePath, tt.dev...), Properties: []bus.PropertyConfig{tt.prop}})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %v is not a *bus.FieldError", err)
-			}
-			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q (field %s), want field %s saying %q", err, fe.Field, tt.field, tt.want)
-			}
-		})
-	}
-}
-
-func TestConfigDefaults(t *testing.T) {
-	c, err := serial.ParseConfig(config(devicePath, "port", "ttyS1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Mode.String() != "9600 8N1" || c.Timeout != time.Second || c.EOL != "\n" {
-		t.Errorf("defaults: %s, timeout %v, eol %q", c.Mode, c.Timeout, c.EOL)
-	}
-	c, err = serial.ParseConfig(config(devicePath, "port", "ttyS1", "baudRate", "250000", "dataBits", 5,
-		"parity", "Mark", "stopBits", "1.5", "timeoutMs", "0x10", "eol", "\r"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Mode.String() != "250000 5M1.5" || c.Timeout != 16*time.Millisecond || c.EOL != "\r" {
-		t.Errorf("parsed: %s, timeout %v, eol %q", c.Mode, c.Timeout, c.EOL)
-	}
-	p, err := serial.ParseProperty(bus.PropertyConfig{Name: "on", Type: "BOOLEAN", Config: config("p")})
-	if err != nil || p.DataType != "bool" || p.Pattern.String() != serial.DefaultPattern || p.MaxAge != 10*time.Second {
-		t.Errorf("BOOLEAN defaults: %+v, %v", p, err)
+		Properties: []bus.PropertyConfig{property("t", false)}})
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "line end") {
+		t.Errorf("second listening device with another eol = %v, want a FieldError", err)
 	}
 }
 
@@ -613,78 +454,19 @@ func BenchmarkPolledRead(b *testing.B) {
 	}
 }
 
-// BenchmarkUnsolicitedRead is one sample of an unsolicited property: a
-// seqlock read of the newest value.
+// BenchmarkUnsolicitedRead is one sample of an unsolicited property: the
+// newest value, read from its ring.
 func BenchmarkUnsolicitedRead(b *testing.B) {
 	dev := newScripted(b, silent)
 	d := open(b, config(devicePath, "port", dev.path),
 		property("t", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 3_600_000))
 	dev.say("T=23.4\n")
 	p := d.Points()[0]
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if _, err := p.Read(); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("no value")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(b, "the first value", func() bool { _, err := p.Read(); return err == nil })
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.Read(); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func TestAnUnpluggedSensorIsReadAgainWhenItIsBack(t *testing.T) {
-	const name = "/dev/ttyTEST-unplug"
-	first := newScripted(t, silent)
-	if err := hal.RegisterSerial(name, nil, first.path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hal.UnregisterSerial(name) })
-	d := open(t, config(devicePath, "port", name, "eol", `\r\n`),
-		property("t", false, "pattern", `T=(-?\d+\.\d)`, "maxAgeMs", 200),
-		property("id", false, "command", "ID?", "pattern", `SENSOR,(\d+)`))
-	temp, id := d.Points()[0], d.Points()[1]
-	first.say("T=20.5\r\n")
-	eventually(t, temp, 20.5)
-
-	// Unplugged: the port's descriptors are closed, reads fail.
-	first.master.Close()
-	time.Sleep(300 * time.Millisecond)
-	if _, err := temp.Read(); err == nil {
-		t.Error("the unsolicited value is still fresh after the sensor went away")
-	}
-	if _, err := id.Read(); !errors.Is(err, hal.ErrPortGone) {
-		t.Errorf("a command while the sensor is away = %v, want hal.ErrPortGone", err)
-	}
-
-	// Plugged in again, as a new tty by the same name.
-	hal.UnregisterSerial(name)
-	second := newScripted(t, func(line string) []string {
-		if line == "ID?" {
-			return []string{"SENSOR,2\r\n"}
-		}
-		return nil
-	})
-	if err := hal.RegisterSerial(name, nil, second.path); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		second.say("T=21.5\r\n")
-		if v, err := temp.Read(); err == nil && v == 21.5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the unsolicited property did not come back with the sensor")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if v := eventually(t, id, 2); v != 2 {
-		t.Errorf("ID? after the replug = %v", v)
 	}
 }

@@ -1,9 +1,8 @@
 package serialsim_test
 
 import (
-	"bufio"
 	"bytes"
-	"io"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,17 +34,9 @@ func start(t *testing.T) *serialsim.Board {
 // exchange sends req and reads a reply of want bytes.
 func exchange(t *testing.T, s *hal.Serial, req []byte, want int) []byte {
 	t.Helper()
-	if _, err := s.Write(req); err != nil {
-		t.Fatal(err)
-	}
 	got := make([]byte, want)
-	s.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for n := 0; n < want; {
-		k, err := s.Read(got[n:])
-		if err != nil {
-			t.Fatalf("after %d of %d bytes: %v", n, want, err)
-		}
-		n += k
+	if n, err := s.Exchange(hal.SerialTx{Send: req, Timeout: 2 * time.Second, Reply: hal.FixedLen(want)}, got); err != nil {
+		t.Fatalf("after %d of %d bytes: %v", n, want, err)
 	}
 	return got
 }
@@ -84,10 +75,8 @@ func TestModbusLineIgnoresACorruptedFrame(t *testing.T) {
 	before := b.Slaves[0].CRCErrors()
 	bad := frame(1, 3, 0, 0, 0, 1)
 	bad[3] ^= 0x40 // a bit flipped on the wire
-	s.Write(bad)
-	s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if n, err := s.Read(make([]byte, 16)); err == nil {
-		t.Fatalf("a corrupted frame got %d bytes of reply", n)
+	if n, err := s.Exchange(hal.SerialTx{Send: bad, Timeout: 100 * time.Millisecond, Reply: hal.FixedLen(1)}, make([]byte, 16)); n != 0 || !errors.Is(err, hal.ErrTimeout) {
+		t.Fatalf("a corrupted frame got %d bytes of reply (%v)", n, err)
 	}
 	if b.Slaves[0].CRCErrors() == before {
 		t.Error("the slave did not count the CRC error")
@@ -108,15 +97,16 @@ func TestLineSensorTalksOnTtyACM0(t *testing.T) {
 	if s.Port() != serialsim.LinePort || s.Path() != b.Line.Path {
 		t.Errorf("ttyACM0 opens %q at %q", s.Port(), s.Path())
 	}
-	s.Write([]byte("READ?\r\n"))
-	s.SetReadDeadline(time.Now().Add(3 * time.Second))
-	r := bufio.NewReader(s)
-	reading := regexp.MustCompile(`^T=\d+\.\d H=\d+\.\d\r\n$`)
-	for i := 0; i < 2; i++ { // the reply, and an unsolicited line within a second
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
+	reading := regexp.MustCompile(`^T=\d+\.\d H=\d+\.\d$`)
+	var lines []string
+	twoLines := &hal.Lines{EOL: '\n', Line: func(line []byte) bool {
+		lines = append(lines, string(line))
+		return len(lines) == 2 // the reply, and an unsolicited line within a second
+	}}
+	if _, err := s.Exchange(hal.SerialTx{Send: []byte("READ?\r\n"), Timeout: 3 * time.Second, Reply: twoLines}, make([]byte, hal.MaxLine+1)); err != nil {
+		t.Fatalf("%v after %q", err, lines)
+	}
+	for _, line := range lines {
 		if !reading.MatchString(line) {
 			t.Errorf("line %q is not a reading", line)
 		}
@@ -191,10 +181,8 @@ func TestTheModbusLineAnswersAtItsModeOnly(t *testing.T) {
 			}
 			defer s.Close()
 			dropped := b.RTU.WrongMode()
-			s.Write(frame(1, 3, 0, 1, 0, 1))
-			s.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 			got := make([]byte, 7)
-			n, err := io.ReadFull(s, got)
+			n, err := s.Exchange(hal.SerialTx{Send: frame(1, 3, 0, 1, 0, 1), Timeout: 200 * time.Millisecond, Reply: hal.FixedLen(7)}, got)
 			switch {
 			case tt.answers && (err != nil || !bytes.Equal(got, frame(1, 3, 2, 0, 50))):
 				t.Errorf("reply % x, %v; want the fan speed", got[:n], err)
@@ -226,18 +214,10 @@ func TestTheLineSensorGarblesAtAnotherMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			s.Write([]byte("READ?\r\n"))
 			// The reply, or the unsolicited line within a second.
-			s.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
-			var got []byte
 			buf := make([]byte, 64)
-			for len(got) < 15 {
-				n, err := s.Read(buf)
-				got = append(got, buf[:n]...)
-				if err != nil {
-					break
-				}
-			}
+			n, _ := s.Exchange(hal.SerialTx{Send: []byte("READ?\r\n"), Timeout: 1500 * time.Millisecond, Reply: hal.FixedLen(15)}, buf)
+			got := buf[:min(n, len(buf))]
 			if len(got) == 0 {
 				t.Fatal("the sensor sent nothing")
 			}
