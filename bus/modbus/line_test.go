@@ -14,6 +14,7 @@ import (
 	"github.com/tinymapper/tinymapper/bus/modbus"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/hal"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run the master against slaves on ptys of their own: framing,
@@ -35,7 +36,7 @@ func newFakeSlave(t *testing.T, reply func(req []byte) [][]byte) *fakeSlave {
 	t.Helper()
 	p, err := serialsim.NewPty()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("open a pty: %v", err)
 	}
 	s := &fakeSlave{path: p.Path, reply: reply}
 	done := make(chan struct{})
@@ -153,7 +154,7 @@ func ownSlave(t *testing.T, id byte) (*rtuslave.Slave, string) {
 	t.Helper()
 	p, err := serialsim.NewPty()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("open a pty: %v", err)
 	}
 	s := rtuslave.New(id, nil)
 	line := &rtuslave.Line{Master: p.Master, TTY: p.TTY, Slaves: []*rtuslave.Slave{s}}
@@ -307,7 +308,7 @@ func TestCRCOfTheSpecificationsExample(t *testing.T) {
 func fixedSlave(b *testing.B, reply []byte) string {
 	p, err := serialsim.NewPty()
 	if err != nil {
-		b.Skip(err)
+		b.Fatalf("open a pty: %v", err)
 	}
 	go func() {
 		buf := make([]byte, 256)
@@ -365,7 +366,7 @@ func TestAReplugedAdapterIsUsedAgainWithoutARestart(t *testing.T) {
 	line := func() (*serialsim.Pty, *rtuslave.Slave) {
 		p, err := serialsim.NewPty()
 		if err != nil {
-			t.Skip(err)
+			t.Fatalf("open a pty: %v", err)
 		}
 		s := rtuslave.New(5, nil)
 		done := make(chan error, 1)
@@ -399,19 +400,13 @@ func TestAReplugedAdapterIsUsedAgainWithoutARestart(t *testing.T) {
 	if err := hal.RegisterSerial(name, nil, second.Path); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		v, err := fan.Read()
-		if err == nil {
-			if v != 50 {
-				t.Errorf("fan speed %v from the new line's slave, want its power-on 50", v)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the port did not come back: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var v float64
+	await.Until(t, "the port to come back", func() bool {
+		v, err = fan.Read()
+		return err == nil
+	})
+	if v != 50 {
+		t.Errorf("fan speed %v from the new line's slave, want its power-on 50", v)
 	}
 }
 

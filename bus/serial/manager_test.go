@@ -58,11 +58,21 @@ func TestSensorThroughTheDeviceManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	latestValue(t, m, "th-1", "setpoint", is(19))
-	twins, _, _ := m.Twins("default", "th-1")
+	twins, _, ok := m.Twins("default", "th-1")
+	if !ok {
+		t.Fatal("no twins for th-1")
+	}
+	found := false
 	for _, tw := range twins {
-		if tw.Property == "setpoint" && tw.ObservedDesired != "19" {
-			t.Errorf("setpoint twin observedDesired %q, want 19", tw.ObservedDesired)
+		if tw.Property == "setpoint" {
+			found = true
+			if tw.ObservedDesired != "19" {
+				t.Errorf("setpoint twin observedDesired %q, want 19", tw.ObservedDesired)
+			}
 		}
+	}
+	if !found {
+		t.Errorf("twins %+v have no setpoint", twins)
 	}
 }
 
@@ -73,7 +83,10 @@ func TestSerialExampleCRDRunsOnTheSim(t *testing.T) {
 		for _, p := range d.Properties {
 			v := latestValue(t, m, d.Name, p.Name, anyValue)
 			if p.Desired != "" {
-				want, _ := strconv.ParseFloat(p.Desired, 64)
+				want, err := strconv.ParseFloat(p.Desired, 64)
+				if err != nil {
+					t.Fatalf("%s/%s: desired %q: %v", d.Name, p.Name, p.Desired, err)
+				}
 				v = latestValue(t, m, d.Name, p.Name, func(v float64) bool { return v == want })
 			}
 			t.Logf("%s/%s = %v", d.Name, p.Name, v)

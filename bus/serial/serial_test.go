@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/board/sim/serialsim"
@@ -58,17 +57,13 @@ var read = bustest.Read
 // eventually reads p until it returns want (or, with want NaN, any value).
 func eventually(t *testing.T, p bus.Point, want float64) float64 {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		v, err := p.Read()
-		if err == nil && (math.IsNaN(want) || v == want) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Read = %v, %v; want %v", v, err, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var v float64
+	var err error
+	await.Until(t, fmt.Sprintf("a read of %v", want), func() bool {
+		v, err = p.Read()
+		return err == nil && (math.IsNaN(want) || v == want)
+	})
+	return v
 }
 
 // scripted is a device on a pty of its own: for every line it receives,
@@ -85,7 +80,7 @@ func newScripted(t testing.TB, reply func(line string) []string) *scripted {
 	t.Helper()
 	p, err := serialsim.NewPty()
 	if err != nil {
-		t.Skipf("no ptys: %v", err)
+		t.Fatalf("open a pty: %v", err)
 	}
 	s := &scripted{path: p.Path, master: p.Master, reply: reply}
 	done := make(chan struct{})
@@ -361,10 +356,7 @@ func TestWriteCommandsAsSent(t *testing.T) {
 			if err := d.Points()[0].(bus.Writer).Write(tt.v); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(2 * time.Second)
-			for len(dev.received()) <= i && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			await.Until(t, "the device to receive the write", func() bool { return len(dev.received()) > i })
 			if got := dev.received(); len(got) <= i || got[i] != tt.sends {
 				t.Errorf("device received %q, want %q last", got, tt.sends)
 			}
@@ -421,7 +413,7 @@ func TestDevicesOnOnePortAgreeOnItsMode(t *testing.T) {
 func serveFixed(b *testing.B, reply []byte) string {
 	p, err := serialsim.NewPty()
 	if err != nil {
-		b.Skip(err)
+		b.Fatalf("open a pty: %v", err)
 	}
 	go func() {
 		buf := make([]byte, 256)

@@ -38,7 +38,10 @@ func TestSensorRepliesToCommands(t *testing.T) {
 		s := linesensor.New(func() time.Time { return at })
 		var got string
 		for _, c := range tt.cmds {
-			got, _ = s.Reply(c)
+			var ok bool
+			if got, ok = s.Reply(c); !ok {
+				t.Errorf("%q: no reply to %q", tt.cmds, c)
+			}
 		}
 		if got != tt.want {
 			t.Errorf("%q: reply %q, want %q", tt.cmds, got, tt.want)
@@ -76,7 +79,7 @@ func open(t *testing.T, s *linesensor.Sensor, period time.Duration) (*os.File, *
 	t.Helper()
 	p, err := serialsim.NewPty()
 	if err != nil {
-		t.Skipf("no ptys: %v", err)
+		t.Fatalf("open a pty: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(p.Master, period) }()
