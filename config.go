@@ -36,6 +36,9 @@ type Config struct {
 	} `yaml:"report"`
 	// HTTP bounds and secures the data plane's REST server.
 	HTTP HTTPConfig `yaml:"http"`
+	// MDNS is the DNS-SD advertisement of the data plane (README, Finding
+	// gateways and hardware).
+	MDNS MDNSConfig `yaml:"mdns"`
 	// Devices is a KubeEdge Device/DeviceModel YAML file; set, it selects
 	// standalone mode (--devices).
 	Devices  string `yaml:"devices"`

@@ -193,6 +193,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	var httpSrv *data.Server
+	stopMDNS := func(context.Context) {}
 	if cfg.Common.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", cfg.Common.HTTPAddress)
 		if err != nil {
@@ -207,6 +208,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			MaxConns: cfg.HTTP.MaxConnections, ProbeConns: cfg.HTTP.ProbeConnections,
 		})
 		log.Info("data plane listening", "address", "http://"+ln.Addr().String())
+		stopMDNS = startMDNS(cfg, ln.Addr(), b.Name, mgr, log)
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("data plane: %w", err)
@@ -232,6 +234,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		n := reporter.Flush(final)
 		log.Info("last report sent", "devices", n)
 	}
+	stopMDNS(final) // goodbye packets before the data plane closes
 	if httpSrv != nil {
 		httpSrv.Shutdown(final)
 	}
