@@ -46,7 +46,9 @@ type Set struct {
 }
 
 // Load reads path: a YAML file, or a directory whose *.yaml and *.yml files
-// are read in name order into one Set.
+// are read in name order into one Set. A Device is merged with its
+// DeviceModel's protocolConfigData and property visitors (see mergeModel) wherever
+// in the directory the model is.
 func Load(path string) (Set, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -59,21 +61,24 @@ func Load(path string) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	var all Set
+	var all parsed
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
 			continue
 		}
-		s, err := LoadFile(filepath.Join(path, name))
+		file := filepath.Join(path, name)
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return all, err
+			return Set{}, err
 		}
-		all.Models = append(all.Models, s.Models...)
-		all.Devices = append(all.Devices, s.Devices...)
-		all.Warnings = append(all.Warnings, s.Warnings...)
+		p, err := parse(b, file+": ")
+		if err != nil {
+			return Set{}, fmt.Errorf("%s: %w", file, err)
+		}
+		all.add(p)
 	}
-	return all, nil
+	return all.resolve()
 }
 
 // LoadFile reads the YAML file path.
@@ -124,8 +129,11 @@ type modelDoc struct {
 	Kind       string `yaml:"kind"`
 	Metadata   meta   `yaml:"metadata"`
 	Spec       struct {
-		Protocol   string `yaml:"protocol"`
-		Properties []struct {
+		Protocol string `yaml:"protocol"`
+		// ProtocolConfigData (KubeEdge v1.22) is the devices' default
+		// spec.protocol.configData; see mergeModel.
+		ProtocolConfigData configData `yaml:"protocolConfigData"`
+		Properties         []struct {
 			Name        string `yaml:"name"`
 			Description string `yaml:"description"`
 			Type        string `yaml:"type"`
@@ -133,12 +141,21 @@ type modelDoc struct {
 			Minimum     string `yaml:"minimum"`
 			Maximum     string `yaml:"maximum"`
 			Unit        string `yaml:"unit"`
+			// Visitors (KubeEdge v1.22) are the devices' default visitors
+			// of this property; see mergeModel.
+			Visitors *visitors `yaml:"visitors"`
 		} `yaml:"properties"`
 	} `yaml:"spec"`
 	Status yaml.Node `yaml:"status"` // written by the API server; ignored
 }
 
 type configData map[string]any
+
+// visitors is a property's visitors, in a Device or (v1.22) a DeviceModel.
+type visitors struct {
+	ProtocolName string     `yaml:"protocolName"`
+	ConfigData   configData `yaml:"configData"`
+}
 
 // UnmarshalYAML reads a configData map with its plain scalars resolved as
 // kubectl resolves them (see yaml11).
@@ -205,10 +222,7 @@ type deviceDoc struct {
 				Value    string            `yaml:"value"`
 				Metadata map[string]string `yaml:"metadata"`
 			} `yaml:"desired"`
-			Visitors struct {
-				ProtocolName string     `yaml:"protocolName"`
-				ConfigData   configData `yaml:"configData"`
-			} `yaml:"visitors"`
+			Visitors      visitors `yaml:"visitors"`
 			ReportCycle   int64    `yaml:"reportCycle"`
 			CollectCycle  int64    `yaml:"collectCycle"`
 			ReportToCloud bool     `yaml:"reportToCloud"`
@@ -219,13 +233,30 @@ type deviceDoc struct {
 			Description   string   `yaml:"description"`
 			PropertyNames []string `yaml:"propertyNames"`
 		} `yaml:"methods"`
+		// StateReport (KubeEdge v1.23) says whether and how often the
+		// device's state is reported.
+		StateReport *struct {
+			ReportToCloud bool  `yaml:"reportToCloud"`
+			ReportCycle   int64 `yaml:"reportCycle"`
+		} `yaml:"stateReport"`
 	} `yaml:"spec"`
 	Status yaml.Node `yaml:"status"` // written by EdgeCore; ignored
 }
 
-// Parse reads every document in b.
+// Parse reads every document in b, and merges each Device with its
+// DeviceModel in b (see mergeModel).
 func Parse(b []byte) (Set, error) {
-	var set Set
+	p, err := parse(b, "")
+	if err != nil {
+		return p.set, err
+	}
+	return p.resolve()
+}
+
+// parse reads every document in b; where prefixes the place of a Device
+// in the errors resolve returns.
+func parse(b []byte, where string) (parsed, error) {
+	var p parsed
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	// strict reads the same documents in step with dec, straight into the
 	// typed structs, so that KnownFields flags typos such as "colectCycle"
@@ -239,7 +270,7 @@ func Parse(b []byte) (Set, error) {
 			break
 		}
 		if err != nil {
-			return set, fmt.Errorf("document %d: %w", i, err)
+			return p, fmt.Errorf("document %d: %w", i, err)
 		}
 		if len(node.Content) == 0 || node.Content[0].Kind == 0 || node.Content[0].ShortTag() == "!!null" {
 			strict.Decode(new(yaml.Node))
@@ -247,26 +278,26 @@ func Parse(b []byte) (Set, error) {
 		}
 		var h header
 		if err := node.Decode(&h); err != nil {
-			return set, fmt.Errorf("document %d: %w", i, err)
+			return p, fmt.Errorf("document %d: %w", i, err)
 		}
-		where := fmt.Sprintf("document %d (%s %s)", i, cut.String(h.Kind), cut.String(h.Metadata.Name))
+		doc := fmt.Sprintf("document %d (%s %s)", i, cut.String(h.Kind), cut.String(h.Metadata.Name))
 		if h.Kind != "Device" && h.Kind != "DeviceModel" {
-			set.Warnings = append(set.Warnings, where+": skipped: only Device and DeviceModel are read")
+			p.set.Warnings = append(p.set.Warnings, doc+": skipped: only Device and DeviceModel are read")
 			strict.Decode(new(yaml.Node))
 			continue
 		}
 		if h.APIVersion != APIVersion {
-			return set, fmt.Errorf("%s: apiVersion %q is not supported; use %s", where, cut.String(h.APIVersion), APIVersion)
+			return p, fmt.Errorf("%s: apiVersion %q is not supported; use %s", doc, cut.String(h.APIVersion), APIVersion)
 		}
-		if err := strictDecode(strict, h.Kind, &set); err != nil {
-			return set, fmt.Errorf("%s: %w", where, err)
+		if err := p.decode(strict, h.Kind, where+doc); err != nil {
+			return p, fmt.Errorf("%s: %w", doc, err)
 		}
 	}
-	return set, nil
+	return p, nil
 }
 
-// strictDecode decodes dec's next document, which is of the given kind.
-func strictDecode(dec *yaml.Decoder, kind string, set *Set) error {
+// decode decodes dec's next document, which is of the given kind.
+func (p *parsed) decode(dec *yaml.Decoder, kind, where string) error {
 	if kind == "DeviceModel" {
 		var d modelDoc
 		if err := dec.Decode(&d); err != nil {
@@ -276,19 +307,18 @@ func strictDecode(dec *yaml.Decoder, kind string, set *Set) error {
 		if err != nil {
 			return err
 		}
-		set.Models = append(set.Models, m)
+		p.set.Models = append(p.set.Models, m)
+		p.models = append(p.models, d)
 		return nil
 	}
 	var d deviceDoc
 	if err := dec.Decode(&d); err != nil {
 		return err
 	}
-	dev, warns, err := toDevice(d)
-	if err != nil {
-		return err
+	if d.Metadata.Name == "" {
+		return errors.New("metadata.name is required")
 	}
-	set.Devices = append(set.Devices, dev)
-	set.Warnings = append(set.Warnings, warns...)
+	p.devices = append(p.devices, pendingDevice{where: where, doc: d})
 	return nil
 }
 

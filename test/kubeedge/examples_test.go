@@ -134,7 +134,11 @@ func TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes(t *testing.T) {
 			t.Errorf("%s: protocol %q, its model's is %q", name, d.Spec.Protocol.ProtocolName, m.Spec.Protocol)
 		}
 		protocols[d.Spec.Protocol.ProtocolName] = true
-		ours := toOurs[pb.Device](t, name, func() (proto.Message, error) { return edgeCoreDevice(d) })
+		sent := d
+		if m != nil {
+			sent = edgeCoreMerge(d, m)
+		}
+		ours := toOurs[pb.Device](t, name, func() (proto.Message, error) { return edgeCoreDevice(sent) })
 		if ours == nil {
 			continue
 		}
@@ -390,6 +394,7 @@ func TestEveryExampleDeviceNamesItsNode(t *testing.T) {
 func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
 	served := []string{"i2c", "spi", "gpio", "serial", "modbus-rtu"} // the default --protocols
 	models := map[string]string{}                                    // namespace/name -> spec.protocol
+	modelDocs := map[string]*devices.DeviceModel{}
 	var devs []devices.Device
 	var names []string
 	for _, d := range documents(t, "deploy/examples/*.yaml") {
@@ -403,6 +408,7 @@ func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
 				t.Errorf("%s: DeviceModel %s: spec.protocol %q is not one tinymapper registers (%v)", d.name, m.Name, m.Spec.Protocol, served)
 			}
 			models[nsName(m.Namespace, m.Name)] = m.Spec.Protocol
+			modelDocs[nsName(m.Namespace, m.Name)] = &m
 		case "Device":
 			var dev devices.Device
 			if err := yaml.Unmarshal(d.body, &dev); err != nil {
@@ -417,10 +423,12 @@ func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
 			t.Errorf("%s: Device %s has no deviceModelRef", names[i], dev.Name)
 			continue
 		}
-		want, ok := models[nsName(dev.Namespace, dev.Spec.DeviceModelRef.Name)]
+		key := nsName(dev.Namespace, dev.Spec.DeviceModelRef.Name)
+		want, ok := models[key]
 		if !ok {
 			continue // reported by TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes
 		}
+		dev = *edgeCoreMerge(&dev, modelDocs[key]) // visitors may come from the model
 		if got := dev.Spec.Protocol.ProtocolName; got != want {
 			t.Errorf("%s: Device %s: protocolName %q, its DeviceModel's spec.protocol %q", names[i], dev.Name, got, want)
 		}
