@@ -99,7 +99,7 @@ func (m SerialMode) Check() error {
 	case m.StopBits != Stop1 && m.StopBits != Stop1Half && m.StopBits != Stop2:
 		return fmt.Errorf("stop bits %s: want 1, 1.5 or 2", m.StopBits)
 	case m.StopBits == Stop1Half && m.DataBits != 5:
-		return fmt.Errorf("1.5 stop bits exist only with 5 data bits (a UART sends 1.5 when asked for 2 with 5-bit characters); use 1 or 2 with %d data bits", m.DataBits)
+		return fmt.Errorf("1.5 stop bits need 5 data bits, not %d", m.DataBits)
 	}
 	return nil
 }

@@ -292,7 +292,7 @@ func TestSerialRefusesModesNoUARTHas(t *testing.T) {
 		{"4 data bits", hal.SerialMode{Baud: 9600, DataBits: 4}, "4 data bits"},
 		{"9 data bits", hal.SerialMode{Baud: 9600, DataBits: 9}, "9 data bits"},
 		{"parity X", hal.SerialMode{Baud: 9600, Parity: 'X'}, "parity 'X'"},
-		{"1.5 stop bits with 8 data bits", hal.SerialMode{Baud: 9600, StopBits: hal.Stop1Half}, "only with 5 data bits"},
+		{"1.5 stop bits with 8 data bits", hal.SerialMode{Baud: 9600, StopBits: hal.Stop1Half}, "need 5 data bits, not 8"},
 		{"3 stop bits", hal.SerialMode{Baud: 9600, StopBits: 6}, "stop bits"},
 	}
 	_, path := newPty(t)

@@ -51,7 +51,7 @@ func parseProperty(p bus.PropertyConfig) (spec, []string, error) {
 	var s spec
 	var warnings []string
 	if strings.EqualFold(p.Type, "STRING") {
-		return s, nil, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: samples are numbers; make the property INT, FLOAT, DOUBLE or BOOLEAN")}
+		return s, nil, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: make it INT, FLOAT, DOUBLE or BOOLEAN")}
 	}
 	if err := c.Require("register"); err != nil {
 		return s, nil, err
@@ -165,7 +165,7 @@ func parseProperty(p bus.PropertyConfig) (spec, []string, error) {
 		warnings = append(warnings, c.Errorf("isSwap", "isSwap and isRegisterSwap do not apply to %s, ignored", s.table).Error())
 	}
 	if p.Writable && !tables[s.table].write {
-		return s, nil, c.Errorf("register", "%s cannot be written in Modbus, but the model makes %s ReadWrite; make it ReadOnly", s.table, p.Name)
+		return s, nil, c.Errorf("register", "%s is read-only in Modbus; make %s ReadOnly", s.table, p.Name)
 	}
 	if p.Writable && !bits && s.count > maxWriteRegisters {
 		return s, nil, c.Errorf("limit", "%d registers are more than one write can carry", s.count)

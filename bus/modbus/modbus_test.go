@@ -340,8 +340,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"nine coils in a uint8", ok, []any{"register", "CoilRegister", "limit", 9, "dataType", "uint8"}, false, "configData.limit", "do not fit a uint8"},
 		{"scale 0", ok, reg("scale", 0), false, "configData.scale", "must not be 0"},
 		{"isSwap not a bool", ok, reg("isSwap", "yes"), false, "configData.isSwap", "not true or false"},
-		{"writing an input register", ok, []any{"register", "InputRegister"}, true, "configData.register", "cannot be written"},
-		{"writing discrete inputs", ok, []any{"register", "DiscreteInputRegister"}, true, "configData.register", "cannot be written"},
+		{"writing an input register", ok, []any{"register", "InputRegister"}, true, "configData.register", "is read-only in Modbus"},
+		{"writing discrete inputs", ok, []any{"register", "DiscreteInputRegister"}, true, "configData.register", "is read-only in Modbus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

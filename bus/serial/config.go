@@ -79,7 +79,7 @@ func ParseProperty(p bus.PropertyConfig) (Property, error) {
 	c := propertyConfig(p)
 	var pr Property
 	if strings.EqualFold(p.Type, "STRING") {
-		return pr, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: samples are numbers; capture a number and make the property INT, FLOAT, DOUBLE or BOOLEAN")}
+		return pr, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: make it INT, FLOAT, DOUBLE or BOOLEAN")}
 	}
 	cmd, err := c.String("command", "")
 	if err != nil {
@@ -143,7 +143,7 @@ func ParseProperty(p bus.PropertyConfig) (Property, error) {
 	}
 	switch {
 	case p.Writable && pr.WriteCommand == "":
-		return pr, c.Errorf("writeCommand", "is required: the model makes %s ReadWrite (write {value} where the value goes, such as \"SP={value}\")", p.Name)
+		return pr, c.Errorf("writeCommand", "is required: %s is ReadWrite (such as \"SP={value}\")", p.Name)
 	case !p.Writable && pr.WriteCommand != "":
 		return pr, c.Errorf("writeCommand", "is set but the model makes %s ReadOnly; set its accessMode to ReadWrite", p.Name)
 	case pr.WriteAck != nil && pr.WriteCommand == "":
@@ -169,7 +169,7 @@ func pattern(c bus.Config, key, def string, groups int) (*regexp.Regexp, error) 
 		return nil, c.Errorf(key, "%q is not a regular expression: %v", s, err)
 	}
 	if groups >= 0 && re.NumSubexp() != groups {
-		return nil, c.Errorf(key, "%q has %d capture groups; want exactly %d, around the value (write other groups as (?:...))", s, re.NumSubexp(), groups)
+		return nil, c.Errorf(key, "%q has %d capture groups, want %d (write others as (?:...))", s, re.NumSubexp(), groups)
 	}
 	return re, nil
 }

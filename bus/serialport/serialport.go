@@ -113,7 +113,7 @@ func Parse(c bus.Config, def Config) (Config, error) {
 		return pc, err
 	}
 	if pc.Mode.StopBits == hal.Stop1Half && pc.Mode.DataBits != 5 {
-		return pc, c.Errorf("stopBits", "1.5 stop bits exist only with 5 data bits; use 1 or 2 with %d data bits", pc.Mode.DataBits)
+		return pc, c.Errorf("stopBits", "1.5 needs 5 data bits, not %d", pc.Mode.DataBits)
 	}
 	ms, err := c.Int("timeoutMs", def.Timeout.Milliseconds(), 1, 600_000)
 	if err != nil {
