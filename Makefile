@@ -60,9 +60,10 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # Debian packages the tests use (test/arm/deps_test.go checks the list): gcc and
 # libc6-dev for cgo, which -race needs; protoc and libprotobuf-dev, whose
 # /usr/include/google/protobuf/*.proto check-generate reads (protobuf-compiler
-# only recommends it); git for VERSION, COMMIT and lint. make and Go (go.mod's
+# only recommends it); git for VERSION, COMMIT and lint; iproute2 (ip netns,
+# veth) and python3-zeroconf, an independent DNS-SD client, for the mDNS tests. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf
 
 export PATH := $(TOOLS):$(PATH)
 

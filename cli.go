@@ -24,6 +24,8 @@ var commands = map[string]func(args []string, out io.Writer) error{
 	"board": boardCommand,
 	"scan":  scanCommand,
 	"ports": portsCommand,
+	// cli_discover.go
+	"discover": discoverCommand,
 }
 
 // openBoardFor parses --board for a subcommand and opens the board.

@@ -36,6 +36,8 @@ var needs = []need{
 	{"install", "make install, image-context", "coreutils", true},
 	{"sed", "make install", "sed", true},
 	{"grep", "lint, unit", "grep", true},
+	{"ip", "the mDNS tests' network namespaces and veth pair (discover_netns_test.go)", "iproute2", true},
+	{"/usr/lib/python3/dist-packages/zeroconf/__init__.py", "the mDNS tests' independent DNS-SD client", "python3-zeroconf", true},
 }
 
 // TestMakefileInstallsWhatTheTestsUse checks, on Debian, that each package
