@@ -2,8 +2,13 @@ package data
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +89,9 @@ func NewServer(h http.Handler, limits Limits) *Server {
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
 			if lc, ok := c.(*limitedConn); ok && lc.probe {
 				return context.WithValue(ctx, probeConnKey{}, true)
 			}
@@ -93,9 +101,60 @@ func NewServer(h http.Handler, limits Limits) *Server {
 	return s
 }
 
-// Serve serves on ln, capped as the Limits say, until Shutdown or Close.
+// Serve serves on ln, capped as the Limits say, until Shutdown or Close;
+// over TLS when the Server's TLSConfig is set (see LoadTLS).
 func (s *Server) Serve(ln net.Listener) error {
-	return s.Server.Serve(LimitListener(ln, s.limits.MaxConns, s.limits.ProbeConns))
+	ln = LimitListener(ln, s.limits.MaxConns, s.limits.ProbeConns)
+	if s.TLSConfig != nil {
+		return s.Server.ServeTLS(ln, "", "")
+	}
+	return s.Server.Serve(ln)
+}
+
+// LoadTLS returns the TLS configuration of a certificate and key file (PEM),
+// as the Prometheus exporters' web config takes them: TLS 1.2 at least.
+// The files are read again when either changes, so a renewed certificate
+// is served without a restart.
+func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("TLS needs both cert_file and key_file")
+	}
+	k := &keyPair{cert: certFile, key: keyFile}
+	if _, err := k.get(nil); err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: k.get}, nil
+}
+
+// keyPair is a certificate and key read from files, again when they change.
+type keyPair struct {
+	cert, key string
+
+	mu     sync.Mutex
+	stamp  string
+	loaded *tls.Certificate
+}
+
+func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	stamp := ""
+	for _, f := range []string{k.cert, k.key} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		stamp += fi.ModTime().String() + strconv.FormatInt(fi.Size(), 10) + ";"
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.loaded != nil && stamp == k.stamp {
+		return k.loaded, nil
+	}
+	c, err := tls.LoadX509KeyPair(k.cert, k.key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	k.loaded, k.stamp = &c, stamp
+	return k.loaded, nil
 }
 
 type probeConnKey struct{}
