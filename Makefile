@@ -61,9 +61,10 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # libc6-dev for cgo, which -race needs; protoc and libprotobuf-dev, whose
 # /usr/include/google/protobuf/*.proto check-generate reads (protobuf-compiler
 # only recommends it); git for VERSION, COMMIT and lint; iproute2 (ip netns,
-# veth) and python3-zeroconf, an independent DNS-SD client, for the mDNS tests. make and Go (go.mod's
+# veth) and python3-zeroconf, an independent DNS-SD client, for the mDNS tests;
+# curl for the tests that try the REST API as another user. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf curl
 
 export PATH := $(TOOLS):$(PATH)
 
@@ -82,7 +83,9 @@ help:
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
 run: build
-	./$(BIN) --board sim --devices deploy/examples --http 127.0.0.1:7777
+	@echo "REST token: $(CURDIR)/bin/token (created at first start); writes need it:"
+	@echo "  curl -X PUT -H \"Authorization: Bearer \$$(cat bin/token)\" -d '{\"value\":\"42\"}' http://127.0.0.1:7777/api/v1/device/NS/NAME/PROPERTY"
+	./$(BIN) --board sim --devices deploy/examples --http 127.0.0.1:7777 --token-file bin/token
 
 build:
 	$(GOBUILD) -o $(BIN) .

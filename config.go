@@ -54,6 +54,20 @@ type HTTPConfig struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxConnections    int           `yaml:"max_connections"`
 	ProbeConnections  int           `yaml:"probe_connections"`
+	// Auth is "token" (writes need the token) or "off" (--auth).
+	Auth string `yaml:"auth"`
+	// TokenFile holds the token; created 0600 at first start (--token-file).
+	TokenFile string `yaml:"token_file"`
+	// OpenReads says when GETs need no token: "loopback" (when the server
+	// listens on a loopback address only), "always" or "never".
+	OpenReads string `yaml:"open_reads"`
+	// OpenProbes lets /healthz, /readyz and /metrics be read without the token.
+	OpenProbes bool `yaml:"open_probes"`
+	// TLSServerConfig serves HTTPS, as the Prometheus exporters' web config.
+	TLSServerConfig struct {
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls_server_config"`
 }
 
 // flagHelp is returned when -h was asked for: usage was printed, exit 0.
@@ -79,6 +93,10 @@ func defaults() Config {
 	c.HTTP.IdleTimeout = data.DefaultIdleTimeout
 	c.HTTP.MaxConnections = data.DefaultMaxConns
 	c.HTTP.ProbeConnections = data.DefaultProbeConns
+	c.HTTP.Auth = "token"
+	c.HTTP.TokenFile = "/var/lib/tinymapper/token"
+	c.HTTP.OpenReads = "loopback"
+	c.HTTP.OpenProbes = true
 	c.LogLevel = "info"
 	return c
 }
@@ -98,6 +116,8 @@ func loadConfig(args []string) (Config, error) {
 	burst := fs.Int("report-burst", c.Report.Burst, "DMI call burst (report.burst)")
 	parallel := fs.Int("report-parallel", c.Report.Parallel, "DMI calls in flight at most, when the pacing lets them go at once (report.parallel)")
 	devices := fs.String("devices", "", "standalone mode: run the Devices and DeviceModels in this YAML file (or every *.yaml in this directory) without EdgeCore (devices)")
+	auth := fs.String("auth", c.HTTP.Auth, "REST authentication: token (writes need the token) or off (http.auth)")
+	tokenFile := fs.String("token-file", c.HTTP.TokenFile, "file holding the REST token, created 0600 if missing (http.token_file)")
 	logLevel := fs.String("log-level", c.LogLevel, "debug, info, warn or error (log_level)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -137,6 +157,8 @@ func loadConfig(args []string) (Config, error) {
 	over("report-parallel", func() { c.Report.Parallel = *parallel })
 	over("devices", func() { c.Devices = *devices })
 	over("log-level", func() { c.LogLevel = *logLevel })
+	over("auth", func() { c.HTTP.Auth = *auth })
+	over("token-file", func() { c.HTTP.TokenFile = *tokenFile })
 	return c, c.check()
 }
 
@@ -156,6 +178,14 @@ func (c Config) check() error {
 		return errors.New("http.max_connections and http.probe_connections must not be negative")
 	case c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.ReadTimeout < 0 || c.HTTP.WriteTimeout < 0 || c.HTTP.IdleTimeout < 0:
 		return errors.New("http timeouts must not be negative")
+	case c.HTTP.Auth != "token" && c.HTTP.Auth != "off":
+		return fmt.Errorf("http.auth (--auth) must be token or off, not %q", c.HTTP.Auth)
+	case c.HTTP.Auth == "token" && c.HTTP.TokenFile == "" && c.Common.HTTPAddress != "":
+		return errors.New("http.token_file (--token-file) must be set unless http.auth is off")
+	case c.HTTP.OpenReads != "loopback" && c.HTTP.OpenReads != "always" && c.HTTP.OpenReads != "never":
+		return fmt.Errorf("http.open_reads must be loopback, always or never, not %q", c.HTTP.OpenReads)
+	case (c.HTTP.TLSServerConfig.CertFile == "") != (c.HTTP.TLSServerConfig.KeyFile == ""):
+		return errors.New("http.tls_server_config needs both cert_file and key_file")
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
 	}

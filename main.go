@@ -202,12 +202,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			wg.Wait()
 			return fmt.Errorf("data plane: %w", err)
 		}
-		httpSrv = data.NewServer(data.Handler(mgr, ready, log), data.Limits{
-			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-			WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-			MaxConns: cfg.HTTP.MaxConnections, ProbeConns: cfg.HTTP.ProbeConnections,
-		})
-		log.Info("data plane listening", "address", "http://"+ln.Addr().String())
+		httpSrv, err = restServer(cfg, data.Handler(mgr, ready, log), log)
+		if err != nil {
+			ln.Close()
+			stopReports()
+			stopWork()
+			wg.Wait()
+			return err
+		}
+		log.Info("data plane listening", "address", restURL(httpSrv, ln))
 		stopMDNS = startMDNS(cfg, ln.Addr(), b.Name, mgr, log)
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

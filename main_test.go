@@ -79,7 +79,8 @@ func startMapper(t *testing.T, extra ...string) *harness {
 func startMapperIn(t *testing.T, dir string, extra ...string) *harness {
 	t.Helper()
 	h := &harness{dir: dir, sock: filepath.Join(dir, "mapper.sock"), edgecore: filepath.Join(dir, "dmi.sock"), logs: &syncBuffer{}}
-	args := append([]string{"--board", "sim", "--sock", h.sock, "--edgecore-sock", h.edgecore, "--http", ""}, extra...)
+	args := append([]string{"--board", "sim", "--sock", h.sock, "--edgecore-sock", h.edgecore, "--http", "",
+		"--token-file", filepath.Join(dir, "token")}, extra...)
 	cfg, err := loadConfig(args)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,10 @@ set -euo pipefail
 bin=$1
 secs=${2:-10}
 devices=${3:-deploy/examples/i2c.yaml}
-"$bin" --board sim --devices "$devices" --http 127.0.0.1:0 --log-level warn &
+tokdir=$(mktemp -d)
+"$bin" --board sim --devices "$devices" --http 127.0.0.1:0 --token-file "$tokdir/token" --log-level warn &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$tokdir"' EXIT
 sleep "$secs"
 if ! kill -0 "$pid" 2>/dev/null; then
 	echo "rss.sh: $bin exited early" >&2

@@ -314,6 +314,8 @@ type proc struct {
 func start(t *testing.T, tg target, args ...string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, done: make(chan struct{})}
+	// The REST token in the test's directory, not in /var/lib.
+	args = append(args, "--token-file", filepath.Join(t.TempDir(), "token"))
 	p.cmd = emulated(t, tg, binary(t, tg), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

@@ -126,7 +126,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	base := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{"--board", "sim", "--edgecore-sock", ecSock, "--sock", filepath.Join(dir, "mapper.sock"),
-		"--http", strings.TrimPrefix(base, "http://"), "--log-level", cmp.Or(cfg.LogLevel, "warn")}
+		"--http", strings.TrimPrefix(base, "http://"), "--token-file", filepath.Join(dir, "token"),
+		"--log-level", cmp.Or(cfg.LogLevel, "warn")}
 	if cfg.Mode != Limited {
 		args = append(args, "--report-rate", "0")
 	}

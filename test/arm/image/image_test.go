@@ -435,7 +435,8 @@ func runImageBinary(t *testing.T, bin, config []byte) {
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(exe, "--config", cfg, "--board", "sim", "--http", "127.0.0.1:0",
-		"--sock", filepath.Join(dir, "m.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
+		"--sock", filepath.Join(dir, "m.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"),
+		"--token-file", filepath.Join(dir, "token"))
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
