@@ -11,8 +11,8 @@ import (
 
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/internal/await"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // TestAnUpdateDuringRegistrationIsNotUndoneByTheAnswer replays issue 10's
