@@ -62,7 +62,7 @@ func Handler(src Source, ready func() bool, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/devices", h.devices)
 	mux.HandleFunc("GET /api/v1/device/{ns}/{name}", h.device)
-	mux.HandleFunc("GET /api/v1/device/{ns}/{name}/{property}", h.property)
+	mux.HandleFunc("GET /api/v1/device/{ns}/{name}/{property}", registerCompat(mux, h, h.property)) // compat.go
 	mux.HandleFunc("PUT /api/v1/device/{ns}/{name}/{property}", h.setDesired)
 	if ss, ok := src.(StatsSource); ok {
 		mux.Handle("GET /metrics", Metrics(ss))

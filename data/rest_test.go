@@ -149,7 +149,7 @@ func TestGetLatestSample(t *testing.T) {
 	h := data.Handler(newFake(), nil, nil)
 	for _, tt := range tests {
 		t.Run(tt.property, func(t *testing.T) {
-			code, ctype, body := do(t, h, "GET", "/api/v1/device/default/room/"+tt.property, "")
+			code, ctype, body := do(t, h, "GET", "/api/v1/device/default/room/"+tt.property+"?format=tinymapper", "")
 			if code != http.StatusOK || ctype != "application/json" {
 				t.Fatalf("status %d, Content-Type %q; body %s", code, ctype, body)
 			}
@@ -174,7 +174,7 @@ func TestGetLatestSample(t *testing.T) {
 
 func TestGetPropertyDescribesIt(t *testing.T) {
 	h := data.Handler(newFake(), nil, nil)
-	_, _, body := do(t, h, "GET", "/api/v1/device/default/room/setpoint", "")
+	_, _, body := do(t, h, "GET", "/api/v1/device/default/room/setpoint?format=tinymapper", "")
 	var p data.Property
 	if err := json.Unmarshal([]byte(body), &p); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestGetPropertyDescribesIt(t *testing.T) {
 		!p.Writable || p.Desired != "30" {
 		t.Errorf("property = %+v", p)
 	}
-	_, _, body = do(t, h, "GET", "/api/v1/device/default/room/flaky", "")
+	_, _, body = do(t, h, "GET", "/api/v1/device/default/room/flaky?format=tinymapper", "")
 	if m := fields(t, body); string(m["error"]) != `"i2c: no ack"` {
 		t.Errorf("flaky error = %s, want the last error", m["error"])
 	}
@@ -195,7 +195,7 @@ func TestGetPropertyDescribesIt(t *testing.T) {
 func TestAFailedWriteShowsInThePropertyAndTheDevice(t *testing.T) {
 	h := data.Handler(newFake(), nil, nil)
 	const want = `"write fan=150: modbus: illegal data value (exception 03)"`
-	_, _, body := do(t, h, "GET", "/api/v1/device/default/room/fan", "")
+	_, _, body := do(t, h, "GET", "/api/v1/device/default/room/fan?format=tinymapper", "")
 	p := fields(t, body)
 	if string(p["writeError"]) != want || string(p["writeTime"]) != `"2026-03-01T12:00:03.5Z"` || p["error"] != nil {
 		t.Errorf("property = %s; want writeError %s at 12:00:03.5 and no read error", body, want)
@@ -314,7 +314,7 @@ func TestNotFound(t *testing.T) {
 
 func TestNoSampleYet(t *testing.T) {
 	h := data.Handler(newFake(), nil, nil)
-	code, ctype, body := do(t, h, "GET", "/api/v1/device/default/room/fresh", "")
+	code, ctype, body := do(t, h, "GET", "/api/v1/device/default/room/fresh?format=tinymapper", "")
 	if code != http.StatusServiceUnavailable || ctype != "application/json" {
 		t.Fatalf("status %d, Content-Type %q", code, ctype)
 	}

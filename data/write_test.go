@@ -83,7 +83,7 @@ func TestAWriteTheDeviceRefusesIsA502AndStaysVisibleAfterGoodReads(t *testing.T)
 	p, _ := m.Property("default", "fan", "speed")
 	n := p.Ring.Len()
 	await.Until(t, "5 more reads", func() bool { return p.Ring.Len() >= n+5 })
-	_, _, body = do(t, h, "GET", path, "")
+	_, _, body = do(t, h, "GET", path+"?format=tinymapper", "")
 	f := fields(t, body)
 	if string(f["value"]) != "50" || string(f["desired"]) != `"150"` ||
 		!strings.Contains(string(f["writeError"]), "exception 03") || f["writeTime"] == nil || f["error"] != nil {
@@ -97,7 +97,7 @@ func TestAWriteTheDeviceRefusesIsA502AndStaysVisibleAfterGoodReads(t *testing.T)
 	if code != http.StatusOK {
 		t.Fatalf("PUT 80: status %d, %s; want 200", code, body)
 	}
-	_, _, body = do(t, h, "GET", path, "")
+	_, _, body = do(t, h, "GET", path+"?format=tinymapper", "")
 	if f := fields(t, body); string(f["value"]) != "80" || f["writeError"] != nil || f["writeTime"] != nil {
 		t.Errorf("after a good write: %s; want value 80 read back and no write error", body)
 	}

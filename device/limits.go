@@ -190,6 +190,32 @@ func CheckDevice(d Device) error {
 			return err
 		}
 	}
+	return checkMethods(d.Methods)
+}
+
+// checkMethods bounds spec.methods as properties are bounded: their count,
+// names and the property names each lists.
+func checkMethods(ms []Method) error {
+	if err := CheckCount("device.spec.methods", len(ms), MaxProperties); err != nil {
+		return err
+	}
+	for i, m := range ms {
+		field := fmt.Sprintf("device.spec.methods[%d]", i)
+		if err := CheckPropertyName(field+".name", m.Name); err != nil {
+			return err
+		}
+		if err := CheckText(field+".description", m.Description, MaxText); err != nil {
+			return err
+		}
+		if err := CheckCount(field+".propertyNames", len(m.PropertyNames), MaxProperties); err != nil {
+			return err
+		}
+		for j, n := range m.PropertyNames {
+			if err := CheckPropertyName(fmt.Sprintf("%s.propertyNames[%d]", field, j), n); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

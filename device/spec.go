@@ -58,11 +58,21 @@ type Device struct {
 	// Config is spec.protocol.configData.
 	Config     bus.Config
 	Properties []Property
+	// Methods is spec.methods: named sets of properties written together
+	// (mapper-framework's device methods).
+	Methods []Method
 	// Stamp orders the specs of one device by when they were received
 	// (see Manager.Stamp): the manager never lets a spec replace one with a
 	// later stamp. 0 means "now": PutDevice stamps it as it joins the
 	// device's line of changes.
 	Stamp uint64
+}
+
+// Method is one of spec.methods: a name for the properties it may write.
+type Method struct {
+	Name          string
+	Description   string
+	PropertyNames []string
 }
 
 // Property is one property of a device: how to reach it and how often.

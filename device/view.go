@@ -37,12 +37,16 @@ type DeviceView struct {
 	State      string
 	Error      string // why the device is not running, if it is not
 	Properties []PropertyView
+	Methods    []Method // spec.methods; immutable
+	// ModelSpec is the device's model, nil while it is missing; immutable.
+	ModelSpec *Model
 }
 
 func (r *running) view() DeviceView {
 	v := DeviceView{
 		Namespace: r.spec.Namespace, Name: r.spec.Name, Model: r.spec.Model,
 		Protocol: r.spec.Protocol, State: r.state.Load().(string), Error: r.err.Load().(string),
+		Methods: r.spec.Methods, ModelSpec: r.model,
 	}
 	for _, p := range r.props {
 		v.Properties = append(v.Properties, p.view())

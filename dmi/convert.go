@@ -162,6 +162,9 @@ func DeviceFromProto(d *pb.Device) (device.Device, error) {
 		Protocol:  spec.GetProtocol().GetProtocolName(),
 		Config:    cfg,
 	}
+	for _, m := range spec.GetMethods() {
+		out.Methods = append(out.Methods, device.Method{Name: m.GetName(), Description: m.GetDescription(), PropertyNames: m.GetPropertyNames()})
+	}
 	props := spec.GetProperties()
 	if len(props) > 0 {
 		out.Properties = make([]device.Property, 0, len(props))

@@ -2,6 +2,7 @@ package dmi
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,23 @@ func TestDeviceFromProtoConvertsWhatEdgeCoreSends(t *testing.T) {
 	}
 	if s, _ := p.Visitor.String("dataType", ""); s != "int16" {
 		t.Errorf("dataType = %q", s)
+	}
+}
+
+func TestDeviceFromProtoCarriesMethods(t *testing.T) {
+	in := thermometer(t, "thermo")
+	in.Spec.Methods = []*pb.DeviceMethod{{Name: "setAlert", Description: "alert threshold", PropertyNames: []string{"temperature"}}}
+	d, err := DeviceFromProto(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Methods) != 1 || d.Methods[0].Name != "setAlert" || d.Methods[0].Description != "alert threshold" ||
+		len(d.Methods[0].PropertyNames) != 1 || d.Methods[0].PropertyNames[0] != "temperature" {
+		t.Errorf("methods = %+v", d.Methods)
+	}
+	in.Spec.Methods[0].Name = strings.Repeat("m", 300)
+	if _, err := DeviceFromProto(in); err == nil || !strings.Contains(err.Error(), "device.spec.methods[0].name") {
+		t.Errorf("a 300-byte method name: %v; want an error naming the field", err)
 	}
 }
 

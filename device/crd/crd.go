@@ -380,6 +380,9 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 		}
 		dev.Properties = append(dev.Properties, prop)
 	}
+	for _, m := range d.Spec.Methods {
+		dev.Methods = append(dev.Methods, device.Method{Name: m.Name, Description: m.Description, PropertyNames: m.PropertyNames})
+	}
 	if err := device.CheckDevice(dev); err != nil {
 		return dev, nil, err
 	}

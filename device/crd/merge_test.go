@@ -213,3 +213,27 @@ spec:
 		t.Fatalf("devices = %+v", set.Devices)
 	}
 }
+
+func TestMethodsLoad(t *testing.T) {
+	doc := defaultsModelYAML + `---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: thermo, namespace: plant}
+spec:
+  deviceModelRef: {name: tmp102}
+  protocol: {protocolName: i2c}
+  properties: [{name: alert}]
+  methods:
+    - name: setAlert
+      description: raise or clear the alert
+      propertyNames: [alert]
+`
+	set, err := crd.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := set.Devices[0].Methods
+	if len(ms) != 1 || ms[0].Name != "setAlert" || ms[0].Description != "raise or clear the alert" || !reflect.DeepEqual(ms[0].PropertyNames, []string{"alert"}) {
+		t.Errorf("methods = %+v", ms)
+	}
+}

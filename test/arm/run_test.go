@@ -77,7 +77,7 @@ func TestStandaloneRESTUnderEmulation(t *testing.T) {
 				t.Fatalf("GET /api/v1/devices = %+v; want default/room-sensor from i2c.yaml", list)
 			}
 
-			url := base + "/api/v1/device/default/room-sensor/temperature"
+			url := base + "/api/v1/device/default/room-sensor/temperature?format=tinymapper"
 			var first sample
 			eventually(t, p, 30*time.Second, "a temperature sample", func() bool {
 				code, err := get(url, &first)
