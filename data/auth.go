@@ -18,7 +18,8 @@ import (
 // Auth says who may use the REST API. A request carries the token as
 // "Authorization: Bearer TOKEN".
 //
-//   - Writes (every method but GET and HEAD) need the token.
+//   - Writes (every method but GET and HEAD, and the GET that runs a device
+//     method: see IsWrite) need the token.
 //   - Reads need it unless OpenReads is set; main sets it when the server
 //     listens on a loopback address only, so that local applications
 //     written for mapper-framework's read API keep working while the
@@ -42,7 +43,7 @@ func (a Auth) Wrap(h http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(a.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		read := !IsWrite(r) // mapper-framework's method call is a GET that writes (compat.go)
 		switch {
 		case read && a.OpenProbes && probePaths[r.URL.Path]:
 		case read && a.OpenReads:

@@ -313,3 +313,47 @@ func TestIsWrite(t *testing.T) {
 		}
 	}
 }
+
+// Running a device method is a write, although a GET: it needs the token
+// where a PUT needs it, also when reads are open.
+func TestADeviceMethodCallNeedsTheTokenAPutNeeds(t *testing.T) {
+	m := fanManager(t)
+	const token = "0123456789abcdef0123456789abcdef"
+	h := data.Auth{Token: token, OpenReads: true}.Wrap(data.Handler(m, nil, nil))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, method, path, auth string
+		want                     int
+	}{
+		{"a read, no token", "GET", "/api/v1/device/plant/fan/speed", "", http.StatusOK},
+		{"the method list, no token", "GET", "/api/v1/devicemethod/plant/fan", "", http.StatusOK},
+		{"a method call, no token", "GET", "/api/v1/devicemethod/plant/fan/setSpeed/speed/60", "", http.StatusUnauthorized},
+		{"a method call, wrong token", "GET", "/api/v1/devicemethod/plant/fan/setSpeed/speed/60", "Bearer nope", http.StatusUnauthorized},
+		{"a PUT, no token", "PUT", "/api/v1/device/plant/fan/speed", "", http.StatusUnauthorized},
+		{"a method call with the token", "GET", "/api/v1/devicemethod/plant/fan/setSpeed/speed/60", "Bearer " + token, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(`{"value":60}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d (%s), want %d", resp.StatusCode, bytes.TrimSpace(b), tt.want)
+			}
+		})
+	}
+	if p, _ := m.Property("plant", "fan", "speed"); p.Desired != "60" {
+		t.Errorf("desired = %q after the call with the token, want 60", p.Desired)
+	}
+}
