@@ -29,7 +29,7 @@ type SerialTx struct {
 	// Modbus RTU. Exchange waits it out.
 	Quiet time.Duration
 	// Timeout bounds the exchange from the start of the write to the end
-	// of the reply.
+	// of the reply; it must be positive.
 	Timeout time.Duration
 	// Reply frames the reply; nil: no reply is awaited, and Exchange
 	// returns once Send is written.
@@ -55,7 +55,10 @@ func (n FixedLen) Frame(rx []byte) (int, bool) { return 0, len(rx) >= int(n) }
 // device went away. On a port with a listener (see Listen) the bytes come
 // from the reader, which sees them too. Exchange does not allocate.
 func (s *Serial) Exchange(tx SerialTx, rx []byte) (int, error) {
-	if tx.Reply != nil && len(rx) == 0 {
+	switch {
+	case tx.Timeout <= 0:
+		return 0, errors.New("serial exchange: no timeout")
+	case tx.Reply != nil && len(rx) == 0:
 		return 0, errors.New("serial exchange: no buffer for the reply")
 	}
 	p := s.p

@@ -193,3 +193,24 @@ func TestListenersAndReplyClaimsExcludeEachOther(t *testing.T) {
 		})
 	}
 }
+
+func TestExchangesWithoutABoundOrABufferAreRefused(t *testing.T) {
+	_, path := newPty(t)
+	s := openSerial(t, path, mode9600)
+	tests := []struct {
+		name string
+		tx   hal.SerialTx
+		rx   []byte
+		want string
+	}{
+		{"no timeout", hal.SerialTx{Send: []byte("x")}, nil, "no timeout"},
+		{"a reply and no buffer", hal.SerialTx{Send: []byte("x"), Timeout: time.Second, Reply: hal.FixedLen(1)}, nil, "no buffer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Exchange(tt.tx, tt.rx); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("= %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
