@@ -27,6 +27,12 @@ func Metrics(src StatsSource) http.Handler {
 	})
 }
 
+// PushMetrics is what /metrics also shows when the source has it: the push
+// sinks' figures per destination (*sink.Sinks implements it).
+type PushMetrics interface {
+	WritePushMetrics(w io.Writer)
+}
+
 func writeMetrics(w io.Writer, src StatsSource) {
 	stats := src.Stats()
 	family := func(name, typ, help string) {
@@ -62,4 +68,7 @@ func writeMetrics(w io.Writer, src StatsSource) {
 	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\n", ms.HeapInuse)
 	family("go_memstats_sys_bytes", "gauge", "Memory obtained from the OS.")
 	fmt.Fprintf(w, "go_memstats_sys_bytes %d\n", ms.Sys)
+	if pm, ok := src.(PushMetrics); ok {
+		pm.WritePushMetrics(w)
+	}
 }

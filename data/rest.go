@@ -105,13 +105,30 @@ type Property struct {
 
 // Device is the JSON of one device.
 type Device struct {
-	Namespace  string     `json:"namespace"`
-	Name       string     `json:"name"`
-	Model      string     `json:"model"`
-	Protocol   string     `json:"protocol"`
-	State      string     `json:"state"`
-	Error      string     `json:"error,omitempty"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Model     string `json:"model"`
+	Protocol  string `json:"protocol"`
+	State     string `json:"state"`
+	Error     string `json:"error,omitempty"`
+	// PushErrors are what is wrong with the device's pushMethods, each
+	// naming its field (when the source is a PushReporter).
+	PushErrors []string   `json:"pushErrors,omitempty"`
 	Properties []Property `json:"properties,omitempty"`
+}
+
+// PushReporter is what the device views also show when the source has it
+// (*sink.Sinks implements it).
+type PushReporter interface {
+	PushErrors(namespace, name string) []string
+}
+
+// pushErrors returns the device's pushMethod errors, if src reports them.
+func (h *api) pushErrors(ns, name string) []string {
+	if pr, ok := h.src.(PushReporter); ok {
+		return pr.PushErrors(ns, name)
+	}
+	return nil
 }
 
 func (h *api) devices(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +137,7 @@ func (h *api) devices(w http.ResponseWriter, r *http.Request) {
 	for _, v := range views {
 		d := deviceJSON(v)
 		d.Properties = nil
+		d.PushErrors = h.pushErrors(v.Namespace, v.Name)
 		out = append(out, d)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -131,7 +149,9 @@ func (h *api) device(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "device "+r.PathValue("ns")+"/"+r.PathValue("name")+" not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceJSON(v))
+	d := deviceJSON(v)
+	d.PushErrors = h.pushErrors(v.Namespace, v.Name)
+	writeJSON(w, http.StatusOK, d)
 }
 
 func deviceJSON(v device.DeviceView) Device {
