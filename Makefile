@@ -64,7 +64,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # veth) and python3-zeroconf, an independent DNS-SD client, for the mDNS tests;
 # curl for the tests that try the REST API as another user. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf curl
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf curl mosquitto mosquitto-clients
 
 export PATH := $(TOOLS):$(PATH)
 

@@ -38,6 +38,8 @@ var needs = []need{
 	{"grep", "lint, unit", "grep", true},
 	{"ip", "the mDNS tests' network namespaces and veth pair (discover_netns_test.go)", "iproute2", true},
 	{"/usr/lib/python3/dist-packages/zeroconf/__init__.py", "the mDNS tests' independent DNS-SD client", "python3-zeroconf", true},
+	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
+	{"mosquitto_sub", "unit (data/sink/mqtt: the subscriber)", "mosquitto-clients", true},
 }
 
 // TestMakefileInstallsWhatTheTestsUse checks, on Debian, that each package

@@ -1,0 +1,287 @@
+package mqtt_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/mqtt"
+	"github.com/tinymapper/tinymapper/data/sink/sinktest"
+	"github.com/tinymapper/tinymapper/device"
+)
+
+// broker is a mosquitto on a loopback port with persistence on, so that a
+// QoS 1 subscriber's session and queued messages survive a restart.
+type broker struct {
+	t    *testing.T
+	port int
+	conf string
+	cmd  *exec.Cmd
+}
+
+func newBroker(t *testing.T) *broker {
+	t.Helper()
+	if _, err := exec.LookPath("mosquitto"); err != nil {
+		t.Skip("mosquitto is not installed (make apt-deps installs it)")
+	}
+	dir := t.TempDir()
+	b := &broker{t: t, port: sinktest.FreePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
+	// user root: run as root, mosquitto would switch to user mosquitto,
+	// which cannot write its database into the test's directory.
+	conf := fmt.Sprintf("user root\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 1\n", b.port, dir)
+	if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *broker) start() {
+	b.t.Helper()
+	b.cmd = exec.Command("mosquitto", "-c", b.conf)
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	sinktest.WaitFor(b.t, 5*time.Second, "mosquitto to listen", func() bool {
+		return exec.Command("mosquitto_pub", "-p", strconv.Itoa(b.port), "-t", "probe", "-m", "x").Run() == nil
+	})
+}
+
+// stop ends the broker with SIGTERM, so that it saves its sessions.
+func (b *broker) stop() {
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.cmd.Wait()
+	b.cmd = nil
+}
+
+// subscriber is mosquitto_sub with a persistent QoS 1 session on
+// tinymapper/#, started again whenever it exits (the broker went away).
+type subscriber struct {
+	mu    sync.Mutex
+	lines []string
+	stop  chan struct{}
+	done  chan struct{}
+	cmd   *exec.Cmd
+}
+
+func newSubscriber(t *testing.T, b *broker) *subscriber {
+	s := &subscriber{stop: make(chan struct{}), done: make(chan struct{})}
+	ready := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(s.done)
+		for {
+			cmd := exec.Command("mosquitto_sub", "-p", strconv.Itoa(b.port), "-q", "1", "-c", "-i", "tinymapper-test-sub", "-t", "tinymapper/#", "-t", "ready", "-v")
+			out, err := cmd.StdoutPipe()
+			if err == nil {
+				err = cmd.Start()
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.mu.Lock()
+			s.cmd = cmd
+			s.mu.Unlock()
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				line := sc.Text()
+				if strings.HasPrefix(line, "ready ") {
+					once.Do(func() { close(ready) })
+					continue
+				}
+				s.mu.Lock()
+				s.lines = append(s.lines, line)
+				s.mu.Unlock()
+			}
+			cmd.Wait()
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	sinktest.WaitFor(t, 5*time.Second, "the subscriber", func() bool {
+		exec.Command("mosquitto_pub", "-p", strconv.Itoa(b.port), "-q", "1", "-t", "ready", "-m", "x").Run()
+		select {
+		case <-ready:
+			return true
+		default:
+			return false
+		}
+	})
+	t.Cleanup(func() {
+		close(s.stop)
+		s.mu.Lock()
+		s.cmd.Process.Kill()
+		s.mu.Unlock()
+		<-s.done
+	})
+	return s
+}
+
+type message struct {
+	Namespace, Device, Property, Type, Unit string
+	Value                                   json.Number
+	Timestamp                               int64
+}
+
+// messages returns what arrived on topic, in order.
+func (s *subscriber) messages(t *testing.T, topic string) []message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []message
+	for _, l := range s.lines {
+		tp, payload, _ := strings.Cut(l, " ")
+		if tp != topic {
+			continue
+		}
+		var m message
+		dec := json.NewDecoder(strings.NewReader(payload))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("payload %q: %v", payload, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+const topic = "tinymapper/plant/thermo/temperature"
+
+// check compares what arrived with the property's ring: every sample up to
+// the last arrival arrived once (a repeat of the batch in flight when the
+// broker went away is allowed), in order, with its value, type and time,
+// except the dropped ones, which are the oldest of an outage. It returns
+// how many were missing.
+func check(t *testing.T, mgr *device.Manager, got []message) (missing int) {
+	t.Helper()
+	if len(got) == 0 {
+		t.Fatal("nothing arrived")
+	}
+	last := got[len(got)-1].Timestamp
+	want := sinktest.Samples(t, mgr, "plant", "thermo", "temperature", 0, (last+1)*1e6-1)
+	seen := map[int64]bool{}
+	var uniq []message
+	for i, m := range got {
+		if seen[m.Timestamp] {
+			if i == 0 || m.Timestamp > got[i-1].Timestamp {
+				t.Fatalf("sample %d arrived again out of a resend", m.Timestamp)
+			}
+			continue
+		}
+		if len(uniq) > 0 && m.Timestamp < uniq[len(uniq)-1].Timestamp {
+			t.Fatalf("sample %d arrived after %d", m.Timestamp, uniq[len(uniq)-1].Timestamp)
+		}
+		seen[m.Timestamp] = true
+		uniq = append(uniq, m)
+	}
+	j := 0
+	for _, s := range want {
+		if j < len(uniq) && uniq[j].Timestamp == s.Time/1e6 {
+			m := uniq[j]
+			v, _ := device.AppendValue(nil, device.TypeFloat, s.Value)
+			if string(m.Value) != string(v) || m.Type != "float" || m.Unit != "Cel" || m.Namespace != "plant" || m.Device != "thermo" || m.Property != "temperature" {
+				t.Fatalf("sample at %d arrived as %+v, want value %s", s.Time, m, v)
+			}
+			j++
+			continue
+		}
+		missing++
+		if os.Getenv("SINKTEST_DEBUG") != "" {
+			t.Logf("missing %d", s.Time/1e6)
+		}
+	}
+	if os.Getenv("SINKTEST_DEBUG") != "" {
+		for _, m := range got {
+			t.Logf("got %d", m.Timestamp)
+		}
+	}
+	if j != len(uniq) {
+		t.Fatalf("%d messages match no sample of the ring", len(uniq)-j)
+	}
+	return missing
+}
+
+func TestEverySampleArrivesAcrossABrokerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 15 s")
+	}
+	b := newBroker(t)
+	sub := newSubscriber(t, b)
+	push := fmt.Sprintf("        mqtt: {address: tcp://127.0.0.1:%d, qos: 1}\n", b.port)
+	mgr, sinks := sinktest.Run(t, sinktest.Thermometer(100*time.Millisecond, push), sink.Options{}, mqtt.Kind{})
+
+	sinktest.WaitFor(t, 10*time.Second, "samples to arrive", func() bool { return len(sub.messages(t, topic)) >= 10 })
+	if n := check(t, mgr, sub.messages(t, topic)); n != 0 {
+		t.Fatalf("%d samples missing before the outage", n)
+	}
+
+	b.stop()
+	time.Sleep(10 * time.Second)
+	if errs := sinks.PushErrors("plant", "thermo"); len(errs) == 0 || !strings.HasPrefix(errs[0], "spec.properties[temperature].pushMethod.mqtt: ") {
+		t.Errorf("during the outage PushErrors = %q, want the mqtt field", errs)
+	}
+	st, _ := sinktest.StatsOf(sinks, "mqtt ")
+	if st.Buffered < 50 || st.Failed == 0 || st.Lag < 5*time.Second {
+		t.Errorf("during the outage stats = %+v, want ~100 buffered, failures and a lag of ~10 s", st)
+	}
+	outageEnd := time.Now()
+	b.start()
+	sinktest.WaitFor(t, 20*time.Second, "the buffer to drain", func() bool {
+		st, _ := sinktest.StatsOf(sinks, "mqtt ")
+		return st.Buffered == 0 && st.Error == ""
+	})
+	sinktest.WaitFor(t, 10*time.Second, "samples after the outage", func() bool {
+		got := sub.messages(t, topic)
+		return len(got) > 0 && got[len(got)-1].Timestamp > outageEnd.UnixMilli()
+	})
+	if n := check(t, mgr, sub.messages(t, topic)); n != 0 {
+		t.Fatalf("%d samples lost across the outage", n)
+	}
+	if st, _ := sinktest.StatsOf(sinks, "mqtt "); st.Dropped != 0 {
+		t.Errorf("dropped = %d, want 0", st.Dropped)
+	}
+	if errs := sinks.PushErrors("plant", "thermo"); len(errs) != 0 {
+		t.Errorf("after recovery PushErrors = %q", errs)
+	}
+}
+
+func TestAFullBufferDropsTheOldestAndCountsThem(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 5 s")
+	}
+	b := newBroker(t)
+	sub := newSubscriber(t, b) // the session outlives the broker
+	b.stop()
+	push := fmt.Sprintf("        mqtt: {address: 127.0.0.1:%d, qos: 2}\n", b.port)
+	mgr, sinks := sinktest.Run(t, sinktest.Thermometer(100*time.Millisecond, push), sink.Options{Buffer: 10}, mqtt.Kind{})
+	time.Sleep(3 * time.Second) // ~30 samples into a buffer of 10
+	b.start()
+	sinktest.WaitFor(t, 20*time.Second, "samples after the outage", func() bool {
+		st, _ := sinktest.StatsOf(sinks, "mqtt ")
+		return st.Sent > 15 && st.Buffered == 0
+	})
+	time.Sleep(500 * time.Millisecond) // the last acknowledged ones reach the subscriber
+	st, _ := sinktest.StatsOf(sinks, "mqtt ")
+	got := sub.messages(t, topic)
+	missing := check(t, mgr, got)
+	if missing < 15 || uint64(missing) != st.Dropped {
+		t.Errorf("%d samples missing, dropped counter %d: want them equal, and ~20", missing, st.Dropped)
+	}
+}
