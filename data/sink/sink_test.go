@@ -257,17 +257,17 @@ func TestADeadDestinationDelaysNoOther(t *testing.T) {
 	k.setGate("mqtt slow:1", gate) // Send blocks until the test ends
 	t.Cleanup(func() { close(gate) })
 	src.set(thermo("t1", rs, "slow:1", "x", "a:1", "y"))
-	s := run(t, src, sink.Options{Buffer: 5, Batch: 2}, k)
+	s := run(t, src, sink.Options{Buffer: 8, Batch: 2}, k)
 	for i := 1; i <= 20; i++ {
 		push(rs[0], i, i+1)
 		push(rs[1], i, i+1)
-		time.Sleep(time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	waitFor(t, "a to get all", func() bool { return len(k.received("mqtt a:1")) == 20 })
 	waitFor(t, "slow's buffer to fill", func() bool {
 		st := s.Stats()
-		// 20 = 5 buffered + the 1 or 2 of the batch in flight + dropped
-		return st[1].Destination == "mqtt slow:1" && st[1].Buffered == 5 && (st[1].Dropped == 13 || st[1].Dropped == 14)
+		// 20 = 8 buffered + the 1 or 2 of the batch in flight + dropped
+		return st[1].Destination == "mqtt slow:1" && st[1].Buffered == 8 && (st[1].Dropped == 10 || st[1].Dropped == 11)
 	})
 }
 
