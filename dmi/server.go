@@ -61,33 +61,55 @@ func NewServer(reg Registry, log *slog.Logger) *Server {
 // RegisterDevice. It is never closed when Serve fails to listen.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Serve listens on the unix socket socketPath and serves until ctx ends, then
-// lets running calls finish (for up to two seconds) and removes the socket.
-// A stale socket left at socketPath by an earlier run is removed first; any
-// other file there is an error. The socket is made readable and writable by
-// its owner only (EdgeCore runs as root).
+// Serve listens on the unix socket socketPath (see Listen) and serves
+// until ctx ends, as ServeListener does.
 func (s *Server) Serve(ctx context.Context, socketPath string) error {
-	if err := removeStaleSocket(socketPath); err != nil {
+	lis, err := Listen(socketPath)
+	if err != nil {
 		return err
+	}
+	return s.ServeListener(ctx, lis, socketPath)
+}
+
+// Listen listens on the unix socket socketPath. A stale socket left at
+// socketPath by an earlier run is removed first; any other file there is an
+// error. The socket is made readable and writable by its owner only
+// (EdgeCore runs as root). The caller must hold the instance lock: a live
+// socket of another instance would be removed too.
+func Listen(socketPath string) (net.Listener, error) {
+	if err := removeStaleSocket(socketPath); err != nil {
+		return nil, err
 	}
 	// Listen on a temporary name, restrict it, then move it into place, so
 	// the socket is never reachable with the umask's wider permissions.
 	tmp := socketPath + ".new"
 	if err := removeStaleSocket(tmp); err != nil {
-		return err
+		return nil, err
 	}
 	lis, err := net.Listen("unix", tmp)
 	if err != nil {
-		return fmt.Errorf("dmi: listen on %s: %w", socketPath, err)
+		return nil, fmt.Errorf("dmi: listen on %s: %w", socketPath, err)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		lis.Close()
-		return fmt.Errorf("dmi: restrict %s: %w", tmp, err)
+		return nil, fmt.Errorf("dmi: restrict %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, socketPath); err != nil {
 		lis.Close()
-		return fmt.Errorf("dmi: move %s into place: %w", socketPath, err)
+		return nil, fmt.Errorf("dmi: move %s into place: %w", socketPath, err)
 	}
+	// The listener must not remove the socket when closed: it was
+	// renamed, and ServeListener removes socketPath itself.
+	if ul, ok := lis.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	return lis, nil
+}
+
+// ServeListener serves on lis, the listener Listen returned for socketPath,
+// until ctx ends, then lets running calls finish (for up to two seconds) and
+// removes the socket.
+func (s *Server) ServeListener(ctx context.Context, lis net.Listener, socketPath string) error {
 	defer os.Remove(socketPath)
 	gs := grpc.NewServer()
 	pb.RegisterDeviceMapperServiceServer(gs, mapperService{s: s})
