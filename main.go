@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -106,6 +105,20 @@ func drivers(protocols []string) []bus.Driver {
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	// One instance per socket: the lock first, then every listener, and
+	// only then the hardware, so that a second instance fails having
+	// touched nothing (no socket replaced, no device opened or written).
+	unlock, err := lockInstance(cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ls, err := listen(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer ls.close() // those not handed to a server yet
+
 	b, err := board.Open(cfg.Common.Board)
 	if err != nil {
 		return fmt.Errorf("board %q: %w", cfg.Common.Board, err)
@@ -139,10 +152,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ready = func() bool { return true }
 	} else {
 		srv := dmi.NewServer(mgr, log)
+		dmiLn := ls.take(&ls.dmi)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(work, cfg.GRPCServer.SocketPath); err != nil {
+			if err := srv.ServeListener(work, dmiLn, cfg.GRPCServer.SocketPath); err != nil {
 				errc <- fmt.Errorf("DMI server: %w", err)
 			}
 		}()
@@ -194,22 +208,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	var httpSrv *data.Server
 	stopMDNS := func(context.Context) {}
-	if cfg.Common.HTTPAddress != "" {
-		ln, err := net.Listen("tcp", cfg.Common.HTTPAddress)
-		if err != nil {
-			stopReports()
-			stopWork()
-			wg.Wait()
-			return fmt.Errorf("data plane: %w", err)
-		}
-		httpSrv, err = restServer(cfg, data.Handler(mgr, ready, log), log)
-		if err != nil {
-			ln.Close()
-			stopReports()
-			stopWork()
-			wg.Wait()
-			return err
-		}
+	if ls.rest != nil {
+		ln := ls.take(&ls.rest)
+		httpSrv = restServer(cfg, ls.sec, data.Handler(mgr, ready, log))
 		log.Info("data plane listening", "address", restURL(httpSrv, ln))
 		stopMDNS = startMDNS(cfg, ln.Addr(), b.Name, mgr, log)
 		go func() {
