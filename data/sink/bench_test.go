@@ -32,12 +32,12 @@ type benchClient struct {
 	bytes int
 }
 
-func (c *benchClient) Send(_ context.Context, recs []Record) error {
+func (c *benchClient) Send(_ context.Context, recs []Record) (int, error) {
 	for _, r := range recs {
 		c.buf = AppendJSON(c.buf[:0], r)
 		c.bytes += len(c.buf)
 	}
-	return nil
+	return len(recs), nil
 }
 func (c *benchClient) Close() error { return nil }
 
@@ -81,7 +81,7 @@ func BenchmarkRingToClient(b *testing.B) {
 				break
 			}
 			d.client.Send(ctx, batch[:n])
-			d.buf.commit(from, n)
+			d.buf.finish(from, n)
 		}
 	}
 }

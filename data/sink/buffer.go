@@ -57,22 +57,18 @@ func (b *Buffer) peek(dst []Record) (from uint64, n int) {
 	return b.start, n
 }
 
-// retry ends a batch that was not delivered: it stays buffered, and the
-// records of it pushed out meanwhile count as dropped.
-func (b *Buffer) retry() {
+// finish ends the batch peek handed out from from: its first handled
+// records were delivered (or refused for good) and leave the buffer, unless
+// pushes removed them already; the rest stay, and those of them pushed out
+// meanwhile (always the oldest, so after the handled ones) count as
+// dropped.
+func (b *Buffer) finish(from uint64, handled int) {
 	b.mu.Lock()
-	b.dropped += b.lost
+	if b.lost > uint64(handled) {
+		b.dropped += b.lost - uint64(handled)
+	}
 	b.flight, b.lost = 0, 0
-	b.mu.Unlock()
-}
-
-// commit ends a batch that was delivered (or rejected for good): it
-// removes the n records peek returned from from, unless pushes have
-// removed them already.
-func (b *Buffer) commit(from uint64, n int) {
-	b.mu.Lock()
-	b.flight, b.lost = 0, 0
-	for end := from + uint64(n); b.start < end && b.start < b.end; b.start++ {
+	for end := from + uint64(handled); b.start < end && b.start < b.end; b.start++ {
 		b.recs[b.start%uint64(len(b.recs))] = Record{} // let removed bindings go
 	}
 	b.mu.Unlock()

@@ -102,16 +102,20 @@ func (d *dest) run(parent context.Context) {
 			continue
 		}
 		if d.ctx.Err() != nil {
-			d.buf.retry()
+			d.buf.finish(from, 0)
 			d.flush(batch)
 			return
 		}
-		err := d.client.Send(d.ctx, batch[:n])
+		k, err := d.client.Send(d.ctx, batch[:n])
 		clear(batch[:n])
+		k = max(0, min(k, n))
+		if err == nil {
+			k = n
+		}
+		d.sent.Add(uint64(k))
 		switch {
 		case err == nil:
-			d.buf.commit(from, n)
-			d.sent.Add(uint64(n))
+			d.buf.finish(from, n)
 			if down {
 				_, _, dropped := d.buf.state()
 				d.log.Info("push destination delivering again", "dropped_meanwhile", dropped-droppedAtDown)
@@ -120,18 +124,18 @@ func (d *dest) run(parent context.Context) {
 			d.err.Store(nil)
 			backoff = 0
 			continue
-		case errors.Is(err, ErrRejected):
-			d.buf.commit(from, n)
+		case errors.Is(err, ErrRejected) && k < n:
+			d.buf.finish(from, k+1)
 			d.failed.Add(1)
-			d.rejected.Add(uint64(n))
+			d.rejected.Add(1)
 			msg := err.Error()
 			if d.lastError() != msg {
-				d.log.Warn("push destination rejected samples; they are dropped", "samples", n, "err", msg)
+				d.log.Warn("push destination rejected a sample; it is dropped (logged once per distinct error)", "err", msg)
 			}
 			d.err.Store(&msg)
 			continue
 		}
-		d.buf.retry()
+		d.buf.finish(from, k)
 		d.failed.Add(1)
 		msg := err.Error()
 		d.err.Store(&msg)
@@ -158,11 +162,15 @@ func (d *dest) flush(batch []Record) {
 		if n == 0 {
 			return
 		}
-		if d.client.Send(ctx, batch[:n]) != nil {
-			d.buf.retry()
+		k, err := d.client.Send(ctx, batch[:n])
+		if err == nil {
+			k = n
+		}
+		k = max(0, min(k, n))
+		d.buf.finish(from, k)
+		d.sent.Add(uint64(k))
+		if err != nil {
 			return
 		}
-		d.buf.commit(from, n)
-		d.sent.Add(uint64(n))
 	}
 }

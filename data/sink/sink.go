@@ -69,15 +69,17 @@ type Kind interface {
 type Where struct{ Namespace, Device, Property string }
 
 // ErrRejected marks a Send error after which retrying cannot help (an HTTP
-// 4xx, say): the batch is counted as dropped and not sent again.
+// 4xx, say): the record it is about is counted as dropped and not sent
+// again.
 var ErrRejected = errors.New("rejected by the server")
 
 // A Client delivers records to one destination.
 type Client interface {
-	// Send delivers recs in order. nil means all were delivered; an error
-	// wrapping ErrRejected means none ever will be; any other error means
-	// "try again later": the same records are sent again after a back-off.
-	Send(ctx context.Context, recs []Record) error
+	// Send delivers recs in order and returns how many of the first it
+	// delivered (ignored when err is nil: all were). With an error
+	// wrapping ErrRejected, recs[n] was refused for good and is dropped;
+	// with any other error, recs[n:] are sent again after a back-off.
+	Send(ctx context.Context, recs []Record) (n int, err error)
 	Close() error
 }
 

@@ -81,7 +81,7 @@ type client struct {
 	buf []byte
 }
 
-func (c *client) Send(ctx context.Context, recs []sink.Record) error {
+func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	c.k.mu.Lock()
 	gate, err := c.k.gate[c.key], c.k.fail[c.key]
 	c.k.mu.Unlock()
@@ -89,11 +89,11 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) error {
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	c.k.mu.Lock()
 	defer c.k.mu.Unlock()
@@ -101,7 +101,7 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) error {
 		c.buf = sink.AppendJSON(c.buf[:0], r)
 		c.k.got[c.key] = append(c.k.got[c.key], r.B.Opts.(string)+" "+string(c.buf))
 	}
-	return nil
+	return len(recs), nil
 }
 
 func (c *client) Close() error {

@@ -112,7 +112,7 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // Send publishes recs, each from its own payload buffer, then waits for
 // every token: paho keeps a reference to a payload until its token
 // completes, so a buffer is reused only after that.
-func (c *client) Send(ctx context.Context, recs []sink.Record) error {
+func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	if c.tm == nil {
 		c.tm = time.NewTimer(time.Hour)
 	}
@@ -120,7 +120,7 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) error {
 		c.timedOut = nil
 		c.tm.Reset(connectTimeout)
 		if err := c.wait(ctx, c.c.Connect()); err != nil {
-			return fmt.Errorf("connect to %s: %w", c.broker, err)
+			return 0, fmt.Errorf("connect to %s: %w", c.broker, err)
 		}
 	}
 	for len(c.bufs) < len(recs) {
@@ -135,11 +135,16 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) error {
 		n++
 	}
 	var first error
+	delivered := 0
 	c.timedOut = nil
 	c.tm.Reset(ackTimeout)
 	for i := range n {
-		if err := c.wait(ctx, c.toks[i]); err != nil && first == nil {
+		err := c.wait(ctx, c.toks[i])
+		if err != nil && first == nil {
 			first = err
+		}
+		if first == nil {
+			delivered++
 		}
 		c.toks[i] = nil
 	}
@@ -149,9 +154,9 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) error {
 		for i := range n {
 			c.bufs[i] = make([]byte, 0, 256)
 		}
-		return fmt.Errorf("publish to %s: %w", c.broker, first)
+		return delivered, fmt.Errorf("publish to %s: %w", c.broker, first)
 	}
-	return nil
+	return n, nil
 }
 
 var errTimeout = errors.New("timed out")

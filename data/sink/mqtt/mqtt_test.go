@@ -2,7 +2,6 @@ package mqtt_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +16,6 @@ import (
 	"github.com/tinymapper/tinymapper/data/sink"
 	"github.com/tinymapper/tinymapper/data/sink/mqtt"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
-	"github.com/tinymapper/tinymapper/device"
 )
 
 // broker is a mosquitto on a loopback port with persistence on, so that a
@@ -135,88 +133,21 @@ func newSubscriber(t *testing.T, b *broker) *subscriber {
 	return s
 }
 
-type message struct {
-	Namespace, Device, Property, Type, Unit string
-	Value                                   json.Number
-	Timestamp                               int64
-}
-
 // messages returns what arrived on topic, in order.
-func (s *subscriber) messages(t *testing.T, topic string) []message {
+func (s *subscriber) messages(t *testing.T, topic string) []sinktest.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []message
+	var out []sinktest.Message
 	for _, l := range s.lines {
 		tp, payload, _ := strings.Cut(l, " ")
-		if tp != topic {
-			continue
+		if tp == topic {
+			out = append(out, sinktest.Decode(t, []byte(payload)))
 		}
-		var m message
-		dec := json.NewDecoder(strings.NewReader(payload))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			t.Fatalf("payload %q: %v", payload, err)
-		}
-		out = append(out, m)
 	}
 	return out
 }
 
 const topic = "tinymapper/plant/thermo/temperature"
-
-// check compares what arrived with the property's ring: every sample up to
-// the last arrival arrived once (a repeat of the batch in flight when the
-// broker went away is allowed), in order, with its value, type and time,
-// except the dropped ones, which are the oldest of an outage. It returns
-// how many were missing.
-func check(t *testing.T, mgr *device.Manager, got []message) (missing int) {
-	t.Helper()
-	if len(got) == 0 {
-		t.Fatal("nothing arrived")
-	}
-	last := got[len(got)-1].Timestamp
-	want := sinktest.Samples(t, mgr, "plant", "thermo", "temperature", 0, (last+1)*1e6-1)
-	seen := map[int64]bool{}
-	var uniq []message
-	for i, m := range got {
-		if seen[m.Timestamp] {
-			if i == 0 || m.Timestamp > got[i-1].Timestamp {
-				t.Fatalf("sample %d arrived again out of a resend", m.Timestamp)
-			}
-			continue
-		}
-		if len(uniq) > 0 && m.Timestamp < uniq[len(uniq)-1].Timestamp {
-			t.Fatalf("sample %d arrived after %d", m.Timestamp, uniq[len(uniq)-1].Timestamp)
-		}
-		seen[m.Timestamp] = true
-		uniq = append(uniq, m)
-	}
-	j := 0
-	for _, s := range want {
-		if j < len(uniq) && uniq[j].Timestamp == s.Time/1e6 {
-			m := uniq[j]
-			v, _ := device.AppendValue(nil, device.TypeFloat, s.Value)
-			if string(m.Value) != string(v) || m.Type != "float" || m.Unit != "Cel" || m.Namespace != "plant" || m.Device != "thermo" || m.Property != "temperature" {
-				t.Fatalf("sample at %d arrived as %+v, want value %s", s.Time, m, v)
-			}
-			j++
-			continue
-		}
-		missing++
-		if os.Getenv("SINKTEST_DEBUG") != "" {
-			t.Logf("missing %d", s.Time/1e6)
-		}
-	}
-	if os.Getenv("SINKTEST_DEBUG") != "" {
-		for _, m := range got {
-			t.Logf("got %d", m.Timestamp)
-		}
-	}
-	if j != len(uniq) {
-		t.Fatalf("%d messages match no sample of the ring", len(uniq)-j)
-	}
-	return missing
-}
 
 func TestEverySampleArrivesAcrossABrokerRestart(t *testing.T) {
 	if testing.Short() {
@@ -228,7 +159,7 @@ func TestEverySampleArrivesAcrossABrokerRestart(t *testing.T) {
 	mgr, sinks := sinktest.Run(t, sinktest.Thermometer(100*time.Millisecond, push), sink.Options{}, mqtt.Kind{})
 
 	sinktest.WaitFor(t, 10*time.Second, "samples to arrive", func() bool { return len(sub.messages(t, topic)) >= 10 })
-	if n := check(t, mgr, sub.messages(t, topic)); n != 0 {
+	if n := sinktest.Check(t, mgr, sub.messages(t, topic)); n != 0 {
 		t.Fatalf("%d samples missing before the outage", n)
 	}
 
@@ -251,7 +182,7 @@ func TestEverySampleArrivesAcrossABrokerRestart(t *testing.T) {
 		got := sub.messages(t, topic)
 		return len(got) > 0 && got[len(got)-1].Timestamp > outageEnd.UnixMilli()
 	})
-	if n := check(t, mgr, sub.messages(t, topic)); n != 0 {
+	if n := sinktest.Check(t, mgr, sub.messages(t, topic)); n != 0 {
 		t.Fatalf("%d samples lost across the outage", n)
 	}
 	if st, _ := sinktest.StatsOf(sinks, "mqtt "); st.Dropped != 0 {
@@ -280,7 +211,7 @@ func TestAFullBufferDropsTheOldestAndCountsThem(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the last acknowledged ones reach the subscriber
 	st, _ := sinktest.StatsOf(sinks, "mqtt ")
 	got := sub.messages(t, topic)
-	missing := check(t, mgr, got)
+	missing := sinktest.Check(t, mgr, got)
 	if missing < 15 || uint64(missing) != st.Dropped {
 		t.Errorf("%d samples missing, dropped counter %d: want them equal, and ~20", missing, st.Dropped)
 	}

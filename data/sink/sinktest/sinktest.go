@@ -3,7 +3,9 @@
 package sinktest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -154,4 +156,78 @@ func (w testWriter) Write(b []byte) (int, error) {
 		w.t.Log(strings.TrimSuffix(string(b), "\n"))
 	}
 	return len(b), nil
+}
+
+// Message is a payload as a consumer decodes it.
+type Message struct {
+	Namespace, Device, Property, Type, Unit string
+	Value                                   json.Number
+	Timestamp                               int64
+}
+
+// Decode decodes one payload.
+func Decode(t testing.TB, payload []byte) Message {
+	t.Helper()
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("payload %q: %v", payload, err)
+	}
+	return m
+}
+
+// Check compares what arrived with the property's ring: every sample up to
+// the last arrival arrived once (a repeat of the batch in flight when the
+// broker went away is allowed), in order, with its value, type and time,
+// except the dropped ones, which are the oldest of an outage. It returns
+// how many were missing.
+func Check(t testing.TB, mgr *device.Manager, got []Message) (missing int) {
+	t.Helper()
+	if len(got) == 0 {
+		t.Fatal("nothing arrived")
+	}
+	last := got[len(got)-1].Timestamp
+	want := Samples(t, mgr, "plant", "thermo", "temperature", 0, (last+1)*1e6-1)
+	seen := map[int64]bool{}
+	var uniq []Message
+	for i, m := range got {
+		if seen[m.Timestamp] {
+			if i == 0 || m.Timestamp > got[i-1].Timestamp {
+				t.Fatalf("sample %d arrived again out of a resend", m.Timestamp)
+			}
+			continue
+		}
+		if len(uniq) > 0 && m.Timestamp < uniq[len(uniq)-1].Timestamp {
+			t.Fatalf("sample %d arrived after %d", m.Timestamp, uniq[len(uniq)-1].Timestamp)
+		}
+		seen[m.Timestamp] = true
+		uniq = append(uniq, m)
+	}
+	j := 0
+	for _, s := range want {
+		if j < len(uniq) && uniq[j].Timestamp == s.Time/1e6 {
+			m := uniq[j]
+			v, _ := device.AppendValue(nil, device.TypeFloat, s.Value)
+			if string(m.Value) != string(v) || m.Type != "float" || m.Unit != "Cel" || m.Namespace != "plant" || m.Device != "thermo" || m.Property != "temperature" {
+				t.Fatalf("sample at %d arrived as %+v, want value %s", s.Time, m, v)
+			}
+			j++
+			continue
+		}
+		missing++
+		if os.Getenv("SINKTEST_DEBUG") != "" {
+			t.Logf("missing %d", s.Time/1e6)
+		}
+	}
+	if os.Getenv("SINKTEST_DEBUG") != "" {
+		for _, m := range got {
+			t.Logf("got %d", m.Timestamp)
+		}
+	}
+	if j != len(uniq) {
+		t.Fatalf("%d messages match no sample of the ring", len(uniq)-j)
+	}
+	return missing
 }
