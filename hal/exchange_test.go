@@ -2,6 +2,7 @@ package hal_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -212,5 +213,24 @@ func TestExchangesWithoutABoundOrABufferAreRefused(t *testing.T) {
 				t.Errorf("= %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// An exchange that the reader serves ends when the device goes away, with
+// ErrPortGone, rather than waiting out its timeout.
+func TestAnUnplugEndsAnExchangeTheReaderServes(t *testing.T) {
+	master, path, unplug := replugPty(t)
+	s := openSerial(t, path, mode9600)
+	if err := s.Listen('\n', func([]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, master, func([]byte) []byte { unplug(); return nil }) // the request pulls the plug
+	start := time.Now()
+	_, err := s.Exchange(hal.SerialTx{Send: []byte("GET\n"), Timeout: 5 * time.Second, Reply: newLineReply("V=")}, make([]byte, hal.MaxLine+1))
+	if !errors.Is(err, hal.ErrPortGone) {
+		t.Fatalf("= %v, want ErrPortGone", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v: the exchange waited for its timeout", d)
 	}
 }
