@@ -77,7 +77,7 @@ func OpenI2C(name string) (*I2C, error) {
 	bus, release, err := i2cBuses.get(name, canonicalI2C, func(n string) (i2c.BusCloser, error) {
 		b, err := i2creg.Open(n)
 		if err != nil {
-			return nil, fmt.Errorf("open i2c bus %q: %w", n, err)
+			return openUnregisteredI2C(n, err)
 		}
 		return b, nil
 	})

@@ -58,9 +58,12 @@ func OpenSPI(name string, f physic.Frequency, mode spi.Mode, bits int) (*SPI, er
 	port := CanonicalSPI(name)
 	key := port + "|" + strconv.FormatInt(int64(f), 10) + "|" + strconv.Itoa(int(mode)) + "|" + strconv.Itoa(bits)
 	c, release, err := spiConns.get(name, func(string) string { return key }, func(n string) (spiConn, error) {
+		var p spi.PortCloser
 		p, err := spireg.Open(n)
 		if err != nil {
-			return spiConn{}, fmt.Errorf("open spi port %q: %w", n, err)
+			if p, err = openUnregisteredSPI(n, err); err != nil {
+				return spiConn{}, err
+			}
 		}
 		conn, err := p.Connect(f, mode, bits)
 		if err != nil {

@@ -336,11 +336,12 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{"bus fractional with too many digits", []any{"bus", 0.125}, good, devicePath + ".bus", "unknown port"},
+		{"bus fractional with too many digits", []any{"bus", 0.125}, good, devicePath + ".bus", "/dev/spidev0.125 does not exist"},
 		{"bus negative", []any{"bus", -1}, good, devicePath + ".bus", "not a port number or name"},
 		{"bus a boolean", []any{"bus", true}, good, devicePath + ".bus", "not a port number or name"},
 		{"bus empty", []any{"bus", " "}, good, devicePath + ".bus", "not a port number or name"},
-		{"bus not registered", []any{"bus", "SPI5.0"}, good, devicePath + ".bus", "unknown port"},
+		{"bus not there (yet)", []any{"bus", "SPI5.0"}, good, devicePath + ".bus", "/dev/spidev5.0 does not exist: SPI is not enabled"},
+		{"bus no board has", []any{"bus", "SPI-X"}, good, devicePath + ".bus", `no SPI port is called "SPI-X" on this board`},
 		{"speedHz too slow", []any{"speedHz", 50}, good, devicePath + ".speedHz", "out of range"},
 		{"speedHz too fast", []any{"speedHz", "2GHz"}, good, devicePath + ".speedHz", "out of range"},
 		{"speedHz fractional", []any{"speedHz", 1000.5}, good, devicePath + ".speedHz", "not a whole number"},
