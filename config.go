@@ -39,6 +39,8 @@ type Config struct {
 	// MDNS is the DNS-SD advertisement of the data plane (README, Finding
 	// gateways and hardware).
 	MDNS MDNSConfig `yaml:"mdns"`
+	// Push configures the push sinks (README, Data plane).
+	Push PushConfig `yaml:"push"`
 	// Devices is a KubeEdge Device/DeviceModel YAML file; set, it selects
 	// standalone mode (--devices).
 	Devices  string `yaml:"devices"`
@@ -68,6 +70,16 @@ type HTTPConfig struct {
 		CertFile string `yaml:"cert_file"`
 		KeyFile  string `yaml:"key_file"`
 	} `yaml:"tls_server_config"`
+}
+
+// PushConfig is the push section.
+type PushConfig struct {
+	// Buffer is each destination's buffer, in samples (0: 10000).
+	Buffer int `yaml:"buffer"`
+	// Default is the pushMethod of every property that has none, written
+	// as in a Device (for users without KubeEdge: "every property to this
+	// MQTT broker").
+	Default yaml.Node `yaml:"default"`
 }
 
 // flagHelp is returned when -h was asked for: usage was printed, exit 0.
@@ -186,6 +198,8 @@ func (c Config) check() error {
 		return fmt.Errorf("http.open_reads must be loopback, always or never, not %q", c.HTTP.OpenReads)
 	case (c.HTTP.TLSServerConfig.CertFile == "") != (c.HTTP.TLSServerConfig.KeyFile == ""):
 		return errors.New("http.tls_server_config needs both cert_file and key_file")
+	case c.Push.Buffer < 0 || c.Push.Buffer > 10_000_000:
+		return fmt.Errorf("push.buffer must be 0 (the default) to 10000000 samples, not %d", c.Push.Buffer)
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
 	}

@@ -134,6 +134,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("none of the protocols %s has a driver", strings.Join(cfg.Common.Protocols, ", "))
 	}
 	mgr := device.NewManager(device.Options{Log: log}, drv...)
+	sinks, err := newSinks(cfg.Push, mgr, log)
+	if err != nil {
+		return err
+	}
 
 	var sender device.Sender
 	// ready is what /readyz answers: standalone, once the devices file is
@@ -192,6 +196,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sinks.Run(work)
+	}()
+
 	var reporter *device.Reporter
 	reportCtx, stopReports := context.WithCancel(work)
 	reportDone := make(chan struct{})
@@ -210,7 +220,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stopMDNS := func(context.Context) {}
 	if ls.rest != nil {
 		ln := ls.take(&ls.rest)
-		httpSrv = restServer(cfg, ls.sec, data.Handler(mgr, ready, log))
+		httpSrv = restServer(cfg, ls.sec, data.Handler(plane{mgr, sinks}, ready, log))
 		log.Info("data plane listening", "address", restURL(httpSrv, ln))
 		stopMDNS = startMDNS(cfg, ln.Addr(), b.Name, mgr, log)
 		go func() {

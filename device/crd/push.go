@@ -1,9 +1,13 @@
 package crd
 
 import (
+	"bytes"
+	"fmt"
 	"maps"
 	"math"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/tinymapper/tinymapper/device"
 )
@@ -114,8 +118,34 @@ func pushMethod(property string, d *pushDoc, warns []string) (*device.PushMethod
 			}
 		}
 	}
+	if property == "" {
+		return p, warns // DecodePushMethod checks it under its own name
+	}
 	if err := p.Check(device.PushField(property)); err != nil {
 		warns = append(warns, err.Error()+" (the sink refuses it; the device runs)")
 	}
 	return p, warns
+}
+
+// DecodePushMethod reads a pushMethod written as in a Device, strictly (the
+// config file's push.default). Errors name fields under field.
+func DecodePushMethod(field string, n *yaml.Node) (*device.PushMethod, error) {
+	if n == nil || n.Kind == 0 {
+		return nil, nil
+	}
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var d pushDoc
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	p, _ := pushMethod("", &d, nil)
+	if err := p.Check(field); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
