@@ -202,7 +202,7 @@ func startManager(t *testing.T) (*Manager, *fakeDriver) {
 }
 
 // runManager runs a manager with opts and a new fake driver until the test
-// ends, and returns once its workers run.
+// ends.
 func runManager(t *testing.T, opts Options) (*Manager, *fakeDriver) {
 	t.Helper()
 	drv := newFakeDriver()
@@ -211,19 +211,7 @@ func runManager(t *testing.T, opts Options) (*Manager, *fakeDriver) {
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitRunning(t, m)
 	return m, drv
-}
-
-// waitRunning waits until m's workers run: before, jobs run on the caller,
-// and a test holding the driver would hold the caller.
-func waitRunning(t *testing.T, m *Manager) {
-	t.Helper()
-	waitFor(t, "Run to start the workers", func() bool {
-		m.life.Lock()
-		defer m.life.Unlock()
-		return m.live
-	})
 }
 
 // waitFor polls cond until it holds or the test times out.
@@ -610,8 +598,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestAManagerRunsOnce(t *testing.T) {
-	m, _ := startManager(t)
-	if err := m.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
-		t.Fatalf("second Run = %v; want ErrRunTwice", err)
+	m := NewManager(Options{}, newFakeDriver())
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- m.Run(ctx) }()
+	waitFor(t, "the first Run", m.ran.Load)
+	if err := m.Run(ctx); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run = %v; want ErrRunTwice", err)
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Errorf("first Run = %v", err)
+	}
+	if err := m.PutDevice(testDevice("a", "")); !errors.Is(err, ErrStopped) {
+		t.Errorf("PutDevice after Run = %v; want ErrStopped", err)
 	}
 }

@@ -34,9 +34,9 @@ type Reporter struct {
 	log  *slog.Logger
 	tick time.Duration
 
-	seen    map[*running]*reportState
-	gen     uint64 // scans so far; a state not seen in the latest is dropped
-	list    []due  // what scan returns, reused
+	seen    map[string]*reportState // by device key
+	gen     uint64                  // scans so far; a state not seen in the latest is dropped
+	list    []due                   // what scan returns, reused
 	scratch []byte
 	bufs    []*callBuf // one per call in flight, reused
 }
@@ -60,6 +60,7 @@ type result struct {
 
 type reportState struct {
 	key       string
+	run       uint64       // the opening of the device these props are of (entry.run)
 	props     []propReport // by position in the device's props, which never change
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
@@ -80,7 +81,7 @@ func NewReporter(m *Manager, s Sender, log *slog.Logger) *Reporter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rp := &Reporter{m: m, s: s, log: log, tick: 100 * time.Millisecond, seen: map[*running]*reportState{}}
+	rp := &Reporter{m: m, s: s, log: log, tick: 100 * time.Millisecond, seen: map[string]*reportState{}}
 	rp.SetParallel(DefaultParallel)
 	return rp
 }
@@ -95,7 +96,7 @@ func (rp *Reporter) SetParallel(n int) {
 }
 
 type due struct {
-	r     *running
+	e     *entry
 	st    *reportState
 	state bool  // the state changed
 	at    int64 // change time, or heartbeat due time
@@ -156,14 +157,14 @@ func (rp *Reporter) Flush(ctx context.Context) int {
 // call it made has returned: how many succeeded, and the first that failed.
 // changesOnly skips heartbeats.
 func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duration, changesOnly bool) (sent int, failed result) {
-	start := time.Now()
+	start := rp.m.now()
 	k := min(len(rp.bufs), len(list))
 	if k <= 1 {
 		for _, d := range list {
 			if changesOnly && d.heart {
 				continue
 			}
-			if time.Since(start) > budget || rp.s.Wait(ctx) != nil {
+			if rp.m.now().Sub(start) > budget || rp.s.Wait(ctx) != nil {
 				break
 			}
 			if err := rp.send(ctx, d, rp.bufs[0]); err != nil {
@@ -200,7 +201,7 @@ func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duratio
 		if changesOnly && d.heart {
 			continue
 		}
-		if failed.err != nil || time.Since(start) > budget || rp.s.Wait(ctx) != nil {
+		if failed.err != nil || rp.m.now().Sub(start) > budget || rp.s.Wait(ctx) != nil {
 			break
 		}
 		for inflight == k {
@@ -221,35 +222,35 @@ func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duratio
 	return sent, failed
 }
 
-// scan finds the devices that are due, most urgent first. The slice it
-// returns is reused: it is valid until the next scan.
+// scan finds the devices that are due, most urgent first, in the latest
+// snapshot of the devices. The slice it returns is reused: it is valid until
+// the next scan.
 func (rp *Reporter) scan(now time.Time) []due {
-	rp.m.mu.RLock()
 	rp.gen++
 	list := rp.list[:0]
 	var s ringbuf.Sample
-	for key, r := range rp.m.devices {
-		st := rp.seen[r]
+	for _, e := range rp.m.entries() {
+		st := rp.seen[e.key]
 		if st != nil {
 			st.gen = rp.gen
 		}
-		if r.dev == nil && !r.waitingForHardware() {
+		if e.dev == nil && !e.waitingForHardware() {
 			continue // waiting for its model: nothing to say yet
 		}
-		if st == nil || len(st.props) != len(r.props) {
-			st = &reportState{key: key, props: make([]propReport, len(r.props)), gen: rp.gen}
-			rp.seen[r] = st
+		if st == nil || st.run != e.run || len(st.props) != len(e.props) {
+			st = &reportState{key: e.key, run: e.run, props: make([]propReport, len(e.props)), gen: rp.gen}
+			rp.seen[e.key] = st
 		}
-		state := r.state.Load().(string)
+		state := e.st.State()
 		if state != st.sentState && state != StateUnknown {
 			if st.stateAt == 0 {
 				st.stateAt = now.UnixNano()
 			}
-			list = append(list, due{r: r, st: st, state: true, at: st.stateAt})
+			list = append(list, due{e: e, st: st, state: true, at: st.stateAt})
 		}
 		heartbeat := time.Duration(0)
 		hasValue := false
-		for i, p := range r.props {
+		for i, p := range e.props {
 			if !p.reportToCloud {
 				continue
 			}
@@ -282,15 +283,14 @@ func (rp *Reporter) scan(now time.Time) []due {
 		switch {
 		case !hasValue:
 		case st.changedAt != 0:
-			list = append(list, due{r: r, st: st, at: st.changedAt})
+			list = append(list, due{e: e, st: st, at: st.changedAt})
 		case now.Sub(st.lastSent) >= heartbeat:
-			list = append(list, due{r: r, st: st, at: st.lastSent.Add(heartbeat).UnixNano(), heart: true})
+			list = append(list, due{e: e, st: st, at: st.lastSent.Add(heartbeat).UnixNano(), heart: true})
 		}
 	}
-	rp.m.mu.RUnlock()
-	for r, st := range rp.seen {
+	for key, st := range rp.seen {
 		if st.gen != rp.gen {
-			delete(rp.seen, r)
+			delete(rp.seen, key)
 		}
 	}
 	byUrgency(list)
@@ -314,16 +314,14 @@ func byUrgency(list []due) {
 // send makes one call for d, with the values as they are now, building it
 // in b. Calls for different devices may run at once.
 func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
-	rp.m.mu.RLock()
 	// A device waiting for its hardware has a state (offline) and no twins.
-	gone := rp.m.devices[d.st.key] != d.r || (d.r.dev == nil && !d.state)
-	ns, name := d.r.spec.Namespace, d.r.spec.Name // spec changes under the lock
-	rp.m.mu.RUnlock()
-	if gone {
+	ns, name := d.e.spec.Namespace, d.e.spec.Name
+	now := rp.m.lookup(ns, name)
+	if now == nil || now.run != d.e.run || now.st != d.e.st || (d.e.dev == nil && !d.state) {
 		return nil // removed or replaced while we waited
 	}
 	if d.state {
-		state := d.r.state.Load().(string)
+		state := d.e.st.State()
 		if err := rp.s.ReportState(ctx, ns, name, state); err != nil {
 			return err
 		}
@@ -333,7 +331,7 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 	}
 	b.twins, b.values, b.text, b.ends = b.twins[:0], b.values[:0], b.text[:0], b.ends[:0]
 	var s ringbuf.Sample
-	for _, p := range d.r.props {
+	for _, p := range d.e.props {
 		if !p.reportToCloud || !latestGood(p.ring, &s) {
 			continue
 		}
@@ -344,7 +342,7 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		b.ends = append(b.ends, len(b.text))
 		b.values = append(b.values, s.Value)
 		b.twins = append(b.twins, Twin{Property: p.name,
-			ObservedDesired: p.desired.Load().(string), Type: p.typ, Time: time.Unix(0, s.Time)})
+			ObservedDesired: p.Desired(), Type: p.typ, Time: time.Unix(0, s.Time)})
 	}
 	if len(b.twins) == 0 {
 		return nil
@@ -359,7 +357,7 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		return err
 	}
 	i := 0
-	for j, p := range d.r.props {
+	for j, p := range d.e.props {
 		if i < len(b.twins) && b.twins[i].Property == p.name {
 			pr := &d.st.props[j]
 			pr.sent = append(pr.sent[:0], b.twins[i].Reported...)

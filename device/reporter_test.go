@@ -159,7 +159,7 @@ func TestReporterSendsOldestChangeFirst(t *testing.T) {
 	}
 	for _, d := range rp.scan(time.Now()) {
 		if !d.heart && !d.state {
-			order = append(order, d.r.spec.Name)
+			order = append(order, d.e.spec.Name)
 		}
 	}
 	if fmt.Sprint(order) != "[c a b]" {

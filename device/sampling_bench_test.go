@@ -82,43 +82,49 @@ func benchConfig(path string, kv []any) bus.Config {
 	return c
 }
 
-// benchWorker opens devices × props (collectCycle 1 s) through a Manager that
-// is not running, so its worker is driven by hand, on a fake clock the caller
-// moves; it returns the worker, the clock and the properties read per round.
+// benchWorker opens devices × props (collectCycle 1 s) through a Manager,
+// without sharing them, and schedules their properties on a worker whose
+// goroutine is not started, so it is driven by hand, on a fake clock the
+// caller moves; it returns the worker, the clock and the properties read
+// per round.
 func benchWorker(b *testing.B, drv bus.Driver, dev []any, props []benchProp, devices int) (*worker, *time.Time, int) {
 	b.Helper()
 	const cycle = time.Second
 	clock := new(time.Time)
 	*clock = time.Unix(1_700_000_000, 0)
 	m := NewManager(Options{Now: func() time.Time { return *clock }}, drv)
-	model := Model{Namespace: "default", Name: "bench"}
+	model := &Model{Namespace: "default", Name: "bench"}
 	var spec []Property
 	for _, p := range props {
 		model.Properties = append(model.Properties, ModelProperty{Name: p.name, Type: p.typ, AccessMode: ReadOnly})
 		spec = append(spec, Property{Name: p.name, Visitor: benchConfig("visitors.configData", p.config),
 			CollectCycle: cycle, ReportCycle: cycle, ReportToCloud: true})
 	}
-	if err := m.PutModel(model); err != nil {
-		b.Fatal(err)
-	}
+	var w *worker
 	for i := range devices {
 		d := Device{Namespace: "default", Name: fmt.Sprintf("dev-%04d", i), Model: "bench", Protocol: drv.Protocol(),
 			Config: benchConfig("spec.protocol.configData", dev), Properties: spec}
-		if err := m.PutDevice(d); err != nil {
+		if err := m.check(d); err != nil {
 			b.Fatal(err)
 		}
-	}
-	b.Cleanup(func() {
-		for i := range devices {
-			m.RemoveDevice("default", fmt.Sprintf("dev-%04d", i))
+		plan, err := planProps(d, model)
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
-	if len(m.workers) != 1 {
-		b.Fatalf("%d bus workers; want 1", len(m.workers))
+		e, _, err := m.open(Key(d.Namespace, d.Name), d, model, plan, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.dev.Close() })
+		if w == nil {
+			w = newWorker(e.dev.Bus(), m.now)
+		} else if w.bus != e.dev.Bus() {
+			b.Fatalf("devices on %s and %s; want one bus", w.bus, e.dev.Bus())
+		}
+		for _, p := range e.props {
+			w.add(p, p.collectCycle)
+		}
 	}
-	for _, w := range m.workers {
-		w.readDue() // the first round sizes the scratch space
-		return w, clock, devices * len(props)
-	}
-	return nil, nil, 0
+	w.readDue() // the first round sizes the scratch space
+	return w, clock, devices * len(props)
 }

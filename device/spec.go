@@ -1,8 +1,3 @@
-// Package device runs devices: it keeps the models and devices EdgeCore (or a
-// standalone YAML file) describes, opens each through its protocol's bus.Driver,
-// samples every property on one worker goroutine per physical bus into a
-// ringbuf.Ring, writes desired values, and reports twins and states through a
-// Sender.
 package device
 
 import (

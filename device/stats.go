@@ -5,8 +5,10 @@ import "sort"
 // BusStats describes one bus worker, for metrics.
 type BusStats struct {
 	Bus string
-	// Reads and Failures count property reads since start; Batches counts
-	// coalesced transactions (each covering several reads).
+	// Reads and Failures count property reads since the worker started;
+	// Batches counts coalesced transactions (each covering several reads).
+	// A worker stops when the last device on its bus goes, and its counts
+	// with it.
 	Reads, Failures, Batches uint64
 	// Writes and WriteFailures count desired writes since start.
 	Writes, WriteFailures uint64
@@ -19,19 +21,18 @@ type BusStats struct {
 
 // Stats returns the state of every bus worker, sorted by bus.
 func (m *Manager) Stats() []BusStats {
-	m.mu.RLock()
-	out := make([]BusStats, 0, len(m.workers))
 	tasks := map[*worker]int{}
-	for _, r := range m.devices {
-		if r.dev != nil {
-			tasks[r.worker] += len(r.props)
+	for _, e := range m.entries() {
+		if e.worker != nil {
+			tasks[e.worker] += len(e.props)
 		}
 	}
-	for name, w := range m.workers {
-		out = append(out, BusStats{Bus: name, Reads: w.reads.Load(), Failures: w.failures.Load(),
-			Writes: w.writes.Load(), WriteFailures: w.writeFailures.Load(), Batches: w.batches.Load(), LateNs: w.lateNs.Load(), MaxLateNs: w.maxLate.Load(), Tasks: tasks[w]})
+	out := make([]BusStats, 0, len(tasks))
+	for w, n := range tasks {
+		out = append(out, BusStats{Bus: w.bus, Reads: w.reads.Load(), Failures: w.failures.Load(),
+			Writes: w.writes.Load(), WriteFailures: w.writeFailures.Load(), Batches: w.batches.Load(),
+			LateNs: w.lateNs.Load(), MaxLateNs: w.maxLate.Load(), Tasks: n})
 	}
-	m.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Bus < out[j].Bus })
 	return out
 }
@@ -39,24 +40,20 @@ func (m *Manager) Stats() []BusStats {
 // StateCounts returns how many devices are in each state.
 func (m *Manager) StateCounts() map[string]int {
 	out := map[string]int{StateOnline: 0, StateUnhealthy: 0, StateOffline: 0, StateUnknown: 0}
-	m.mu.RLock()
-	for _, r := range m.devices {
-		out[r.state.Load().(string)]++
+	for _, e := range m.entries() {
+		out[e.st.State()]++
 	}
-	m.mu.RUnlock()
 	return out
 }
 
 // DeviceKeys returns "namespace/name" of every device of protocol, sorted.
 func (m *Manager) DeviceKeys(protocol string) []string {
-	m.mu.RLock()
 	var out []string
-	for key, r := range m.devices {
-		if r.spec.Protocol == protocol {
-			out = append(out, key)
+	for _, e := range m.entries() {
+		if e.spec.Protocol == protocol {
+			out = append(out, e.key)
 		}
 	}
-	m.mu.RUnlock()
 	sort.Strings(out)
 	return out
 }

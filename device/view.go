@@ -1,9 +1,7 @@
 package device
 
 import (
-	"context"
 	"iter"
-	"sort"
 	"time"
 
 	"github.com/tinymapper/tinymapper/ringbuf"
@@ -42,21 +40,24 @@ type DeviceView struct {
 	ModelSpec *Model
 }
 
-func (r *running) view() DeviceView {
+func (e *entry) view() DeviceView {
 	v := DeviceView{
-		Namespace: r.spec.Namespace, Name: r.spec.Name, Model: r.spec.Model,
-		Protocol: r.spec.Protocol, State: r.state.Load().(string), Error: r.err.Load().(string),
-		Methods: r.spec.Methods, ModelSpec: r.model,
+		Namespace: e.spec.Namespace, Name: e.spec.Name, Model: e.spec.Model,
+		Protocol: e.spec.Protocol, State: e.st.State(), Error: e.st.Err(),
+		Methods: e.spec.Methods, ModelSpec: e.model,
 	}
-	for _, p := range r.props {
-		v.Properties = append(v.Properties, p.view())
+	if len(e.props) > 0 {
+		v.Properties = make([]PropertyView, len(e.props))
+		for i, p := range e.props {
+			v.Properties[i] = p.view()
+		}
 	}
 	return v
 }
 
 func (p *prop) view() PropertyView {
 	v := PropertyView{Name: p.name, Type: p.typ, Unit: p.unit, Writable: p.writable,
-		Desired: p.desired.Load().(string), Ring: p.ring, Push: p.push}
+		Desired: p.Desired(), Ring: p.ring, Push: p.push}
 	if e := p.lastErr.Load(); e != nil {
 		v.LastError = *e
 	}
@@ -66,29 +67,15 @@ func (p *prop) view() PropertyView {
 	return v
 }
 
-// Devices returns every device, sorted by namespace and name.
-func (m *Manager) Devices() []DeviceView {
-	m.mu.RLock()
-	out := make([]DeviceView, 0, len(m.devices))
-	for _, r := range m.devices {
-		out = append(out, r.view())
-	}
-	m.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
-}
-
 // Snapshot yields a view of every device as it is now, sorted by namespace
-// and name. The views are values: a reader may keep them.
+// and name. It takes no lock: the devices are those of the latest change
+// published when Snapshot was called, and each view is built as it is
+// yielded. The views are values: a reader may keep them.
 func (m *Manager) Snapshot() iter.Seq[DeviceView] {
+	list := m.entries()
 	return func(yield func(DeviceView) bool) {
-		for _, v := range m.Devices() {
-			if !yield(v) {
+		for _, e := range list {
+			if !yield(e.view()) {
 				return
 			}
 		}
@@ -100,26 +87,32 @@ func (m *Manager) Snapshot() iter.Seq[DeviceView] {
 // device (the sinks) compare it to know when to look again.
 func (m *Manager) Generation() uint64 { return m.gen.Load() }
 
+// Devices returns every device, sorted by namespace and name.
+func (m *Manager) Devices() []DeviceView {
+	list := m.entries()
+	out := make([]DeviceView, len(list))
+	for i, e := range list {
+		out[i] = e.view()
+	}
+	return out
+}
+
 // Device returns one device.
 func (m *Manager) Device(namespace, name string) (DeviceView, bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	r := m.devices[Key(namespace, name)]
-	if r == nil {
+	e := m.lookup(namespace, name)
+	if e == nil {
 		return DeviceView{}, false
 	}
-	return r.view(), true
+	return e.view(), true
 }
 
 // Property returns one property of one device.
 func (m *Manager) Property(namespace, name, property string) (PropertyView, bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	r := m.devices[Key(namespace, name)]
-	if r == nil {
+	e := m.lookup(namespace, name)
+	if e == nil {
 		return PropertyView{}, false
 	}
-	p := r.byName[property]
+	p := e.byName[property]
 	if p == nil {
 		return PropertyView{}, false
 	}
@@ -129,26 +122,21 @@ func (m *Manager) Property(namespace, name, property string) (PropertyView, bool
 // Twins returns a device's twins (every property, reportToCloud or not) and
 // its state.
 func (m *Manager) Twins(namespace, name string) ([]Twin, string, bool) {
-	if namespace == "" {
-		namespace = "default"
-	}
-	m.mu.RLock()
-	r := m.devices[Key(namespace, name)]
-	m.mu.RUnlock()
-	if r == nil {
+	e := m.lookup(namespace, name)
+	if e == nil {
 		return nil, "", false
 	}
-	twins := make([]Twin, 0, len(r.props))
+	twins := make([]Twin, 0, len(e.props))
 	var s ringbuf.Sample
-	for _, p := range r.props {
-		t := Twin{Property: p.name, ObservedDesired: p.desired.Load().(string), Type: p.typ}
+	for _, p := range e.props {
+		t := Twin{Property: p.name, ObservedDesired: p.Desired(), Type: p.typ}
 		if latestGood(p.ring, &s) {
 			t.Reported, _ = FormatValue(p.typ, s.Value)
 			t.Time = time.Unix(0, s.Time)
 		}
 		twins = append(twins, t)
 	}
-	return twins, r.state.Load().(string), true
+	return twins, e.st.State(), true
 }
 
 // latestGood finds the newest good sample among the last few.
@@ -168,69 +156,4 @@ func latestGood(r *ringbuf.Ring, s *ringbuf.Sample) bool {
 		}
 	}
 	return false
-}
-
-// stateOf derives a device's state from its properties' latest samples.
-func stateOf(r *running) string {
-	if r.waitingForHardware() {
-		return StateOffline
-	}
-	if r.dev == nil || len(r.props) == 0 {
-		return StateUnknown
-	}
-	good, bad := 0, 0
-	var s ringbuf.Sample
-	for _, p := range r.props {
-		if !p.ring.Latest(&s) {
-			continue
-		}
-		if s.Err == 0 {
-			good++
-		} else {
-			bad++
-		}
-	}
-	switch {
-	case good == 0 && bad == 0:
-		return StateUnknown
-	case bad == 0:
-		return StateOnline
-	case good == 0:
-		return StateOffline
-	default:
-		return StateUnhealthy
-	}
-}
-
-// watchStates derives device states a few times a second, logs changes and
-// wakes the reporter. It returns when ctx ends.
-func (m *Manager) watchStates(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		m.mu.RLock()
-		for key, r := range m.devices {
-			state := stateOf(r)
-			if old := r.state.Load().(string); old != state {
-				r.state.Store(state)
-				args := []any{"device", key, "state", state}
-				if state != StateOnline {
-					for _, p := range r.props {
-						if e := p.lastErr.Load(); e != nil {
-							args = append(args, "property", p.name, "err", *e)
-							break
-						}
-					}
-				}
-				m.log.Info("device "+state, args...)
-				m.notify()
-			}
-		}
-		m.mu.RUnlock()
-	}
 }

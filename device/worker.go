@@ -3,7 +3,6 @@ package device
 import (
 	"cmp"
 	"container/heap"
-	"context"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -14,11 +13,17 @@ import (
 // A worker owns one physical bus. It keeps a heap of due reads, runs them in
 // due order, and runs management jobs (add, remove, write) between reads, so
 // a bus is never used by two goroutines and no lock is held across bus I/O.
+//
+// The manager starts a worker's goroutine with the first device opened on
+// its bus and stops it once the last one has closed (see takeWorker).
 type worker struct {
 	bus  string
 	jobs chan func()
+	quit chan struct{} // closed to stop the goroutine
 	due  taskHeap
 	now  func() time.Time
+	// users counts the open devices on the bus; guarded by Manager.mu.
+	users int
 
 	// Scratch space for readDue, reused so the sampling path does not allocate.
 	batch []*task
@@ -44,18 +49,20 @@ type task struct {
 }
 
 func newWorker(bus string, now func() time.Time) *worker {
-	return &worker{bus: bus, jobs: make(chan func(), 64), now: now}
+	return &worker{bus: bus, jobs: make(chan func(), 64), quit: make(chan struct{}), now: now}
 }
 
-// post runs f on the worker's goroutine without waiting.
-func (w *worker) post(ctx context.Context, f func()) {
+// post runs f on the worker's goroutine without waiting. A worker stops
+// only once no device uses it, so no job is posted after.
+func (w *worker) post(f func()) {
 	select {
 	case w.jobs <- f:
-	case <-ctx.Done():
+	case <-w.quit:
 	}
 }
 
-func (w *worker) run(ctx context.Context) {
+// run is the worker's goroutine; it returns once quit is closed.
+func (w *worker) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -65,7 +72,7 @@ func (w *worker) run(ctx context.Context) {
 			timer.Reset(time.Hour)
 		}
 		select {
-		case <-ctx.Done():
+		case <-w.quit:
 			return
 		case f := <-w.jobs:
 			f()
@@ -179,6 +186,34 @@ func (w *worker) remove(p *prop) {
 // readNow reads p at once (after a write) and keeps its schedule.
 func (w *worker) readNow(p *prop) {
 	w.sample(p, w.now().UnixNano())
+}
+
+// takeWorker returns the worker of busName for one more device, starting
+// it if the bus has none. Called with m.mu held.
+func (m *Manager) takeWorker(busName string) *worker {
+	w := m.buses[busName]
+	if w == nil {
+		w = newWorker(busName, m.now)
+		m.buses[busName] = w
+		m.workers.Add(1)
+		go func() {
+			defer m.workers.Done()
+			w.run()
+		}()
+	}
+	w.users++
+	return w
+}
+
+// releaseWorker gives back w for a device that closed, and stops w if that
+// was its last device.
+func (m *Manager) releaseWorker(w *worker) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w.users--; w.users == 0 {
+		delete(m.buses, w.bus)
+		close(w.quit)
+	}
 }
 
 type taskHeap []*task
