@@ -39,9 +39,15 @@ const (
 	mapperState = "OK"
 	// callTimeout bounds every call to EdgeCore.
 	callTimeout = 5 * time.Second
-	// Registration is retried after retryMin, doubling up to retryMax.
+	// Registration is retried after retryMin, doubling up to retryMax, and
+	// the connection to EdgeCore is dialled again as often: EdgeCore's
+	// socket is local, a failed dial costs nothing, and a restarted
+	// EdgeCore must see its mappers back within a few seconds.
 	retryMin = 500 * time.Millisecond
-	retryMax = 30 * time.Second
+	retryMax = 2 * time.Second
+	// reconnectMax bounds the wait between two dials of EdgeCore's socket;
+	// registration starts as soon as a dial succeeds.
+	reconnectMax = time.Second
 )
 
 // ErrRateLimited is wrapped by the errors of calls EdgeCore refused because
@@ -165,7 +171,7 @@ func NewClient(cfg ClientConfig, reg Registry) (*Client, error) {
 		// Reconnect as quickly as registration retries, and never let the
 		// connection go idle: a drop must be seen as a drop.
 		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: retryMin, Multiplier: 2, Jitter: 0.2, MaxDelay: retryMax},
+			Backoff:           backoff.Config{BaseDelay: retryMin, Multiplier: 2, Jitter: 0.2, MaxDelay: reconnectMax},
 			MinConnectTimeout: callTimeout,
 		}),
 		grpc.WithIdleTimeout(0),

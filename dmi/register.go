@@ -87,36 +87,47 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 		if lostAfterSuccess {
 			pending = slices.Clone(c.cfg.Protocols)
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := c.sleepUntilReady(ctx, delay); err != nil {
 			return err
 		}
 		delay = min(delay*2, c.retryMax)
 	}
 }
 
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// sleepUntilReady waits for d, or less if the connection to EdgeCore
+// becomes ready meanwhile (EdgeCore is back: register at once), or until
+// ctx ends.
+func (c *Client) sleepUntilReady(ctx context.Context, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		st := c.conn.GetState()
+		if st == connectivity.Ready {
+			return ctx.Err()
+		}
+		if st == connectivity.Idle {
+			c.conn.Connect()
+		}
+		if !c.conn.WaitForStateChange(wctx, st) {
+			return ctx.Err() // d is up, or ctx ended
+		}
 	}
 }
 
 // Register registers one protocol with EdgeCore, asking for its data, and
 // loads the models and devices EdgeCore returns into the Registry: models
 // first, then devices. A model or device that is rejected is logged and the
-// others are still loaded. Register waits for the pacer itself.
+// others are still loaded.
+//
+// Register does not wait for the report pacing: registering every
+// protocol is a handful of calls once per EdgeCore start, well inside
+// EdgeCore's burst, while reports waiting for EdgeCore to come back may
+// have run the pacer dry for many seconds. A refusal by EdgeCore's limiter
+// is retried by Run.
 func (c *Client) Register(ctx context.Context, protocol string) error {
 	info, ok := c.mappers[protocol]
 	if !ok {
 		return fmt.Errorf("dmi: register %s: protocol not in the client's configuration", protocol)
-	}
-	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("dmi: register %s: %w", protocol, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
