@@ -74,7 +74,7 @@ type HTTPConfig struct {
 
 // PushConfig is the push section.
 type PushConfig struct {
-	// Buffer is each destination's buffer, in samples (0: 10000).
+	// Buffer is each destination's buffer, in samples (default 10000).
 	Buffer int `yaml:"buffer"`
 	// Default is the pushMethod of every property that has none, written
 	// as in a Device (for users without KubeEdge: "every property to this
@@ -109,6 +109,7 @@ func defaults() Config {
 	c.HTTP.TokenFile = "/var/lib/tinymapper/token"
 	c.HTTP.OpenReads = "loopback"
 	c.HTTP.OpenProbes = true
+	c.Push.Buffer = 10000
 	c.LogLevel = "info"
 	return c
 }
