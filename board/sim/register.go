@@ -7,8 +7,12 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2creg"
 
+	"github.com/tinymapper/tinymapper/board/sim/ads1115"
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/bme280"
+	"github.com/tinymapper/tinymapper/board/sim/mcp9808"
 	"github.com/tinymapper/tinymapper/board/sim/serialsim"
+	"github.com/tinymapper/tinymapper/board/sim/sht3x"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 )
 
@@ -17,7 +21,8 @@ import (
 const I2C1 = "SIM-I2C1"
 
 // Register puts the simulated board into periph's registries: I²C bus 1 with a
-// TMP102 at 0x48 and a 24C02 at 0x50, SPI port 0.0 with an MCP3008, and GPIO
+// TMP102 at 0x48, a 24C02 at 0x50, an MCP9808 at 0x18, an SHT3x at 0x44, an
+// ADS1115 at 0x49 and a BME280 at 0x76, SPI port 0.0 with an MCP3008, and GPIO
 // pins 4, 17, 22 and 27; and, in hal's serial registry, /dev/ttyUSB0 (Modbus
 // RTU slaves 1 and 2) and /dev/ttyACM0 (a line sensor), pseudo-terminals with
 // the simulated devices on their far side (board/sim/serialsim). The first
@@ -48,6 +53,19 @@ var register = sync.OnceValue(func() error {
 	}
 	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
 		return err
+	}
+	for _, p := range []struct {
+		addr uint16
+		part Part
+	}{
+		{mcp9808.Address, mcp9808.New(time.Now)},
+		{sht3x.Address, sht3x.New(time.Now)},
+		{ads1115.Address, ads1115.New(time.Now)},
+		{bme280.Address, bme280.New(bme280.ChipIDBME280, time.Now)},
+	} {
+		if err := bus.Attach(p.addr, p.part); err != nil {
+			return err
+		}
 	}
 	if err := i2creg.Register(I2C1, []string{"I2C1", "/dev/i2c-1"}, 1, bus.Open); err != nil {
 		return fmt.Errorf("sim: register I²C bus 1: %w", err)
