@@ -1,0 +1,218 @@
+package identify
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// model is the DeviceModel of a kind and the visitors of its properties.
+type model struct {
+	name       string // DeviceModel name
+	comment    string // what the Device reads, for the file's reader
+	properties string // DeviceModel spec.properties
+	device     string // Device configData keys besides bus and address
+	visitors   string // Device spec.properties
+}
+
+// models are the parts whose Device the i2c protocol can read. SHT3x is
+// missing: it is read with two-byte commands, which the protocol does not
+// send (it writes a one-byte register number).
+var models = map[Kind]model{
+	TMP102: {
+		name:    "discovered-tmp102",
+		comment: "TMP102 temperature sensor: register 0x00, 12 bits left-justified, 0.0625 °C/LSB",
+		properties: `    - name: temperature
+      description: TMP102 temperature register, 0.0625 °C per LSB
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "-40"
+      maximum: "125"
+      unit: celsius
+`,
+		visitors: `    - name: temperature
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0x00
+          dataType: int16
+          shift: 4
+          scale: 0.0625
+`,
+	},
+	MCP9808: {
+		name:    "discovered-mcp9808",
+		comment: "MCP9808 temperature sensor: register 0x05, °C × 16 in bits 11..0 (0 to 255.94 °C: the sign, bit 12, is not decoded)",
+		properties: `    - name: temperature
+      description: MCP9808 ambient temperature, 0.0625 °C per LSB, 0 °C and above
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "0"
+      maximum: "125"
+      unit: celsius
+`,
+		visitors: `    - name: temperature
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0x05
+          dataType: uint16
+          mask: 0x0FFF
+          scale: 0.0625
+`,
+	},
+	ADS1115: {
+		name:    "discovered-ads1115",
+		comment: "ADS1115 ADC: config set to continuous AIN0 against GND, ±4.096 V (0x4283); conversion register 0x00, 125 µV/LSB",
+		properties: `    - name: config
+      description: ADS1115 config register; 17027 (0x4283) converts AIN0 against GND continuously at ±4.096 V
+      type: INT
+      accessMode: ReadWrite
+      minimum: "0"
+      maximum: "65535"
+    - name: ain0
+      description: ADS1115 conversion register at ±4.096 V full scale, 125 µV per LSB
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "-4.096"
+      maximum: "4.096"
+      unit: volt
+`,
+		visitors: `    - name: config
+      collectCycle: 10000
+      reportCycle: 60000
+      reportToCloud: true
+      desired:
+        value: "17027"
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0x01
+          dataType: uint16
+    - name: ain0
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0x00
+          dataType: int16
+          scale: 0.000125
+`,
+	},
+	BME280: bmx280("discovered-bme280", "BME280"),
+	BMP280: bmx280("discovered-bmp280", "BMP280"),
+	EEPROM24: {
+		name:    "discovered-24cxx",
+		comment: "24Cxx EEPROM, taken as a 24C02 (8-byte pages): its first byte",
+		device:  "      pageSize: 8\n",
+		properties: `    - name: byte-0
+      description: the EEPROM's byte at address 0x00
+      type: INT
+      accessMode: ReadWrite
+      minimum: "0"
+      maximum: "255"
+`,
+		visitors: `    - name: byte-0
+      collectCycle: 5000
+      reportCycle: 60000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0x00
+          dataType: uint8
+`,
+	},
+}
+
+func bmx280(name, part string) model {
+	return model{
+		name: name,
+		comment: part + ": ctrl_meas set to normal mode, ×1 oversampling (0x27); temperature-raw is the " +
+			"uncompensated 20-bit adc_T (°C needs the part's calibration words at 0x88..0x8D, which the i2c protocol does not apply)",
+		properties: `    - name: ctrl-meas
+      description: ctrl_meas register 0xF4; 39 (0x27) measures continuously at ×1 oversampling
+      type: INT
+      accessMode: ReadWrite
+      minimum: "0"
+      maximum: "255"
+    - name: temperature-raw
+      description: uncompensated temperature ADC value adc_T (20 bits)
+      type: INT
+      accessMode: ReadOnly
+`,
+		visitors: `    - name: ctrl-meas
+      collectCycle: 10000
+      reportCycle: 60000
+      reportToCloud: true
+      desired:
+        value: "39"
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0xF4
+          dataType: uint8
+    - name: temperature-raw
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          register: 0xFA
+          dataType: uint32
+          shift: 12
+`,
+	}
+}
+
+// WriteYAML writes a DeviceModel per kind found and a Device per part, for
+// bus busName on node nodeName, as KubeEdge v1beta1 documents. Parts whose
+// Device the i2c protocol cannot read are listed in comments.
+func WriteYAML(w io.Writer, parts []Part, busName, nodeName string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Found by `tinymapper discover i2c --bus %s --yaml`: a DeviceModel per kind of\n# part and a Device per part. Apply with kubectl, or run with --devices.\n", busName)
+	done := map[Kind]bool{}
+	for _, p := range parts {
+		m, ok := models[p.Kind]
+		if !ok {
+			what := "an unknown part"
+			if p.Kind == SHT3x {
+				what = "an SHT3x (read with two-byte commands, which the i2c protocol does not send)"
+			}
+			fmt.Fprintf(&b, "# 0x%02x: %s: no Device written\n", p.Addr, what)
+			continue
+		}
+		if !done[p.Kind] {
+			done[p.Kind] = true
+			fmt.Fprintf(&b, "---\napiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  protocol: i2c\n  properties:\n%s", m.name, m.properties)
+		}
+		fmt.Fprintf(&b, "---\n# 0x%02x: %s (%s)\napiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  nodeName: %s\n  deviceModelRef:\n    name: %s\n  protocol:\n    protocolName: i2c\n    configData:\n      bus: \"%s\"\n      address: \"0x%02x\"\n%s  properties:\n%s",
+			p.Addr, m.comment, p.Info, DeviceName(p, busName), nodeName, m.name, busName, p.Addr, m.device, m.visitors)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// DeviceName is the Device name WriteYAML gives p: kind, bus and address,
+// such as tmp102-1-48.
+func DeviceName(p Part, busName string) string {
+	bus := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, busName)
+	return strings.Trim(fmt.Sprintf("%s-%s-%02x", strings.ToLower(string(p.Kind)), strings.Trim(bus, "-"), p.Addr), "-")
+}

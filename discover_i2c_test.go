@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim/ads1115"
+	"github.com/tinymapper/tinymapper/board/sim/bme280"
+	"github.com/tinymapper/tinymapper/board/sim/mcp9808"
+	"github.com/tinymapper/tinymapper/board/sim/tmp102"
+	"github.com/tinymapper/tinymapper/internal/await"
+)
+
+// discoveredYAML is `discover i2c --bus 1 --yaml` on the sim, checked in so
+// that test/kubeedge converts it as it does every example.
+const discoveredYAML = "deploy/examples/discovered-i2c.yaml"
+
+func TestDiscoverI2CNamesTheSimParts(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"discover", "i2c", "--board", "sim", "--bus", "1"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"0x18     MCP9808", "0x44     SHT3x    serial number 0x1A2B3C4D", "0x48     TMP102   config 0x60A0",
+		"0x49     ADS1115  config 0x8583", "0x50     24Cxx", "0x76     BME280   chip id 0x60",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("discover i2c: no %q in\n%s", want, out.String())
+		}
+	}
+}
+
+// TestDiscoveredYAMLRunsOnTheSim: the YAML discover writes for the sim is
+// the checked-in example, and run standalone it reads what the sim's parts
+// document: the TMP102's and MCP9808's temperatures, the ADS1115's AIN0
+// once the config is written, the BME280's raw temperature once it
+// measures, the EEPROM's erased first byte.
+func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"discover", "i2c", "--board", "sim", "--yaml", "--node", "edge-node-1"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(discoveredYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Fatalf("discover --yaml differs from %s (regenerate it with `go run . discover i2c --board sim --yaml --node edge-node-1`):\n%s", discoveredYAML, out.String())
+	}
+	file := filepath.Join(t.TempDir(), "d.yaml")
+	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startMapper(t, "--devices", file, "--http", "127.0.0.1:0")
+	base := h.dataPlane(t) + "/api/v1/device/default/"
+	for _, tc := range []struct {
+		device, property string
+		want             func(time.Time) float64
+		tolerance        float64
+	}{
+		{"tmp102-1-48", "temperature", tmp102.Temperature, 0},
+		{"mcp9808-1-18", "temperature", mcp9808.Temperature, 0},
+		{"ads1115-1-49", "ain0", func(t time.Time) float64 { return ads1115.Input(0, t) }, 0.000125},
+		{"bme280-1-76", "temperature-raw", func(t time.Time) float64 { return float64(bme280.RawTemperature(bme280.Temperature(t))) }, 0},
+		{"24cxx-1-50", "byte-0", func(time.Time) float64 { return 255 }, 0},
+	} {
+		t.Run(tc.device, func(t *testing.T) {
+			var last string
+			// The value at a sample's timestamp, once the device runs (the
+			// ADS1115 and BME280 after their desired config is written).
+			await.Within(t, 10*time.Second, tc.device+" "+tc.property+" matching the sim", func() bool {
+				v, ts, ok := sample(base + tc.device + "/" + tc.property)
+				last = ""
+				if !ok {
+					return false
+				}
+				want := tc.want(ts)
+				last = strings.Join([]string{"got", jsonNum(v), "want", jsonNum(want)}, " ")
+				// The sample was taken a moment before its timestamp.
+				return math.Abs(v-want) <= tc.tolerance+1e-9 || math.Abs(v-tc.want(ts.Add(-5*time.Millisecond))) <= tc.tolerance+1e-9
+			})
+			if t.Failed() {
+				t.Log(last)
+			}
+		})
+	}
+}
+
+func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
+
+// sample GETs one property's latest sample.
+func sample(url string) (float64, time.Time, bool) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Value     *float64  `json:"value"`
+		Timestamp time.Time `json:"timestamp"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&s) != nil || s.Value == nil {
+		return 0, time.Time{}, false
+	}
+	return *s.Value, s.Timestamp, true
+}
