@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,8 @@ func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
 
 func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
-// sample GETs one property's latest sample.
+// sample GETs one property's latest sample (mapper-framework's shape:
+// Data.Value as text, Data.TimeStamp in Unix milliseconds).
 func sample(url string) (float64, time.Time, bool) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -103,11 +105,17 @@ func sample(url string) (float64, time.Time, bool) {
 	}
 	defer resp.Body.Close()
 	var s struct {
-		Value     *float64  `json:"value"`
-		Timestamp time.Time `json:"timestamp"`
+		Data struct {
+			Value     string `json:"Value"`
+			TimeStamp int64  `json:"TimeStamp"`
+		} `json:"Data"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&s) != nil || s.Value == nil {
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&s) != nil {
 		return 0, time.Time{}, false
 	}
-	return *s.Value, s.Timestamp, true
+	v, err := strconv.ParseFloat(s.Data.Value, 64)
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	return v, time.UnixMilli(s.Data.TimeStamp), true
 }

@@ -175,7 +175,8 @@ func TestAnotherHostSeesTheGatewayAndItsGoodbye(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-netns"}, "--board", "sim", "--devices", devices, "--http", "192.0.2.1:7777")
+	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-netns"}, "--board", "sim", "--devices", devices, "--http", "192.0.2.1:7777",
+		"--token-file", filepath.Join(t.TempDir(), "token"))
 	var logs strings.Builder
 	gw.Stdout, gw.Stderr = io.Discard, &logs
 	if err := gw.Start(); err != nil {
@@ -194,7 +195,7 @@ func TestAnotherHostSeesTheGatewayAndItsGoodbye(t *testing.T) {
 	if e.Name != "gw-netns._tinymapper._tcp.local." || e.Port != 7777 || len(e.Addresses) != 1 || e.Addresses[0] != "192.0.2.1" {
 		t.Errorf("python3-zeroconf saw %+v", e)
 	}
-	for k, want := range map[string]string{"board": "sim", "devices": "2", "api": "/api/v1", "token": "false", "version": version} {
+	for k, want := range map[string]string{"board": "sim", "devices": "2", "api": "/api/v1", "token": "true", "version": version} {
 		if e.TXT[k] != want {
 			t.Errorf("TXT %s=%q, want %q (all: %v)", k, e.TXT[k], want, e.TXT)
 		}

@@ -23,8 +23,8 @@ type MDNSConfig struct {
 }
 
 // restTokenRequired says whether the REST data plane asks writers for a
-// token, for the TXT record. The REST API has no token yet.
-func restTokenRequired(Config) bool { return false }
+// token, for the TXT record.
+func restTokenRequired(cfg Config) bool { return cfg.HTTP.Auth != "off" }
 
 // startMDNS advertises the data plane listening on addr, when the config
 // asks for it (see MDNSConfig.Enabled). stop withdraws the advertisement
