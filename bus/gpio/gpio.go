@@ -132,6 +132,9 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, u := range uses {
+		u.owner = cfg.Name
+	}
 	if err := acquire(uses); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ type line struct {
 	// Guarded by lines.mu.
 	refs     int
 	counters int // counter properties on the line
+	// counting is the counter properties on the line by device: a second
+	// device may count the line only on the same edges.
+	counting map[string]int
 	cfg      lineConfig
 	stop     chan struct{} // closes to stop the counting goroutine; nil when none runs
 	done     chan struct{} // closed by the counting goroutine when it returns
@@ -77,6 +80,7 @@ type use struct {
 	inactive int        // output: physical level of logical 0, driven when there is none to keep
 	line     *line      // set by acquire
 	conf     bus.Config // of the first property on the pin, for errors
+	owner    string     // the device ("namespace/name")
 }
 
 // acquire claims the lines of uses, configures them and starts counters. On
@@ -127,6 +131,17 @@ func (l *line) configure(u *use) error {
 		}
 	default:
 		cfg := u.cfg
+		if u.counters > 0 && l.counters > 0 && cfg.edge != l.cfg.edge {
+			// Counting other edges would change the other device's
+			// count (20 Hz for 10): refuse, unless the counts are this
+			// device's own (its old version, closed once this opens).
+			for owner, n := range l.counting {
+				if owner != u.owner && n > 0 {
+					return fmt.Errorf("%s is counted by device %s on %s; a second device may count it only on the same edges, not on %s",
+						l.name, owner, edgeWords(l.cfg.edge), edgeWords(cfg.edge))
+				}
+			}
+		}
 		if cfg.mode == modeInput && l.counters > 0 {
 			// Another device counts on this line: keep its edges.
 			cfg.mode, cfg.edge = modeCounter, l.cfg.edge
@@ -142,6 +157,12 @@ func (l *line) configure(u *use) error {
 	l.cfg = u.cfg
 	l.refs++
 	l.counters += u.counters
+	if u.counters > 0 {
+		if l.counting == nil {
+			l.counting = map[string]int{}
+		}
+		l.counting[u.owner] += u.counters
+	}
 	if l.counters > 0 && l.stop == nil {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
 		l.failing.Store(false)
@@ -216,6 +237,11 @@ func release(uses []*use) error {
 func (l *line) releaseLocked(u *use) func() error {
 	l.refs--
 	l.counters -= u.counters
+	if u.counters > 0 {
+		if l.counting[u.owner] -= u.counters; l.counting[u.owner] <= 0 {
+			delete(l.counting, u.owner)
+		}
+	}
 	var stop func() error
 	if l.counters == 0 && l.stop != nil {
 		d := l.done
@@ -322,4 +348,17 @@ func (l *line) awaitStop(done <-chan struct{}) error {
 			return fmt.Errorf("gpio %s: the edge counter did not stop", l.name)
 		}
 	}
+}
+
+// edgeWords names an edge setting as configData spells it.
+func edgeWords(e gpio.Edge) string {
+	switch e {
+	case gpio.RisingEdge:
+		return "rising edges"
+	case gpio.FallingEdge:
+		return "falling edges"
+	case gpio.BothEdges:
+		return "both edges"
+	}
+	return "no edges"
 }
