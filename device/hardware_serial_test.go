@@ -13,7 +13,9 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/devicetest"
 	"github.com/tinymapper/tinymapper/hal"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // A serial port that appears after the device was put (a USB adapter
@@ -53,8 +55,8 @@ func TestASerialDeviceStartsOnceItsPortAppears(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hal.UnregisterSerial(port) })
-	bustest.LatestValue(t, m, "th", "humidity", func(h float64) bool { return h >= 35 && h <= 55 })
-	bustest.WaitFor(t, "online", func() bool { v, _ := m.Device("default", "th"); return v.State == device.StateOnline })
+	devicetest.LatestValue(t, m, "th", "humidity", func(h float64) bool { return h >= 35 && h <= 55 })
+	await.Until(t, "online", func() bool { v, _ := m.Device("default", "th"); return v.State == device.StateOnline })
 }
 
 // A configData value the serial driver refuses is refused, not retried.

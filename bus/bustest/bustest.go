@@ -1,19 +1,15 @@
 // Package bustest helps the tests of the bus/* packages: it builds configData
 // as it reaches drivers (every number a bus.Number, since EdgeCore sends each
 // JSON number as a float32 FloatValue; strings and booleans as themselves),
-// opens, reads and writes devices, and runs a device manager.
+// and opens, reads and writes devices. It depends on bus only; tests that
+// run a driver through a device manager use device/devicetest.
 package bustest
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
-	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/crd"
-	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
 // DevicePath is the path of a device's configData in error messages.
@@ -79,85 +75,6 @@ func Write(t testing.TB, p bus.Point, v float64) {
 	if err := w.Write(v); err != nil {
 		t.Fatalf("Write(%v): %v", v, err)
 	}
-}
-
-// RunManager runs a device manager with drivers until the test ends.
-func RunManager(t testing.TB, drivers ...bus.Driver) *device.Manager {
-	t.Helper()
-	m := device.NewManager(device.Options{History: 64}, drivers...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
-}
-
-// Latest returns the newest sample of a property of a device in "default".
-func Latest(m *device.Manager, dev, prop string) (ringbuf.Sample, bool) {
-	var s ringbuf.Sample
-	p, ok := m.Property("default", dev, prop)
-	if !ok {
-		return s, false
-	}
-	return s, p.Ring.Latest(&s)
-}
-
-// WaitFor polls cond until it holds, failing the test after 10 s.
-func WaitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// LatestValue waits until a property of a device in "default" has a good
-// sample for which ok holds, and returns it.
-func LatestValue(t testing.TB, m *device.Manager, dev, prop string, ok func(float64) bool) float64 {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var s ringbuf.Sample
-	for {
-		pv, found := m.Property("default", dev, prop)
-		if found && pv.Ring.Latest(&s) && s.Err == 0 && ok(s.Value) {
-			return s.Value
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s: no good sample in time (found %v, latest %+v, last error %q)", dev, prop, found, s, pv.LastError)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Deploy loads an example CRD file and puts its models and devices into m,
-// failing the test on a load error, a warning, an empty file or a refused
-// object. It returns what the file held.
-func Deploy(t testing.TB, m *device.Manager, path string) crd.Set {
-	t.Helper()
-	set, err := crd.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set.Warnings) > 0 {
-		t.Errorf("%s: warnings: %q", path, set.Warnings)
-	}
-	if len(set.Devices) == 0 {
-		t.Fatalf("%s: no devices", path)
-	}
-	for _, model := range set.Models {
-		if err := m.PutModel(model); err != nil {
-			t.Fatalf("%s: model %s: %v", path, model.Name, err)
-		}
-	}
-	for _, d := range set.Devices {
-		if err := m.PutDevice(d); err != nil {
-			t.Fatalf("%s: device %s: %v", path, d.Name, err)
-		}
-	}
-	return set
 }
 
 // FuzzValue turns fuzzed input into a configData value the way EdgeCore

@@ -18,6 +18,8 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/gpio"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/devicetest"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run against the simulated board's pins, reached the way the
@@ -422,9 +424,9 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 }
 
 // manager runs a device manager with the gpio driver until the test ends.
-func manager(t *testing.T) *device.Manager { return bustest.RunManager(t, gpio.Driver{}) }
+func manager(t *testing.T) *device.Manager { return devicetest.RunManager(t, gpio.Driver{}) }
 
-var latest, waitFor = bustest.Latest, bustest.WaitFor
+var latest, waitFor = devicetest.Latest, await.Until
 
 func loopbackDevice(desired string, collect time.Duration) device.Device {
 	return device.Device{Namespace: "default", Name: "loop", Model: "loop", Protocol: "gpio",
@@ -486,7 +488,7 @@ func TestLoopbackThroughTheDeviceManager(t *testing.T) {
 
 func TestExampleCRDsReadTheSimsDocumentedValues(t *testing.T) {
 	m := manager(t)
-	set := bustest.Deploy(t, m, "../../deploy/examples/gpio.yaml")
+	set := devicetest.Deploy(t, m, "../../deploy/examples/gpio.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
 	}
@@ -494,23 +496,23 @@ func TestExampleCRDsReadTheSimsDocumentedValues(t *testing.T) {
 
 	// pump-relay: GPIO17 drives GPIO27, so the feedback contact follows the
 	// relay, from the example's desired value on.
-	bustest.LatestValue(t, m, "pump-relay", "relay", is(1))
-	bustest.LatestValue(t, m, "pump-relay", "closed", is(1))
+	devicetest.LatestValue(t, m, "pump-relay", "relay", is(1))
+	devicetest.LatestValue(t, m, "pump-relay", "closed", is(1))
 	for _, v := range []string{"false", "true"} {
 		if err := m.SetDesired("default", "pump-relay", "relay", v); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]float64{"false": 0, "true": 1}[v]
-		bustest.LatestValue(t, m, "pump-relay", "relay", is(want))
-		bustest.LatestValue(t, m, "pump-relay", "closed", is(want))
+		devicetest.LatestValue(t, m, "pump-relay", "relay", is(want))
+		devicetest.LatestValue(t, m, "pump-relay", "closed", is(want))
 	}
 
 	// flow-meter: GPIO22's pulse, one rising edge per PulsePeriod.
 	hz := float64(time.Second) / float64(sim.PulsePeriod)
-	bustest.LatestValue(t, m, "flow-meter", "rate", func(v float64) bool { return math.Abs(v-hz) <= 1 })
-	first := bustest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > 0 })
+	devicetest.LatestValue(t, m, "flow-meter", "rate", func(v float64) bool { return math.Abs(v-hz) <= 1 })
+	first := devicetest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > 0 })
 	s1, _ := latest(m, "flow-meter", "pulses")
-	bustest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > first+hz })
+	devicetest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > first+hz })
 	s2, _ := latest(m, "flow-meter", "pulses")
 	dt := time.Duration(s2.Time - s1.Time).Seconds()
 	if rate := (s2.Value - s1.Value) / dt; math.Abs(rate-hz) > 2/dt {

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
-	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/i2c"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
+	"github.com/tinymapper/tinymapper/device/devicetest"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // desired returns the desired value the example gives a property.
@@ -32,13 +33,13 @@ func desired(t *testing.T, set crd.Set, dev, prop string) float64 {
 }
 
 func TestExampleCRDReadsAndWritesTheSimsParts(t *testing.T) {
-	m := bustest.RunManager(t, i2c.Driver{})
-	set := bustest.Deploy(t, m, "../../deploy/examples/i2c.yaml")
+	m := devicetest.RunManager(t, i2c.Driver{})
+	set := devicetest.Deploy(t, m, "../../deploy/examples/i2c.yaml")
 	anyValue := func(float64) bool { return true }
 
 	// room-sensor: the TMP102's temperature, T(t) of the sim's README.
-	bustest.LatestValue(t, m, "room-sensor", "temperature", anyValue)
-	s, _ := bustest.Latest(m, "room-sensor", "temperature")
+	devicetest.LatestValue(t, m, "room-sensor", "temperature", anyValue)
+	s, _ := devicetest.Latest(m, "room-sensor", "temperature")
 	if s.Value < 20 || s.Value > 25 || s.Value/tmp102.Resolution != math.Trunc(s.Value/tmp102.Resolution) {
 		t.Errorf("temperature %v °C, want a multiple of %v in the documented 20..25", s.Value, tmp102.Resolution)
 	}
@@ -49,8 +50,8 @@ func TestExampleCRDReadsAndWritesTheSimsParts(t *testing.T) {
 	// Desired values are written at start and read back.
 	high := desired(t, set, "room-sensor", "high-limit")
 	boot := desired(t, set, "config-eeprom", "boot-count")
-	bustest.LatestValue(t, m, "room-sensor", "high-limit", func(v float64) bool { return v == high })
-	bustest.LatestValue(t, m, "config-eeprom", "boot-count", func(v float64) bool { return v == boot })
+	devicetest.LatestValue(t, m, "room-sensor", "high-limit", func(v float64) bool { return v == high })
+	devicetest.LatestValue(t, m, "config-eeprom", "boot-count", func(v float64) bool { return v == boot })
 
 	// THIGH is a 12-bit field (shift 4) of a 16-bit register: a new
 	// desired value is written read-modify-write and read back, and the
@@ -60,12 +61,12 @@ func TestExampleCRDReadsAndWritesTheSimsParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.SetDesired("default", "room-sensor", "high-limit", strconv.FormatFloat(high, 'f', -1, 64)) })
-	bustest.LatestValue(t, m, "room-sensor", "high-limit", func(v float64) bool { return v == newHigh })
+	devicetest.LatestValue(t, m, "room-sensor", "high-limit", func(v float64) bool { return v == newHigh })
 	raw := open(t, config(devicePath, "address", tmp102.Address), property("thigh", false, "register", tmp102.RegTHigh, "dataType", "uint16"))
 	if v, want := read(t, raw.Points()[0]), float64(int(newHigh/tmp102.Resolution)<<4); v != want {
 		t.Errorf("THIGH register = %#x after high-limit %v, want %#x", int(v), newHigh, int(want))
 	}
 	for _, d := range set.Devices {
-		bustest.WaitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
+		await.Until(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
 	}
 }

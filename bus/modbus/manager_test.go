@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
-	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/modbus"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
+	"github.com/tinymapper/tinymapper/device/devicetest"
 )
 
 // These tests run the Modbus driver the way the mapper does: through the
@@ -32,7 +32,7 @@ func runManager(t *testing.T) *device.Manager {
 }
 
 // latestValue waits for a good sample for which ok holds.
-var latestValue = bustest.LatestValue
+var latestValue = devicetest.LatestValue
 
 func in(lo, hi float64) func(float64) bool { return func(v float64) bool { return v >= lo && v <= hi } }
 func is(want float64) func(float64) bool   { return func(v float64) bool { return v == want } }
@@ -100,7 +100,7 @@ func TestSlavesThroughTheDeviceManager(t *testing.T) {
 
 func TestModbusExampleCRDRunsOnTheSim(t *testing.T) {
 	m := runManager(t)
-	set := bustest.Deploy(t, m, "../../deploy/examples/modbus.yaml")
+	set := devicetest.Deploy(t, m, "../../deploy/examples/modbus.yaml")
 	if len(set.Devices) != 2 {
 		t.Fatalf("%d devices in the example, want 2", len(set.Devices))
 	}

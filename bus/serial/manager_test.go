@@ -6,19 +6,19 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
-	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/devicetest"
 )
 
 // These tests run the serial driver the way the mapper does: through the
 // device manager's bus workers, against the sim board's line sensor.
 
 // runManager runs a device manager with drivers until the test ends.
-var runManager = bustest.RunManager
+var runManager = devicetest.RunManager
 
 // latestValue waits for a good sample for which ok holds.
-var latestValue = bustest.LatestValue
+var latestValue = devicetest.LatestValue
 
 func anyValue(float64) bool { return true }
 
@@ -78,7 +78,7 @@ func TestSensorThroughTheDeviceManager(t *testing.T) {
 
 func TestSerialExampleCRDRunsOnTheSim(t *testing.T) {
 	m := runManager(t, serial.Driver{})
-	set := bustest.Deploy(t, m, "../../deploy/examples/serial.yaml")
+	set := devicetest.Deploy(t, m, "../../deploy/examples/serial.yaml")
 	for _, d := range set.Devices {
 		for _, p := range d.Properties {
 			v := latestValue(t, m, d.Name, p.Name, anyValue)

@@ -21,6 +21,8 @@ import (
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/devicetest"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run against the simulated board's SPI port 0.0 (an MCP3008),
@@ -455,9 +457,9 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 }
 
 // manager runs a device manager with the spi driver until the test ends.
-func manager(t *testing.T) *device.Manager { return bustest.RunManager(t, spi.Driver{}) }
+func manager(t *testing.T) *device.Manager { return devicetest.RunManager(t, spi.Driver{}) }
 
-var latest, waitFor = bustest.Latest, bustest.WaitFor
+var latest, waitFor = devicetest.Latest, await.Until
 
 func TestMCP3008ThroughTheDeviceManager(t *testing.T) {
 	m := manager(t)
@@ -522,13 +524,13 @@ func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
 
 func TestExampleCRDReadsTheSimsDocumentedValues(t *testing.T) {
 	m := manager(t)
-	set := bustest.Deploy(t, m, "../../deploy/examples/spi.yaml")
+	set := devicetest.Deploy(t, m, "../../deploy/examples/spi.yaml")
 	for _, d := range set.Devices {
 		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
 	}
 	const volt = mcp3008.VRef / 1024 // one code
 	sample := func(prop string) (float64, time.Time) {
-		bustest.LatestValue(t, m, "adc", prop, func(float64) bool { return true })
+		devicetest.LatestValue(t, m, "adc", prop, func(float64) bool { return true })
 		s, _ := latest(m, "adc", prop)
 		return s.Value, time.Unix(0, s.Time)
 	}
