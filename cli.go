@@ -16,6 +16,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/board"
 	"github.com/tinymapper/tinymapper/bus/i2c"
+	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/hal"
 )
 
@@ -43,12 +44,28 @@ func openBoardFor(name string, args []string, extra func(*flag.FlagSet)) (*board
 }
 
 // boardCommand prints the board and the buses, ports and pins it offers.
+// With --devices FILE, it names the devices it has no bus for.
 func boardCommand(args []string, out io.Writer) error {
-	b, _, err := openBoardFor("board", args, nil)
+	var devicesFile *string
+	b, _, err := openBoardFor("board", args, func(fs *flag.FlagSet) {
+		devicesFile = fs.String("devices", "", "a devices file or directory: name the devices this board has no bus for")
+	})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	needs := map[string][]string{}
+	if *devicesFile != "" {
+		set, err := crd.Load(*devicesFile)
+		if err != nil {
+			return err
+		}
+		needs = needsOf(set.Devices)
+	} else {
+		for proto := range busKinds {
+			needs[proto] = nil
+		}
+	}
 	fmt.Fprintf(out, "board: %s\n", b.Name)
 	if b.Model != "" {
 		fmt.Fprintf(out, "model: %s\n", b.Model)
@@ -80,6 +97,9 @@ func boardCommand(args []string, out io.Writer) error {
 	}
 	for _, w := range b.Warnings {
 		fmt.Fprintf(out, "warning: %s\n", w)
+	}
+	for _, g := range busGaps(b.Name, busCounts(), needs) {
+		fmt.Fprintf(out, "missing: %s\n", g)
 	}
 	return nil
 }
@@ -169,4 +189,35 @@ func serialPorts() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// commandSummaries say what each of commands does, for the help; every
+// command has one (TestEveryCommandIsInTheHelp).
+var commandSummaries = map[string]string{
+	"board":    "print the board, its buses, pins and serial ports, and which protocols it has no bus for",
+	"discover": "list the tinymapper gateways on the LAN (mDNS)",
+	"ports":    "list serial ports, with USB VID:PID where known",
+	"scan":     "scan i2c [--bus 1]: list the I²C addresses that answer, like i2cdetect",
+}
+
+// usage prints the help: how to run, the commands, the flags of running.
+func usage(out io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(out, `Usage:
+  tinymapper [flags]            run the mapper: under EdgeCore, or standalone with --devices FILE
+  tinymapper COMMAND [flags]    one of the commands below
+  tinymapper help [COMMAND]     this help, or a command's flags
+  tinymapper version            version, commit and build date (also --version)
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(out, "  %-10s %s\n", name, commandSummaries[name])
+	}
+	fmt.Fprint(out, "\nFlags (each also a key of the --config file, in parentheses):\n")
+	fs.PrintDefaults()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/data"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/internal/yamlkeys"
 )
 
 // Config is tinymapper's configuration. Every key can be set in the YAML file
@@ -115,9 +117,15 @@ func defaults() Config {
 }
 
 // loadConfig parses args: the config file first, then the flags over it.
-func loadConfig(args []string) (Config, error) {
+func loadConfig(args []string) (Config, error) { return parseConfig(args, os.Stderr) }
+
+// parseConfig is loadConfig printing the usage (for -h, or after a flag it
+// does not know) to out.
+func parseConfig(args []string, out io.Writer) (Config, error) {
 	c := defaults()
 	fs := flag.NewFlagSet("tinymapper", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() { usage(out, fs) }
 	configFile := fs.String("config", "", "YAML config file (keys as in deploy/config.yaml)")
 	sock := fs.String("sock", c.GRPCServer.SocketPath, "unix socket for EdgeCore to call us on (grpc_server.socket_path)")
 	edgecore := fs.String("edgecore-sock", c.Common.EdgeCoreSock, "EdgeCore's DMI socket (common.edgecore_sock)")
@@ -145,6 +153,13 @@ func loadConfig(args []string) (Config, error) {
 		b, err := os.ReadFile(*configFile)
 		if err != nil {
 			return c, err
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal(b, &n); err != nil {
+			return c, fmt.Errorf("%s: %w", *configFile, err)
+		}
+		if err := yamlkeys.Check(&n, reflect.TypeFor[Config]()); err != nil {
+			return c, fmt.Errorf("%s: %w", *configFile, err)
 		}
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)

@@ -3,7 +3,8 @@
 // DMI, and serves their samples on a local REST data plane.
 //
 //	tinymapper [flags]              run (under EdgeCore, or standalone with --devices)
-//	tinymapper version              print version, commit and build date
+//	tinymapper help [COMMAND]       the flags and commands, or a command's flags
+//	tinymapper version              print version, commit and build date (also --version)
 //	tinymapper board                print the board, its buses, pins and serial ports
 //	tinymapper scan i2c --bus 1     list the I²C addresses that answer, like i2cdetect
 //	tinymapper ports                list serial ports, with USB VID:PID where known
@@ -14,6 +15,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,16 +71,26 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Fprintf(stdout, "tinymapper %s (commit %s, built %s)\n", version, commit, date)
-		return nil
-	}
+	usageOut := stderr
 	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version":
+			fmt.Fprintf(stdout, "tinymapper %s (commit %s, built %s)\n", version, commit, date)
+			return nil
+		case "help", "--help", "-help", "-h":
+			if len(args) > 1 && args[0] == "help" {
+				if cmd, ok := commands[args[1]]; ok {
+					return helped(cmd([]string{"-h"}, stdout))
+				}
+				return fmt.Errorf("help: no command %q; tinymapper help lists them", args[1])
+			}
+			usageOut, args = stdout, []string{"-h"}
+		}
 		if cmd, ok := commands[args[0]]; ok {
-			return cmd(args[1:], stdout)
+			return helped(cmd(args[1:], stdout))
 		}
 	}
-	cfg, err := loadConfig(args)
+	cfg, err := parseConfig(args, usageOut)
 	if errors.Is(err, flagHelp) {
 		return nil
 	}
@@ -90,6 +102,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
+}
+
+// helped turns the flag package's "help requested" (a command's -h, whose
+// usage it printed) into success.
+func helped(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
 }
 
 // drivers returns the protocol drivers for the configured protocols.
@@ -121,7 +142,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	b, err := board.Open(cfg.Common.Board)
 	if err != nil {
-		return fmt.Errorf("board %q: %w", cfg.Common.Board, err)
+		return err // it names the board
 	}
 	defer b.Close()
 	log.Info("tinymapper starting", "version", version, "board", b.Name)
@@ -149,8 +170,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	errc := make(chan error, 4)
 
 	if cfg.Devices != "" {
-		if err := loadDevices(mgr, cfg.Devices, log); err != nil {
+		devs, err := loadDevices(mgr, cfg.Devices, log)
+		if err != nil {
 			return err
+		}
+		for _, g := range busGaps(b.Name, busCounts(), needsOf(devs)) {
+			log.Warn("the board has no bus for these devices: they cannot run and wait offline; enable the bus, or use the simulated board (--board sim)",
+				"board", g.Board, "missing", g.Kind+" ("+g.Where+")", "protocol", g.Protocol, "devices", strings.Join(g.Devices, ","))
 		}
 		log.Info("standalone mode: EdgeCore is not contacted", "devices", cfg.Devices)
 		ready = func() bool { return true }
@@ -264,17 +290,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return runErr
 }
 
-func loadDevices(mgr *device.Manager, path string, log *slog.Logger) error {
+// loadDevices puts the models and devices of the file or directory path,
+// and returns the devices.
+func loadDevices(mgr *device.Manager, path string, log *slog.Logger) ([]device.Device, error) {
 	set, err := crd.Load(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range set.Warnings {
 		log.Warn(w)
 	}
 	for _, m := range set.Models {
 		if err := mgr.PutModel(m); err != nil {
-			return fmt.Errorf("%s: DeviceModel %s/%s: %w", path, m.Namespace, m.Name, err)
+			return nil, fmt.Errorf("%s: DeviceModel %s/%s: %w", path, m.Namespace, m.Name, err)
 		}
 	}
 	for _, d := range set.Devices {
@@ -283,7 +311,7 @@ func loadDevices(mgr *device.Manager, path string, log *slog.Logger) error {
 			log.Error("device refused", "file", path, "device", device.Key(d.Namespace, d.Name), "err", err)
 		}
 	}
-	return nil
+	return set.Devices, nil
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,7 +140,12 @@ func checkBase(t *testing.T, b *MFBaseResponse) {
 // 0..200) behind a register that refuses values over 100, and two methods.
 func fanManager(t *testing.T) *device.Manager {
 	t.Helper()
-	m := device.NewManager(device.Options{}, &fanDriver{reg: 50})
+	return fanManagerWith(t, device.Options{})
+}
+
+func fanManagerWith(t *testing.T, opts device.Options) *device.Manager {
+	t.Helper()
+	m := device.NewManager(opts, &fanDriver{reg: 50})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
@@ -356,4 +363,44 @@ func TestADeviceMethodCallNeedsTheTokenAPutNeeds(t *testing.T) {
 	if p, _ := m.Property("plant", "fan", "speed"); p.Desired != "60" {
 		t.Errorf("desired = %q after the call with the token, want 60", p.Desired)
 	}
+}
+
+// A write over REST, by PUT or by a device method, is logged once at Info
+// (by the manager, which logs every write whoever asked for it).
+func TestAWriteIsLoggedOnce(t *testing.T) {
+	for _, tt := range []struct{ name, method, path, body string }{
+		{"PUT", "PUT", "/api/v1/device/plant/fan/speed", `{"value":70}`},
+		{"device method", "GET", "/api/v1/devicemethod/plant/fan/setSpeed/speed/70", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			m := fanManagerWith(t, device.Options{Log: log})
+			code, _, body := do(t, data.Handler(m, nil, log), tt.method, tt.path, tt.body)
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			if n := strings.Count(logs.String(), "desired value written"); n != 1 {
+				t.Errorf("%d log lines about the write, want 1:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the manager's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

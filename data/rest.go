@@ -249,7 +249,8 @@ func (h *api) setDesired(w http.ResponseWriter, r *http.Request) {
 	var we *device.WriteError
 	switch {
 	case err == nil:
-		h.log.Info("desired value written over REST", "device", ns+"/"+name, "property", prop, "value", value)
+		// The manager logs every write once, at Info, whoever asked for it.
+		h.log.Debug("desired value written over REST", "device", ns+"/"+name, "property", prop, "value", value)
 		writeJSON(w, http.StatusOK, map[string]string{"desired": value})
 	case errors.Is(err, device.ErrNotRunning):
 		writeJSON(w, http.StatusAccepted, map[string]string{"desired": value, "pending": err.Error()})

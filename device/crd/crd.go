@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/internal/cut"
+	"github.com/tinymapper/tinymapper/internal/yamlkeys"
 )
 
 // APIVersion is the only apiVersion accepted.
@@ -302,6 +304,9 @@ type deviceDoc struct {
 	Status yaml.Node `yaml:"status"` // written by EdgeCore; ignored
 }
 
+// docTypes are the types the documents are read into, for yamlkeys.Check.
+var docTypes = map[string]reflect.Type{"Device": reflect.TypeFor[deviceDoc](), "DeviceModel": reflect.TypeFor[modelDoc]()}
+
 // Parse reads every document in b, and merges each Device with its
 // DeviceModel in b (see mergeModel).
 func Parse(b []byte) (Set, error) {
@@ -347,6 +352,9 @@ func parse(b []byte, where string) (parsed, error) {
 		}
 		if h.APIVersion != APIVersion {
 			return p, fmt.Errorf("%s: apiVersion %q is not supported; use %s", doc, cut.String(h.APIVersion), APIVersion)
+		}
+		if err := yamlkeys.Check(&node, docTypes[h.Kind]); err != nil {
+			return p, fmt.Errorf("%s: %w", doc, err)
 		}
 		if err := p.decode(strict, h.Kind, where+doc); err != nil {
 			return p, fmt.Errorf("%s: %w", doc, err)

@@ -348,7 +348,7 @@ func TestParseErrorLineIsTheFileLine(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if want := "line " + strconv.Itoa(line) + ":"; !strings.Contains(err.Error(), want) {
+	if want := "unknown key `colectCycle` at line " + strconv.Itoa(line) + " (in spec.properties[0]); did you mean `collectCycle`?"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not point at %q", err, want)
 	}
 }
@@ -446,7 +446,7 @@ func TestLoadFileNamesTheFile(t *testing.T) {
 		t.Error("no error for a missing file")
 	}
 	_, err := crd.LoadFile("testdata/typo.yaml")
-	for _, want := range []string{"testdata/typo.yaml: ", "document 2 (Device meter)", "line 18:", "colectCycle"} {
+	for _, want := range []string{"testdata/typo.yaml: ", "document 2 (Device meter)", "unknown key `colectCycle` at line 18"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
@@ -611,7 +611,7 @@ func TestParseReadsAFileExportedWithKubectl(t *testing.T) {
 			t.Fatalf("test YAML lacks %q", typo.from)
 		}
 		doc := strings.Replace(exportedYAML, typo.from, typo.to, 1)
-		if _, err := crd.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "field "+strings.TrimSuffix(strings.Fields(typo.to)[0], ":")+" not found") {
+		if _, err := crd.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "unknown key `"+strings.TrimSuffix(strings.Fields(typo.to)[0], ":")+"`") {
 			t.Errorf("with %q: error %v; want the unknown field named", typo.to, err)
 		}
 	}

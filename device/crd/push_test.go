@@ -96,7 +96,7 @@ func TestPushMethodMistakes(t *testing.T) {
 		wantErr  string // the file is refused
 		wantWarn string // the device loads, with this warning
 	}{
-		{"misspelt key", "        mqtt:\n          adress: x\n", "field adress not found", ""},
+		{"misspelt key", "        mqtt:\n          adress: x\n", "unknown key `adress` at line 16 (in spec.properties[0].pushMethod.mqtt); did you mean `address`?", ""},
 		{"qos as text", "        mqtt:\n          address: x\n          qos: high\n", "cannot unmarshal", ""},
 		{"qos out of range", "        mqtt:\n          address: x\n          qos: 3\n", "", "spec.properties[temp].pushMethod.mqtt.qos: 3 is not 0, 1 or 2"},
 		{"no address", "        mqtt:\n          topic: a\n", "", "spec.properties[temp].pushMethod.mqtt.address: missing"},
