@@ -478,15 +478,18 @@ func (p *Pin) serveEdges(out *os.File, stop <-chan struct{}) {
 		default:
 		}
 		got, rising, wait := false, false, time.Hour
+		var at int64 // the edge's time, as the kernel stamps it at the interrupt
 		switch {
 		case w.half != 0:
 			var ok bool
 			if ok, wait = p.nextPulse(); ok {
 				got, rising = true, p.last%2 == 0
+				at = p.last * w.half // when the pulse generator made the edge
 			}
 		case p.pending > 0:
 			p.pending--
 			got, rising = true, w.level == gpio.High
+			at = time.Now().UnixNano()
 		}
 		w.mu.Unlock()
 		if got {
@@ -495,7 +498,7 @@ func (p *Pin) serveEdges(out *os.File, stop <-chan struct{}) {
 			if rising {
 				id = EventRising
 			}
-			binary.LittleEndian.PutUint64(ev[0:], uint64(time.Now().UnixNano()))
+			binary.LittleEndian.PutUint64(ev[0:], uint64(at))
 			binary.LittleEndian.PutUint32(ev[8:], id)
 			binary.LittleEndian.PutUint32(ev[12:], uint32(p.number))
 			binary.LittleEndian.PutUint32(ev[16:], seq)
