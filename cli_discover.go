@@ -24,6 +24,9 @@ func discoverCommand(args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "i2c" {
 		return discoverI2C(args[1:], out)
 	}
+	if len(args) > 0 && args[0] == "modbus" {
+		return discoverModbus(args[1:], out) // cli_discover_modbus.go
+	}
 	fs := flag.NewFlagSet("tinymapper discover", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for answers (at most 1m)")
 	asJSON := fs.Bool("json", false, "print a JSON array")
