@@ -62,7 +62,9 @@ func TestASerialDeviceStartsOnceItsPortAppears(t *testing.T) {
 // A configData value the serial driver refuses is refused, not retried.
 func TestASerialDeviceWithABadBaudRateIsRefused(t *testing.T) {
 	m := device.NewManager(device.Options{}, serial.Driver{})
-	m.PutModel(device.Model{Name: "th", Properties: []device.ModelProperty{{Name: "humidity", Type: device.TypeFloat}}})
+	if err := m.PutModel(device.Model{Name: "th", Properties: []device.ModelProperty{{Name: "humidity", Type: device.TypeFloat}}}); err != nil {
+		t.Fatal(err)
+	}
 	err := m.PutDevice(device.Device{Name: "th", Model: "th", Protocol: "serial",
 		Config:     bustest.Config(bustest.DevicePath, "port", "/dev/ttyNOSUCH9", "baudRate", 12.5),
 		Properties: []device.Property{{Name: "humidity", Visitor: bustest.Config("v", "pattern", `H=(\d+)`)}},

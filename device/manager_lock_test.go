@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // promptly fails the test when f does not return within a second.
@@ -56,15 +58,15 @@ func TestReadersDoNotWaitForADeviceOpeningOrClosing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, drv := startManager(t)
-			m.PutModel(testModel())
+			must(t, m.PutModel(testModel()))
 			if err := m.PutDevice(testDevice("a", "")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
+			await.Until(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
 			gate := drv.hold(t, tc.gate(drv))
 			changed := make(chan error, 1)
 			go func() { changed <- tc.change(m) }()
-			waitFor(t, "the driver to hold the call", func() bool { return drv.gated.Load() == 1 })
+			await.Until(t, "the driver to hold the call", func() bool { return drv.gated.Load() == 1 })
 
 			rp := NewReporter(m, &recordingSender{}, nil)
 			readers := []struct {
@@ -110,7 +112,7 @@ func TestChangesOfOneDeviceApplyInCallOrder(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, drv := startManager(t)
-			m.PutModel(testModel())
+			must(t, m.PutModel(testModel()))
 			gate := drv.hold(t, &drv.openGate)
 			var wg sync.WaitGroup
 			for i, call := range tc.calls {
@@ -122,7 +124,7 @@ func TestChangesOfOneDeviceApplyInCallOrder(t *testing.T) {
 					}
 				}()
 				// Each call is in line before the next is made.
-				waitFor(t, fmt.Sprintf("call %d in line", i), func() bool { return inLine(m, "default/a") == i+1 })
+				await.Until(t, fmt.Sprintf("call %d in line", i), func() bool { return inLine(m, "default/a") == i+1 })
 			}
 			drv.release(gate)
 			wg.Wait()
@@ -160,7 +162,7 @@ func hasTasks(st []BusStats, bus string, n int) bool {
 
 func TestConcurrentChangesOfOneDeviceLeaveNothingOpenBehind(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	onBus2 := testDevice("a", "7")
 	onBus2.Config = cfg("spec.protocol.configData", "bus", "2")
 	calls := []func() error{
@@ -195,7 +197,7 @@ func TestConcurrentChangesOfOneDeviceLeaveNothingOpenBehind(t *testing.T) {
 	if open := drv.opens.Load() - drv.closes.Load(); open != 1 {
 		t.Errorf("%d devices open in the driver after the last put; want 1", open)
 	}
-	waitFor(t, "the last put's device sampled", func() bool {
+	await.Until(t, "the last put's device sampled", func() bool {
 		st := m.Stats()
 		return hasTasks(st, "fake:1", 2)
 	})

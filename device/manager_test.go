@@ -9,231 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
-	"github.com/tinymapper/tinymapper/ringbuf"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
-
-// fakeDriver is a protocol whose registers live in memory: register r of a
-// device holds regs[r]. It counts opens so tests can tell a reopen from a write.
-type fakeDriver struct {
-	mu     sync.Mutex
-	regs   map[string]float64 // "device/register" -> value
-	fail   map[string]bool    // "device/register" -> reads fail
-	opens  atomic.Int32
-	closes atomic.Int32
-	writes []string
-	wfail  map[string]string // "device/register" -> the error writes fail with
-	// Open on a bus in openFail fails with openErr that many more times
-	// (-1: always); attempts are the times of every Open past the config.
-	openFail map[string]int
-	openErr  error
-	attempts []time.Time
-	// openGate, closeGate and writeGate, when set, hold Open, Close and
-	// Write until they are closed; gated counts the calls held.
-	openGate, closeGate, writeGate chan struct{}
-	gated                          atomic.Int32
-}
-
-// hold makes the calls of one gate (&d.openGate, &d.closeGate or
-// &d.writeGate) wait until the returned channel is closed, which the
-// test's cleanup does if the test did not.
-func (d *fakeDriver) hold(t *testing.T, gate *chan struct{}) chan struct{} {
-	g := make(chan struct{})
-	d.mu.Lock()
-	*gate = g
-	d.mu.Unlock()
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { d.release(g) }) })
-	return g
-}
-
-// release lets the calls held at g go, and stops holding new ones.
-func (d *fakeDriver) release(g chan struct{}) {
-	d.mu.Lock()
-	if d.openGate == g {
-		d.openGate = nil
-	}
-	if d.closeGate == g {
-		d.closeGate = nil
-	}
-	if d.writeGate == g {
-		d.writeGate = nil
-	}
-	d.mu.Unlock()
-	select {
-	case <-g:
-	default:
-		close(g)
-	}
-}
-
-func (d *fakeDriver) wait(gate *chan struct{}) {
-	d.mu.Lock()
-	g := *gate
-	d.mu.Unlock()
-	if g != nil {
-		d.gated.Add(1)
-		<-g
-		d.gated.Add(-1)
-	}
-}
-
-func newFakeDriver() *fakeDriver {
-	return &fakeDriver{regs: map[string]float64{}, fail: map[string]bool{}, wfail: map[string]string{}, openFail: map[string]int{}}
-}
-
-func (d *fakeDriver) Protocol() string { return "fake" }
-
-func (d *fakeDriver) set(key string, v float64) {
-	d.mu.Lock()
-	d.regs[key] = v
-	d.mu.Unlock()
-}
-
-func (d *fakeDriver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
-	d.wait(&d.openGate)
-	busName, err := cfg.Config.String("bus", "0")
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.attempts = append(d.attempts, time.Now())
-	if n := d.openFail[busName]; n != 0 {
-		if n > 0 {
-			d.openFail[busName] = n - 1
-		}
-		err := d.openErr
-		d.mu.Unlock()
-		return nil, err
-	}
-	d.mu.Unlock()
-	dev := &fakeDevice{d: d, bus: "fake:" + busName}
-	for _, p := range cfg.Properties {
-		reg, err := p.Config.Int("register", 0, 0, 255)
-		if err != nil {
-			return nil, err
-		}
-		pt := &fakePoint{d: d, key: fmt.Sprintf("%s/%d", cfg.Name, reg)}
-		if p.Writable {
-			dev.points = append(dev.points, &fakeWriter{pt})
-		} else {
-			dev.points = append(dev.points, pt)
-		}
-	}
-	d.opens.Add(1)
-	return dev, nil
-}
-
-type fakeDevice struct {
-	d      *fakeDriver
-	bus    string
-	points []bus.Point
-}
-
-func (f *fakeDevice) Bus() string         { return f.bus }
-func (f *fakeDevice) Points() []bus.Point { return f.points }
-func (f *fakeDevice) Close() error        { f.d.wait(&f.d.closeGate); f.d.closes.Add(1); return nil }
-
-type fakePoint struct {
-	d   *fakeDriver
-	key string
-}
-
-func (p *fakePoint) Read() (float64, error) {
-	p.d.mu.Lock()
-	defer p.d.mu.Unlock()
-	if p.d.fail[p.key] {
-		return 0, errors.New("no answer from " + p.key)
-	}
-	return p.d.regs[p.key], nil
-}
-
-type fakeWriter struct{ *fakePoint }
-
-func (w *fakeWriter) Write(v float64) error {
-	w.d.wait(&w.d.writeGate)
-	w.d.mu.Lock()
-	defer w.d.mu.Unlock()
-	w.d.writes = append(w.d.writes, fmt.Sprintf("%s=%g", w.key, v))
-	if msg := w.d.wfail[w.key]; msg != "" {
-		return errors.New(msg)
-	}
-	w.d.regs[w.key] = v
-	return nil
-}
-
-func cfg(path string, kv ...any) bus.Config {
-	c := bus.Config{Path: path, Values: map[string]bus.Value{}}
-	for i := 0; i < len(kv); i += 2 {
-		switch v := kv[i+1].(type) {
-		case int:
-			c.Values[kv[i].(string)] = bus.NumberValue(float64(v))
-		case string:
-			c.Values[kv[i].(string)] = bus.StringValue(v)
-		}
-	}
-	return c
-}
-
-func testModel() Model {
-	return Model{Namespace: "default", Name: "thermo", Properties: []ModelProperty{
-		{Name: "temp", Type: TypeFloat, AccessMode: ReadOnly},
-		{Name: "setpoint", Type: TypeInt, AccessMode: ReadWrite, Minimum: "0", Maximum: "100"},
-	}}
-}
-
-func testDevice(name string, desired string) Device {
-	return Device{Namespace: "default", Name: name, Model: "thermo", Protocol: "fake",
-		Config: cfg("spec.protocol.configData", "bus", "1"),
-		Properties: []Property{
-			{Name: "temp", Visitor: cfg("v", "register", 1), CollectCycle: 10 * time.Millisecond, ReportToCloud: true},
-			{Name: "setpoint", Desired: desired, Visitor: cfg("v", "register", 2), CollectCycle: 10 * time.Millisecond, ReportToCloud: true},
-		}}
-}
-
-// startManager runs a manager with the fake driver until the test ends.
-func startManager(t *testing.T) (*Manager, *fakeDriver) {
-	t.Helper()
-	return runManager(t, Options{History: 64})
-}
-
-// runManager runs a manager with opts and a new fake driver until the test
-// ends.
-func runManager(t *testing.T, opts Options) (*Manager, *fakeDriver) {
-	t.Helper()
-	drv := newFakeDriver()
-	m := NewManager(opts, drv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m, drv
-}
-
-// waitFor polls cond until it holds or the test times out.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func latest(m *Manager, dev, prop string) (ringbuf.Sample, bool) {
-	var s ringbuf.Sample
-	p, ok := m.Property("default", dev, prop)
-	if !ok {
-		return s, false
-	}
-	return s, p.Ring.Latest(&s)
-}
 
 func TestDeviceIsSampledIntoItsRings(t *testing.T) {
 	m, drv := startManager(t)
@@ -244,11 +24,11 @@ func TestDeviceIsSampledIntoItsRings(t *testing.T) {
 	if err := m.PutDevice(testDevice("a", "")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a sample of 21.5", func() bool {
+	await.Until(t, "a sample of 21.5", func() bool {
 		s, ok := latest(m, "a", "temp")
 		return ok && s.Value == 21.5 && s.Err == 0
 	})
-	waitFor(t, "device online", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOnline })
+	await.Until(t, "device online", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOnline })
 }
 
 func TestDeviceWaitsForItsModel(t *testing.T) {
@@ -264,20 +44,20 @@ func TestDeviceWaitsForItsModel(t *testing.T) {
 	if err := m.PutModel(testModel()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sample after the model arrived", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 3 })
+	await.Until(t, "sample after the model arrived", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 3 })
 }
 
 func TestDesiredChangeIsAWriteNotAReopen(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	if err := m.PutDevice(testDevice("a", "10")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
+	await.Until(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
 	if err := m.PutDevice(testDevice("a", "55")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+	await.Until(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
 	if got := drv.opens.Load(); got != 1 {
 		t.Errorf("device opened %d times; a desired change must not reopen it", got)
 	}
@@ -289,7 +69,7 @@ func TestDesiredChangeIsAWriteNotAReopen(t *testing.T) {
 
 func TestInvalidSpecIsRefusedAndTheOldOneKeepsRunning(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	if err := m.PutDevice(testDevice("a", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -322,14 +102,14 @@ func TestInvalidSpecIsRefusedAndTheOldOneKeepsRunning(t *testing.T) {
 		t.Errorf("opens %d closes %d; the running device must not be disturbed", drv.opens.Load(), drv.closes.Load())
 	}
 	drv.set("default/a/1", 42)
-	waitFor(t, "the original device still sampling", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 42 })
+	await.Until(t, "the original device still sampling", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 42 })
 }
 
 func TestRemovedDeviceStopsSampling(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
-	waitFor(t, "first sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("a", "")))
+	await.Until(t, "first sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
 	if err := m.RemoveDevice("default", "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -346,13 +126,13 @@ func TestRemovedDeviceStopsSampling(t *testing.T) {
 
 func TestFailingReadsMakeTheDeviceOffline(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.mu.Lock()
 	drv.fail["default/a/1"] = true
 	drv.fail["default/a/2"] = true
 	drv.mu.Unlock()
-	m.PutDevice(testDevice("a", ""))
-	waitFor(t, "offline", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOffline })
+	must(t, m.PutDevice(testDevice("a", "")))
+	await.Until(t, "offline", func() bool { v, _ := m.Device("default", "a"); return v.State == StateOffline })
 	p, _ := m.Property("default", "a", "temp")
 	if p.LastError == "" {
 		t.Error("LastError empty for a failing property")
@@ -360,13 +140,13 @@ func TestFailingReadsMakeTheDeviceOffline(t *testing.T) {
 	drv.mu.Lock()
 	drv.fail["default/a/1"] = false
 	drv.mu.Unlock()
-	waitFor(t, "unhealthy", func() bool { v, _ := m.Device("default", "a"); return v.State == StateUnhealthy })
+	await.Until(t, "unhealthy", func() bool { v, _ := m.Device("default", "a"); return v.State == StateUnhealthy })
 }
 
 func TestModelUpdateRestartsItsDevices(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("a", "")))
 	mod := testModel()
 	mod.Properties[0].Unit = "kelvin"
 	if err := m.PutModel(mod); err != nil {
@@ -406,8 +186,8 @@ func TestBadModelIsRefused(t *testing.T) {
 
 func TestSetDesiredChecksAccessMode(t *testing.T) {
 	m, _ := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("a", "")))
 	if err := m.SetDesired("default", "a", "temp", "3"); err == nil {
 		t.Error("SetDesired on a ReadOnly property succeeded")
 	}
@@ -417,17 +197,17 @@ func TestSetDesiredChecksAccessMode(t *testing.T) {
 	if err := m.SetDesired("default", "a", "setpoint", "12"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "setpoint 12", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 12 })
+	await.Until(t, "setpoint 12", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 12 })
 }
 
 func TestStatsCountReadsPerBus(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.mu.Lock()
 	drv.fail["default/a/2"] = true
 	drv.mu.Unlock()
-	m.PutDevice(testDevice("a", ""))
-	waitFor(t, "some reads and failures", func() bool {
+	must(t, m.PutDevice(testDevice("a", "")))
+	await.Until(t, "some reads and failures", func() bool {
 		st := m.Stats()
 		return len(st) == 1 && st[0].Reads >= 4 && st[0].Failures >= 2
 	})
@@ -435,14 +215,14 @@ func TestStatsCountReadsPerBus(t *testing.T) {
 	if st.Bus != "fake:1" || st.Tasks != 2 || st.Failures > st.Reads {
 		t.Errorf("stats %+v; want bus fake:1 with 2 tasks", st)
 	}
-	waitFor(t, "the device unhealthy", func() bool { return m.StateCounts()[StateUnhealthy] == 1 })
+	await.Until(t, "the device unhealthy", func() bool { return m.StateCounts()[StateUnhealthy] == 1 })
 }
 
 func TestDeviceKeysListOneProtocol(t *testing.T) {
 	m, _ := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("b", ""))
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("b", "")))
+	must(t, m.PutDevice(testDevice("a", "")))
 	if got := fmt.Sprint(m.DeviceKeys("fake")); got != "[default/a default/b]" {
 		t.Errorf("DeviceKeys(fake) = %s", got)
 	}
@@ -479,14 +259,14 @@ func TestAResentModelLeavesItsDevicesAlone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, drv := startManager(t)
-			m.PutModel(testModel())
+			must(t, m.PutModel(testModel()))
 			if err := m.PutDevice(testDevice("a", "10")); err != nil {
 				t.Fatal(err)
 			}
 			if err := m.PutDevice(testDevice("b", "20")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
+			await.Until(t, "setpoint 10 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 10 })
 			tc.resend(t, m)
 			if got := drv.opens.Load(); got != 2 {
 				t.Errorf("opens %d after the resend; want 2 (no reopen)", got)
@@ -494,7 +274,7 @@ func TestAResentModelLeavesItsDevicesAlone(t *testing.T) {
 			if err := m.PutDevice(testDevice("a", "55")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+			await.Until(t, "setpoint 55 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
 			if o, c := drv.opens.Load(), drv.closes.Load(); o != 2 || c != 0 {
 				t.Errorf("opens %d closes %d after a desired change; want 2 and 0: a write, not a reopen", o, c)
 			}
@@ -511,8 +291,8 @@ func TestAResentModelLeavesItsDevicesAlone(t *testing.T) {
 func TestAModelChangedInPlaceStillRestartsItsDevices(t *testing.T) {
 	m, drv := startManager(t)
 	mod := testModel()
-	m.PutModel(mod)
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(mod))
+	must(t, m.PutDevice(testDevice("a", "")))
 	// The caller edits the slice it passed before: the manager must have
 	// kept its own copy, or the change would look like no change.
 	mod.Properties[0].Unit = "kelvin"
@@ -554,7 +334,7 @@ func TestPropertiesThatCarryNoNumberAreKeptButNotSampled(t *testing.T) {
 				t.Fatal(err)
 			}
 			drv.set("default/a/1", 21.5)
-			waitFor(t, "the other properties sampled", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 21.5 })
+			await.Until(t, "the other properties sampled", func() bool { s, ok := latest(m, "a", "temp"); return ok && s.Value == 21.5 })
 			if _, ok := m.Property("default", "a", "snapshot"); ok {
 				t.Error("the property is sampled")
 			}
@@ -572,7 +352,7 @@ func TestPropertiesThatCarryNoNumberAreKeptButNotSampled(t *testing.T) {
 			if err := m.PutDevice(dev); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "setpoint 55", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
+			await.Until(t, "setpoint 55", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 55 })
 			if n := drv.opens.Load(); n != 1 {
 				t.Errorf("%d opens; want 1", n)
 			}
@@ -602,7 +382,7 @@ func TestAManagerRunsOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() { first <- m.Run(ctx) }()
-	waitFor(t, "the first Run", m.ran.Load)
+	await.Until(t, "the first Run", m.ran.Load)
 	if err := m.Run(ctx); !errors.Is(err, ErrRunTwice) {
 		t.Errorf("second Run = %v; want ErrRunTwice", err)
 	}

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // recordingSender records what the reporter sends. It fails the first
@@ -75,30 +78,30 @@ func startReporter(t *testing.T, m *Manager, s Sender) *Reporter {
 
 func TestReporterSendsChangedTwinsInOneCallPerDevice(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/1", 21.25)
-	m.PutDevice(testDevice("a", "40"))
+	must(t, m.PutDevice(testDevice("a", "40")))
 	s := &recordingSender{}
 	startReporter(t, m, s)
 	want := "default/a temp=21.25| setpoint=40|40"
-	waitFor(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
-	waitFor(t, "state online", func() bool { _, sts := s.sent(); return contains(sts, "default/a online") })
+	await.Until(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
+	await.Until(t, "state online", func() bool { _, sts := s.sent(); return contains(sts, "default/a online") })
 
 	drv.set("default/a/1", 22)
 	want = "default/a temp=22| setpoint=40|40"
-	waitFor(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
+	await.Until(t, want, func() bool { st, _ := s.sent(); return contains(st, want) })
 }
 
 func TestReporterSkipsPropertiesNotReportedToCloud(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/1", 5)
 	d := testDevice("a", "")
 	d.Properties[1].ReportToCloud = false
-	m.PutDevice(d)
+	must(t, m.PutDevice(d))
 	s := &recordingSender{}
 	startReporter(t, m, s)
-	waitFor(t, "a report", func() bool { st, _ := s.sent(); return len(st) > 0 })
+	await.Until(t, "a report", func() bool { st, _ := s.sent(); return len(st) > 0 })
 	st, _ := s.sent()
 	if st[0] != "default/a temp=5|" {
 		t.Errorf("sent %q; want only the reportToCloud twin", st[0])
@@ -106,34 +109,38 @@ func TestReporterSkipsPropertiesNotReportedToCloud(t *testing.T) {
 }
 
 func TestReporterStopsReportingRemovedDevices(t *testing.T) {
-	m, drv := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
-	s := &recordingSender{}
-	startReporter(t, m, s)
-	waitFor(t, "a report", func() bool { st, _ := s.sent(); return len(st) > 0 })
-	m.RemoveDevice("default", "a")
-	time.Sleep(20 * time.Millisecond) // a report already under way may finish
-	before, _ := s.sent()
-	for i := 0; i < 5; i++ {
-		drv.set("default/a/1", float64(100+i))
-		time.Sleep(10 * time.Millisecond)
-	}
-	after, _ := s.sent()
-	if len(after) != len(before) {
-		t.Errorf("%d reports after removal: %v", len(after)-len(before), after[len(before):])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m, drv := startManager(t)
+		must(t, m.PutModel(testModel()))
+		must(t, m.PutDevice(testDevice("a", "")))
+		s := &recordingSender{}
+		startReporter(t, m, s)
+		for st, _ := s.sent(); len(st) == 0; st, _ = s.sent() {
+			time.Sleep(10 * time.Millisecond) // the bubble's time: a tick of the reporter
+		}
+		must(t, m.RemoveDevice("default", "a"))
+		synctest.Wait() // a report already under way has finished
+		before, _ := s.sent()
+		for i := 0; i < 5; i++ {
+			drv.set("default/a/1", float64(100+i))
+			time.Sleep(time.Second) // ten ticks of the reporter
+		}
+		after, _ := s.sent()
+		if len(after) != len(before) {
+			t.Errorf("%d reports after removal: %v", len(after)-len(before), after[len(before):])
+		}
+	})
 }
 
 func TestReporterBacksOffWhenRateLimited(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/1", 1)
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutDevice(testDevice("a", "")))
 	s := &recordingSender{rateLimited: 1}
 	start := time.Now()
 	startReporter(t, m, s)
-	waitFor(t, "a report after the refusal", func() bool { st, _ := s.sent(); return len(st) > 0 })
+	await.Until(t, "a report after the refusal", func() bool { st, _ := s.sent(); return len(st) > 0 })
 	if time.Since(start) < 900*time.Millisecond {
 		t.Errorf("retried after %v; want a back-off of at least a second", time.Since(start))
 	}
@@ -141,18 +148,18 @@ func TestReporterBacksOffWhenRateLimited(t *testing.T) {
 
 func TestReporterSendsOldestChangeFirst(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	for _, name := range []string{"a", "b", "c"} {
-		m.PutDevice(testDevice(name, ""))
+		must(t, m.PutDevice(testDevice(name, "")))
 	}
-	waitFor(t, "samples", func() bool { _, ok := latest(m, "c", "temp"); return ok })
+	await.Until(t, "samples", func() bool { _, ok := latest(m, "c", "temp"); return ok })
 	rp := NewReporter(m, &recordingSender{}, nil)
 	rp.Flush(context.Background()) // everything sent once
 	// Change c, then a, then b, each seen by the reporter before the next.
 	var order []string
 	for _, name := range []string{"c", "a", "b"} {
 		drv.set("default/"+name+"/1", 77)
-		waitFor(t, name+" sampled", func() bool { s, _ := latest(m, name, "temp"); return s.Value == 77 })
+		await.Until(t, name+" sampled", func() bool { s, _ := latest(m, name, "temp"); return s.Value == 77 })
 		for _, d := range rp.scan(time.Now()) {
 			_ = d
 		}
@@ -169,18 +176,18 @@ func TestReporterSendsOldestChangeFirst(t *testing.T) {
 
 func TestFlushSendsOnlyWhatChanged(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/1", 1)
-	m.PutDevice(testDevice("a", ""))
-	m.PutDevice(testDevice("b", ""))
-	waitFor(t, "samples", func() bool { _, ok := latest(m, "b", "temp"); return ok })
+	must(t, m.PutDevice(testDevice("a", "")))
+	must(t, m.PutDevice(testDevice("b", "")))
+	await.Until(t, "samples", func() bool { _, ok := latest(m, "b", "temp"); return ok })
 	s := &recordingSender{}
 	rp := NewReporter(m, s, nil)
 	if n := rp.Flush(context.Background()); n != 2 {
 		t.Fatalf("first flush sent %d devices; want both", n)
 	}
 	drv.set("default/a/1", 2)
-	waitFor(t, "a sampled", func() bool { v, _ := latest(m, "a", "temp"); return v.Value == 2 })
+	await.Until(t, "a sampled", func() bool { v, _ := latest(m, "a", "temp"); return v.Value == 2 })
 	if n := rp.Flush(context.Background()); n != 1 {
 		t.Fatalf("second flush sent %d devices; want only the changed one", n)
 	}
@@ -192,7 +199,7 @@ func TestFlushSendsOnlyWhatChanged(t *testing.T) {
 
 func TestDeadbandHoldsSmallChangesUntilTheHeartbeat(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/1", 20)
 	d := testDevice("a", "")
 	d.Properties[0].Visitor = cfg("v", "register", 1, "deadband", 5)
@@ -201,7 +208,7 @@ func TestDeadbandHoldsSmallChangesUntilTheHeartbeat(t *testing.T) {
 	if err := m.PutDevice(d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
+	await.Until(t, "a sample", func() bool { _, ok := latest(m, "a", "temp"); return ok })
 	rp := NewReporter(m, &recordingSender{}, nil)
 	if n := rp.Flush(context.Background()); n != 1 {
 		t.Fatalf("first flush sent %d; want 1", n)
@@ -215,12 +222,12 @@ func TestDeadbandHoldsSmallChangesUntilTheHeartbeat(t *testing.T) {
 		return false
 	}
 	drv.set("default/a/1", 24)
-	waitFor(t, "24 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 24 })
+	await.Until(t, "24 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 24 })
 	if dueNow() {
 		t.Error("a change of 4 within a deadband of 5 made the device due")
 	}
 	drv.set("default/a/1", 26)
-	waitFor(t, "26 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 26 })
+	await.Until(t, "26 sampled", func() bool { s, _ := latest(m, "a", "temp"); return s.Value == 26 })
 	if !dueNow() {
 		t.Error("a change of 6 beyond a deadband of 5 did not make the device due")
 	}
@@ -228,7 +235,7 @@ func TestDeadbandHoldsSmallChangesUntilTheHeartbeat(t *testing.T) {
 
 func TestNegativeDeadbandIsRefused(t *testing.T) {
 	m, _ := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	d := testDevice("a", "")
 	d.Properties[0].Visitor = cfg("v", "register", 1, "deadband", -1)
 	if err := m.PutDevice(d); err == nil || !strings.Contains(err.Error(), "v.deadband") {

@@ -3,6 +3,8 @@ package device
 import (
 	"errors"
 	"testing"
+
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // TestAnOlderSpecNeverReplacesANewerOne: a registration answer is EdgeCore's
@@ -95,7 +97,7 @@ func TestAnOlderSpecNeverReplacesANewerOne(t *testing.T) {
 			if got := v.Properties[1].Desired; got != tc.desired {
 				t.Errorf("desired setpoint %q; want %q", got, tc.desired)
 			}
-			waitFor(t, "setpoint "+tc.desired+" written", func() bool {
+			await.Until(t, "setpoint "+tc.desired+" written", func() bool {
 				drv.mu.Lock()
 				defer drv.mu.Unlock()
 				n := len(drv.writes)

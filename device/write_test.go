@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 func (d *fakeDriver) failWrites(key, msg string) {
@@ -25,7 +27,7 @@ func (d *fakeDriver) writeLog() string {
 
 func TestAFailedWriteIsKeptUntilAWriteSucceeds(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
+	must(t, m.PutModel(testModel()))
 	drv.set("default/a/2", 50)
 	if err := m.PutDevice(testDevice("a", "")); err != nil {
 		t.Fatal(err)
@@ -39,9 +41,8 @@ func TestAFailedWriteIsKeptUntilAWriteSucceeds(t *testing.T) {
 		t.Fatalf("SetDesired = %v; want the device's refusal naming the property", err)
 	}
 	p, _ := m.Property("default", "a", "setpoint")
-	for n := p.Ring.Len(); p.Ring.Len() < n+5; {
-		time.Sleep(2 * time.Millisecond) // good reads of the old value
-	}
+	n := p.Ring.Len()
+	await.Until(t, "five good reads of the old value", func() bool { return p.Ring.Len() >= n+5 })
 	p, _ = m.Property("default", "a", "setpoint")
 	if p.WriteError != err.Error() || p.WriteTime.IsZero() || p.LastError != "" || p.Desired != "90" {
 		t.Errorf("after good reads: %+v; want the write error kept, no read error, desired 90", p)
@@ -50,8 +51,8 @@ func TestAFailedWriteIsKeptUntilAWriteSucceeds(t *testing.T) {
 	if err := m.PutDevice(testDevice("a", "95")); err != nil {
 		t.Fatalf("PutDevice = %v; a refused write is not a refused spec", err)
 	}
-	waitFor(t, "the 95 tried", func() bool { return strings.Contains(drv.writeLog(), "=95") })
-	waitFor(t, "the status of the 95", func() bool {
+	await.Until(t, "the 95 tried", func() bool { return strings.Contains(drv.writeLog(), "=95") })
+	await.Until(t, "the status of the 95", func() bool {
 		p, _ := m.Property("default", "a", "setpoint")
 		return strings.HasPrefix(p.WriteError, "write setpoint=95:")
 	})
@@ -80,8 +81,8 @@ func TestAFailedWriteIsLoggedOncePerDistinctError(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
 	m, drv := runManager(t, Options{Log: slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))})
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("a", "")))
 
 	for _, msg := range []string{"timeout", "timeout", "timeout", "exception 03", "exception 03", "timeout"} {
 		drv.failWrites("default/a/2", msg)
@@ -98,15 +99,15 @@ func TestAFailedWriteIsLoggedOncePerDistinctError(t *testing.T) {
 
 func TestDesiredWritesFromEdgeCoreDoNotWait(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutModel(testModel())
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutModel(testModel()))
+	must(t, m.PutDevice(testDevice("a", "")))
 	gate := drv.hold(t, &drv.writeGate)
 	promptly(t, "PutDevice with a new desired value", func() {
 		if err := m.PutDevice(testDevice("a", "77")); err != nil {
 			t.Error(err)
 		}
 	})
-	waitFor(t, "the write to be held", func() bool { return drv.gated.Load() == 1 })
+	await.Until(t, "the write to be held", func() bool { return drv.gated.Load() == 1 })
 	// SetDesired waits no longer than its context.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -114,18 +115,18 @@ func TestDesiredWritesFromEdgeCoreDoNotWait(t *testing.T) {
 		t.Errorf("SetDesiredContext while the bus is busy = %v; want the context's deadline", err)
 	}
 	drv.release(gate)
-	waitFor(t, "78 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 78 })
+	await.Until(t, "78 read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 78 })
 }
 
 func TestADesiredValueForADeviceNotRunningIsWrittenWhenItStarts(t *testing.T) {
 	m, drv := startManager(t)
-	m.PutDevice(testDevice("a", ""))
+	must(t, m.PutDevice(testDevice("a", "")))
 	err := m.SetDesired("default", "a", "setpoint", "33")
 	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "waiting for model default/thermo") {
 		t.Fatalf("SetDesired = %v; want ErrNotRunning saying why", err)
 	}
-	m.PutModel(testModel())
-	waitFor(t, "33 written and read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 33 })
+	must(t, m.PutModel(testModel()))
+	await.Until(t, "33 written and read back", func() bool { s, ok := latest(m, "a", "setpoint"); return ok && s.Value == 33 })
 	if got := drv.writeLog(); got != "[default/a/2=33]" {
 		t.Errorf("writes %s; want the kept value written once", got)
 	}

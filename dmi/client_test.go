@@ -473,7 +473,9 @@ func TestRegistrationDropsDevicesEdgeCoreNoLongerHas(t *testing.T) {
 		{Namespace: "plant", Name: "deleted", Protocol: "i2c"},
 		{Namespace: "plant", Name: "adc", Protocol: "spi-other"},
 	} {
-		reg.PutDevice(d)
+		if err := reg.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
 	}
 	edge := &fakeEdgeCore{data: map[string]*pb.MapperRegisterResponse{
 		"i2c": {ModelList: []*pb.DeviceModel{tmp102Model()}, DeviceList: []*pb.Device{thermometer(t, "thermo")}},

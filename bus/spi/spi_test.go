@@ -505,7 +505,9 @@ func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
 		Config: config(devicePath, "bus", recPort),
 		Properties: []device.Property{{Name: "volts", Desired: "1.65", CollectCycle: time.Hour,
 			Visitor: config("v", "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", "0xFFF", "scale", 3.3/4096)}}}
-	m.PutModel(model)
+	if err := m.PutModel(model); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.PutDevice(dev); err != nil {
 		t.Fatal(err)
 	}
