@@ -104,6 +104,13 @@ size: cross
 	@$(GO) run ./scripts/binsize -top 15 -packages $(DIST)/tinymapper-linux-arm64.unstripped \
 		$(CROSS:%=$(DIST)/tinymapper-linux-%)
 	@echo
+	@echo "What the push sinks cost (linux/arm64, stripped): the binary built without them"
+	@full=$$(stat -c %s $(DIST)/tinymapper-linux-arm64); \
+	for t in nomqtt nohttppush "nomqtt nohttppush"; do \
+		GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS) $$t" -ldflags '$(LDFLAGS)' -o $(DIST)/size.tmp . || exit 1; \
+		s=$$(stat -c %s $(DIST)/size.tmp); printf '  -tags %-20s %10d bytes (%d less)\n' "$$t" $$s $$((full-s)); \
+	done; rm -f $(DIST)/size.tmp
+	@echo
 	@$(if $(filter amd64,$(CROSS)),scripts/rss.sh $(DIST)/tinymapper-linux-amd64 10,true)
 
 # The binary, the systemd unit (with the paths installed to), the config
