@@ -2,6 +2,7 @@ package modbus_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +133,38 @@ func typeOf(set crd.Set, prop string) string {
 		}
 	}
 	return ""
+}
+
+// A Device and DeviceModel written as KubeEdge's modbus mapper wants them
+// (dataType "float" with limit 1 and a scale, communicateMode, visitor
+// max/min) run with only the protocol name changed, and the keys that mean
+// nothing here are each warned about once.
+func TestAKubeEdgeStyleModbusCRDRunsOnTheSim(t *testing.T) {
+	m := runManager(t)
+	set := devicetest.Deploy(t, m, "../../deploy/examples/modbus-kubeedge.yaml")
+	if len(set.Devices) != 1 {
+		t.Fatalf("%d devices in the example, want 1", len(set.Devices))
+	}
+	latestValue(t, m, "temperature-sensor", "temperature", in(20, 25))
+	latestValue(t, m, "temperature-sensor", "heater-switch", is(1))
+	d := set.Devices[0]
+	dev, err := modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/kubeedge-style", Config: d.Config,
+		Properties: []bus.PropertyConfig{
+			{Name: "temperature", Type: "FLOAT", Config: d.Properties[0].Visitor},
+			{Name: "heater-switch", Type: "INT", Writable: true, Config: d.Properties[1].Visitor},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	w := dev.(bus.Warner).Warnings()
+	want := []string{"configData.communicateMode: KubeEdge's modbus mapper key", "configData.max: KubeEdge's modbus mapper key", "configData.min: KubeEdge's modbus mapper key"}
+	if len(w) != len(want) {
+		t.Fatalf("warnings %q, want one per leftover key: %q", w, want)
+	}
+	for i := range want {
+		if !strings.Contains(w[i], want[i]) {
+			t.Errorf("warning %d = %q, want %q", i, w[i], want[i])
+		}
+	}
 }

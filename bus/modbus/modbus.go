@@ -99,7 +99,8 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		return nil, err
 	}
 	d := &Device{slave: dc.SlaveID, timeout: dc.Timeout, now: time.Now}
-	d.warnings = append(d.warnings, cfg.Config.Ignored(deviceKeys...)...)
+	d.warnings = append(d.warnings, leftovers(cfg.Config, kubeedgeDeviceKeys)...)
+	d.warnings = append(d.warnings, cfg.Config.Ignored(keysOf(kubeedgeDeviceKeys, deviceKeys...)...)...)
 	specs := make([]spec, len(cfg.Properties))
 	for i, p := range cfg.Properties {
 		var w []string
@@ -111,7 +112,8 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		if c.Path == "" {
 			c.Path = "properties[" + p.Name + "]"
 		}
-		d.warnings = append(d.warnings, c.Ignored(propertyKeys...)...)
+		d.warnings = append(d.warnings, leftovers(c, kubeedgePropertyKeys)...)
+		d.warnings = append(d.warnings, c.Ignored(keysOf(kubeedgePropertyKeys, propertyKeys...)...)...)
 	}
 	h, err := hal.OpenSerial(dc.Port, dc.Mode)
 	if err != nil {

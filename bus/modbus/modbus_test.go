@@ -83,7 +83,13 @@ func TestReadsEveryTableAndType(t *testing.T) {
 		{"int32", []any{"register", "InputRegister", "offset", 8, "dataType", "int32"}, -123456, -123456},
 		{"limit 2, no dataType: uint32", []any{"register", "InputRegister", "offset", 8, "limit", 2}, 0xFFFE1DC0, 0xFFFE1DC0},
 		{"the mapper's int: unsigned", []any{"register", "InputRegister", "offset", 8, "limit", 2, "dataType", "int"}, 0xFFFE1DC0, 0xFFFE1DC0},
-		{"the mapper's float", []any{"register", "InputRegister", "offset", 3, "limit", 2, "dataType", "float"}, 1008.25, 1018.25},
+		{"the mapper's float: limit raw registers × scale", []any{"register", "InputRegister", "offset", 0, "limit", 1, "dataType", "float", "scale", 0.1}, 20, 25},
+		{"the mapper's float with limit 2: unsigned, not IEEE", []any{"register", "InputRegister", "offset", 8, "limit", 2, "dataType", "float"}, 0xFFFE1DC0, 0xFFFE1DC0},
+		{"the mapper's double", []any{"register", "InputRegister", "offset", 1, "limit", 1, "dataType", "double", "scale", 0.1}, 35, 55},
+		{"the mapper's string: the raw number", []any{"register", "InputRegister", "offset", 8, "limit", 1, "dataType", "string"}, 0xFFFE, 0xFFFE},
+		{"the mapper's Float, any case", []any{"register", "InputRegister", "offset", 0, "limit", 1, "dataType", "Float", "scale", 0.1}, 20, 25},
+		{"the mapper's boolean", []any{"register", "InputRegister", "offset", 8, "limit", 1, "dataType", "boolean"}, 1, 1},
+		{"float32 keeps its IEEE meaning", []any{"register", "InputRegister", "offset", 3, "limit", 2, "dataType", "float32"}, 1008.25, 1018.25},
 		{"offset as a string", []any{"register", "InputRegister", "offset", "0x0008", "dataType", "int32"}, -123456, -123456},
 		{"holding setpoint default", []any{"register", "HoldingRegister", "offset", 0, "scale", 0.1}, 10, 40},
 		{"coil", []any{"register", "CoilRegister", "offset", 7}, 0, 1},
@@ -308,6 +314,29 @@ func TestUnknownKeysAreWarnings(t *testing.T) {
 	w := d.Warnings()
 	if len(w) != 3 || !strings.Contains(w[0], "slaveId") || !strings.Contains(w[1], "do not apply to CoilRegister") || !strings.Contains(w[2], "ofset") {
 		t.Errorf("Warnings() = %q", w)
+	}
+}
+
+// KubeEdge's modbus mapper keys that mean nothing here are warned about,
+// each once, saying why; unknown keys are warned about as such.
+func TestKubeEdgesLeftoverKeysAreWarnings(t *testing.T) {
+	d := open(t, slave(1, "communicateMode", "RTU", "ip", "10.0.0.9"),
+		property("p", false, "register", "InputRegister", "dataType", "float", "limit", 1, "max", 100.0, "min", 1.0, "maxx", 3))
+	want := []string{
+		"configData.communicateMode: KubeEdge's modbus mapper key (TCP or RTU)",
+		"configData.ip: KubeEdge's modbus mapper key for Modbus TCP",
+		"configData.max: KubeEdge's modbus mapper key, ignored: the DeviceModel's maximum",
+		"configData.min: KubeEdge's modbus mapper key, ignored: the DeviceModel's minimum",
+		"configData.maxx: unknown key, ignored",
+	}
+	w := d.Warnings()
+	if len(w) != len(want) {
+		t.Fatalf("Warnings() = %q, want %d", w, len(want))
+	}
+	for i := range want {
+		if !strings.Contains(w[i], want[i]) {
+			t.Errorf("warning %d = %q, want %q", i, w[i], want[i])
+		}
 	}
 }
 

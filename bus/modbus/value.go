@@ -71,12 +71,17 @@ var dataTypes = [...]struct {
 	typeFloat64: {"float64", 4, false},
 }
 
-// legacyTypes are the dataType names of KubeEdge's modbus mapper. Its "int"
-// decodes the registers unsigned, and so does this one: use int16 or int32
-// for signed values.
+// legacyTypes are the dataType names of KubeEdge's modbus mapper, read as
+// it reads them: there the dataType is only the format of the output, so
+// "int", "float", "double" and "string" all read `limit` raw 16-bit
+// registers (or coils) as one unsigned number and multiply it by scale
+// ("" here: unsigned by limit), and "boolean" is that number being non-zero.
+// So a KubeEdge CRD with dataType "float" and limit 1 reads the register the
+// way it did there. The explicit names (int16, float32, ...) keep their
+// two's-complement and IEEE 754 meaning: use them for signed or real values.
 var legacyTypes = map[string]string{
-	"int": "", "integer": "", "uint": "", // unsigned by limit
-	"float": "float32", "double": "float64", "boolean": "bool",
+	"int": "", "integer": "", "uint": "", "float": "", "double": "", "string": "",
+	"boolean": "bool",
 }
 
 // spec is how to read and write one property.
