@@ -56,11 +56,25 @@ type Device struct {
 	// Methods is spec.methods: named sets of properties written together
 	// (mapper-framework's device methods).
 	Methods []Method
+	// StateReport is spec.stateReport (KubeEdge v1.23; status.reportToCloud
+	// and status.reportCycle before): whether and how often the device's
+	// state is reported. nil when unset: states are reported as they change.
+	StateReport *StateReport
 	// Stamp orders the specs of one device by when they were received
 	// (see Manager.Stamp): the manager never lets a spec replace one with a
 	// later stamp. 0 means "now": PutDevice stamps it as it joins the
 	// device's line of changes.
 	Stamp uint64
+}
+
+// StateReport says how a device's state (online, offline, ...) is reported
+// to EdgeCore with ReportDeviceStates.
+type StateReport struct {
+	// ReportToCloud false: the state is not reported at all.
+	ReportToCloud bool
+	// ReportCycle, when set, is the state's heartbeat: reported again this
+	// often when it has not changed (changes are reported as they happen).
+	ReportCycle time.Duration
 }
 
 // Method is one of spec.methods: a name for the properties it may write.

@@ -162,6 +162,15 @@ func DeviceFromProto(d *pb.Device) (device.Device, error) {
 		Protocol:  spec.GetProtocol().GetProtocolName(),
 		Config:    cfg,
 	}
+	// EdgeCore sends a status on every Device (an empty one when nothing is
+	// set), and KubeEdge's fields are omitempty: false and 0 are "unset".
+	if st := d.GetStatus(); st.GetReportToCloud() || st.GetReportCycle() != 0 {
+		cycle, err := millis("device.status.reportCycle", st.GetReportCycle())
+		if err != nil {
+			return device.Device{}, err
+		}
+		out.StateReport = &device.StateReport{ReportToCloud: st.GetReportToCloud(), ReportCycle: cycle}
+	}
 	for _, m := range spec.GetMethods() {
 		out.Methods = append(out.Methods, device.Method{Name: m.GetName(), Description: m.GetDescription(), PropertyNames: m.GetPropertyNames()})
 	}

@@ -447,6 +447,11 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 		}
 		dev.Properties = append(dev.Properties, prop)
 	}
+	sr, err := stateReport(d)
+	if err != nil {
+		return dev, nil, err
+	}
+	dev.StateReport = sr
 	for _, m := range d.Spec.Methods {
 		dev.Methods = append(dev.Methods, device.Method{Name: m.Name, Description: m.Description, PropertyNames: m.PropertyNames})
 	}
@@ -454,6 +459,50 @@ func toDevice(d deviceDoc) (device.Device, []string, error) {
 		return dev, nil, err
 	}
 	return dev, warns, nil
+}
+
+// stateReport returns spec.stateReport (v1.23), or else status.reportToCloud
+// and status.reportCycle (where v1.20 kept them), or nil when neither is set
+// or both are zero, as dmi.DeviceFromProto reads what EdgeCore sends.
+func stateReport(d deviceDoc) (*device.StateReport, error) {
+	var v struct {
+		ReportToCloud bool  `yaml:"reportToCloud"`
+		ReportCycle   int64 `yaml:"reportCycle"`
+	}
+	field := "spec.stateReport"
+	switch {
+	case d.Spec.StateReport != nil:
+		v.ReportToCloud, v.ReportCycle = d.Spec.StateReport.ReportToCloud, d.Spec.StateReport.ReportCycle
+	case d.Status.Kind == yaml.MappingNode:
+		field = "status"
+		var st struct {
+			ReportToCloud *bool  `yaml:"reportToCloud"`
+			ReportCycle   *int64 `yaml:"reportCycle"`
+		}
+		if err := d.Status.Decode(&st); err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		if st.ReportToCloud == nil && st.ReportCycle == nil {
+			return nil, nil
+		}
+		if st.ReportToCloud != nil {
+			v.ReportToCloud = *st.ReportToCloud
+		}
+		if st.ReportCycle != nil {
+			v.ReportCycle = *st.ReportCycle
+		}
+	default:
+		return nil, nil
+	}
+	if v.ReportCycle < 0 {
+		return nil, fmt.Errorf("%s.reportCycle must not be negative", field)
+	}
+	if !v.ReportToCloud && v.ReportCycle == 0 {
+		// What EdgeCore sends for this is what it sends when nothing is set
+		// (KubeEdge's fields are omitempty): read it the same way here.
+		return nil, nil
+	}
+	return &device.StateReport{ReportToCloud: v.ReportToCloud, ReportCycle: time.Duration(v.ReportCycle) * time.Millisecond}, nil
 }
 
 // convert turns YAML configData into bus.Config the way EdgeCore would.

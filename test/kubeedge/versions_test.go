@@ -3,6 +3,7 @@ package kubeedge
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	devices "github.com/kubeedge/api/apis/devices/v1beta1"
 	"google.golang.org/protobuf/proto"
@@ -10,6 +11,8 @@ import (
 	devices120 "kubeedge.invalid/api-v1-20/apis/devices/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/dmi"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
@@ -137,5 +140,37 @@ status: {reportToCloud: true, reportCycle: 60000}
 	}
 	if st := fromEdgeCore(t, thermometerYAML).GetStatus(); st.GetReportToCloud() || st.GetReportCycle() != 0 {
 		t.Errorf("a Device without stateReport arrives with status %v", st)
+	}
+}
+
+// Whether and how often a device's state is reported reads the same from
+// EdgeCore and from the file, for each way of writing it.
+func TestStateReportReadsTheSameFromEdgeCoreAndStandalone(t *testing.T) {
+	tests := []struct {
+		name, spec, status string
+		want               *device.StateReport
+	}{
+		{"unset", "", "", nil},
+		{"reported, with a heartbeat", "  stateReport: {reportToCloud: true, reportCycle: 60000}\n", "", &device.StateReport{ReportToCloud: true, ReportCycle: time.Minute}},
+		{"reported on change", "  stateReport: {reportToCloud: true}\n", "", &device.StateReport{ReportToCloud: true}},
+		{"off, said with a cycle", "  stateReport: {reportToCloud: false, reportCycle: 1000}\n", "", &device.StateReport{ReportCycle: time.Second}},
+		{"false alone is unset on the wire", "  stateReport: {reportToCloud: false}\n", "", nil},
+		{"v1.20's status", "", "status: {reportToCloud: true, reportCycle: 5000}\n", &device.StateReport{ReportToCloud: true, ReportCycle: 5 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "apiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata: {name: s, namespace: plant}\nspec:\n  deviceModelRef: {name: tmp102}\n  protocol: {protocolName: i2c}\n" + tt.spec + tt.status
+			cluster, err := dmi.DeviceFromProto(fromEdgeCore(t, doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := crd.Parse([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cluster.StateReport, tt.want) || !reflect.DeepEqual(set.Devices[0].StateReport, tt.want) {
+				t.Errorf("from EdgeCore %+v, standalone %+v; want %+v", cluster.StateReport, set.Devices[0].StateReport, tt.want)
+			}
+		})
 	}
 }
