@@ -14,6 +14,7 @@ package bus
 import (
 	"errors"
 	"io"
+	"strings"
 )
 
 // A Driver opens devices of one protocol.
@@ -45,8 +46,10 @@ type DeviceConfig struct {
 // PropertyConfig is one property of a device as the driver sees it.
 type PropertyConfig struct {
 	Name string
-	// Type is the model's property type: INT, FLOAT, DOUBLE, BOOLEAN, STRING.
-	Type string
+	// Type is the model's property type, one of the Type constants (the
+	// manager hands drivers only the types it samples: never TypeBytes,
+	// TypeStream or TypeNone).
+	Type PropertyType
 	// Writable is true when the model's accessMode is ReadWrite.
 	Writable bool
 	// Config is the property's visitors.configData.
@@ -72,6 +75,33 @@ type Batcher interface {
 	// stores each value and error at the same position of vals and errs,
 	// which are as long as idx. It must not allocate.
 	ReadPoints(idx []int, vals []float64, errs []error)
+}
+
+// A PropertyType is the type of a model's property, spelt as KubeEdge's
+// DeviceModel spells it. Compare it with the Type constants: ParsePropertyType
+// turns any spelling into one of them.
+type PropertyType string
+
+// Property types.
+const (
+	TypeNone    PropertyType = "" // the model gives none
+	TypeInt     PropertyType = "INT"
+	TypeFloat   PropertyType = "FLOAT"
+	TypeDouble  PropertyType = "DOUBLE"
+	TypeBoolean PropertyType = "BOOLEAN"
+	TypeString  PropertyType = "STRING"
+	TypeBytes   PropertyType = "BYTES"
+	TypeStream  PropertyType = "STREAM"
+)
+
+// ParsePropertyType returns the property type s names, in any case, and
+// false when s names none of them.
+func ParsePropertyType(s string) (PropertyType, bool) {
+	switch t := PropertyType(strings.ToUpper(s)); t {
+	case TypeNone, TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString, TypeBytes, TypeStream:
+		return t, true
+	}
+	return TypeNone, false
 }
 
 // A Warner is a Device whose configData was accepted with remarks (a key

@@ -15,15 +15,16 @@ type Model struct {
 	Properties []ModelProperty
 }
 
-// Property types, as KubeEdge's DeviceModel spells them.
+// Property types, as KubeEdge's DeviceModel spells them: bus.PropertyType's,
+// as the text ModelProperty.Type holds.
 const (
-	TypeInt     = "INT"
-	TypeFloat   = "FLOAT"
-	TypeDouble  = "DOUBLE"
-	TypeBoolean = "BOOLEAN"
-	TypeString  = "STRING"
-	TypeBytes   = "BYTES"
-	TypeStream  = "STREAM"
+	TypeInt     = string(bus.TypeInt)
+	TypeFloat   = string(bus.TypeFloat)
+	TypeDouble  = string(bus.TypeDouble)
+	TypeBoolean = string(bus.TypeBoolean)
+	TypeString  = string(bus.TypeString)
+	TypeBytes   = string(bus.TypeBytes)
+	TypeStream  = string(bus.TypeStream)
 )
 
 // Access modes.

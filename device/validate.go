@@ -34,12 +34,11 @@ func checkModel(model Model) (Model, error) {
 			return model, &bus.FieldError{Field: field + ".name", Err: fmt.Errorf("%q is listed twice", p.Name)}
 		}
 		seen[p.Name] = true
-		switch t := strings.ToUpper(p.Type); t {
-		case TypeInt, TypeFloat, TypeDouble, TypeBoolean, TypeString, TypeBytes, TypeStream, "":
-			model.Properties[i].Type = t
-		default:
+		t, ok := bus.ParsePropertyType(p.Type)
+		if !ok {
 			return model, &bus.FieldError{Field: field + ".type", Err: fmt.Errorf("%q is not one of INT, FLOAT, DOUBLE, BOOLEAN, STRING, BYTES, STREAM", p.Type)}
 		}
+		model.Properties[i].Type = string(t)
 		if _, _, err := bounds(model.Properties[i]); err != nil {
 			return model, &bus.FieldError{Field: field, Err: err}
 		}
@@ -128,7 +127,7 @@ func planProps(d Device, model *Model) (propPlan, error) {
 		}
 		plan.props = append(plan.props, q)
 		plan.configs = append(plan.configs, bus.PropertyConfig{
-			Name: p.Name, Type: mp.Type, Writable: q.writable, Config: withoutKey(p.Visitor, DeadbandKey),
+			Name: p.Name, Type: bus.PropertyType(mp.Type), Writable: q.writable, Config: withoutKey(p.Visitor, DeadbandKey),
 		})
 	}
 	return plan, nil

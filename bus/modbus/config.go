@@ -50,7 +50,7 @@ func parseProperty(p bus.PropertyConfig) (spec, []string, error) {
 	}
 	var s spec
 	var warnings []string
-	if strings.EqualFold(p.Type, "STRING") {
+	if p.Type == bus.TypeString {
 		return s, nil, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: make it INT, FLOAT, DOUBLE or BOOLEAN")}
 	}
 	if err := c.Require("register"); err != nil {

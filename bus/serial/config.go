@@ -78,7 +78,7 @@ type Property struct {
 func ParseProperty(p bus.PropertyConfig) (Property, error) {
 	c := propertyConfig(p)
 	var pr Property
-	if strings.EqualFold(p.Type, "STRING") {
+	if p.Type == bus.TypeString {
 		return pr, &bus.FieldError{Field: c.Path, Err: errors.New("type STRING is not supported: make it INT, FLOAT, DOUBLE or BOOLEAN")}
 	}
 	cmd, err := c.String("command", "")
@@ -95,7 +95,7 @@ func ParseProperty(p bus.PropertyConfig) (Property, error) {
 		return pr, err
 	}
 	defType := "float"
-	if strings.EqualFold(p.Type, "BOOLEAN") {
+	if p.Type == bus.TypeBoolean {
 		defType = "bool"
 	}
 	if pr.DataType, err = c.String("dataType", defType); err != nil {
