@@ -23,6 +23,15 @@ type netnsPair struct{ a, b string }
 // needs CAP_SYS_ADMIN; CI runs as root, so it runs there).
 func newNetnsPair(t *testing.T) netnsPair {
 	t.Helper()
+	p := newNetnsHosts(t)
+	p.link(t)
+	return p
+}
+
+// newNetnsHosts makes the two namespaces with only loopback up; link joins
+// them.
+func newNetnsHosts(t *testing.T) netnsPair {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and a veth pair (CI runs as root)")
 	}
@@ -31,14 +40,25 @@ func newNetnsPair(t *testing.T) netnsPair {
 	}
 	id := os.Getpid() % 100000
 	p := netnsPair{a: fmt.Sprintf("tm-a-%d", id), b: fmt.Sprintf("tm-b-%d", id)}
-	va, vb := fmt.Sprintf("tmva%d", id), fmt.Sprintf("tmvb%d", id)
 	t.Cleanup(func() {
 		exec.Command("ip", "netns", "del", p.a).Run()
 		exec.Command("ip", "netns", "del", p.b).Run()
 	})
-	for _, c := range [][]string{
+	ipRun(t, [][]string{
 		{"netns", "add", p.a},
 		{"netns", "add", p.b},
+		{"-n", p.a, "link", "set", "lo", "up"},
+		{"-n", p.b, "link", "set", "lo", "up"},
+	})
+	return p
+}
+
+// link adds the veth pair between the namespaces.
+func (p netnsPair) link(t *testing.T) {
+	t.Helper()
+	id := os.Getpid() % 100000
+	va, vb := fmt.Sprintf("tmva%d", id), fmt.Sprintf("tmvb%d", id)
+	ipRun(t, [][]string{
 		{"link", "add", va, "type", "veth", "peer", "name", vb},
 		{"link", "set", va, "netns", p.a},
 		{"link", "set", vb, "netns", p.b},
@@ -46,16 +66,18 @@ func newNetnsPair(t *testing.T) netnsPair {
 		{"-n", p.b, "addr", "add", "192.0.2.2/24", "dev", vb},
 		{"-n", p.a, "link", "set", va, "up", "multicast", "on"},
 		{"-n", p.b, "link", "set", vb, "up", "multicast", "on"},
-		{"-n", p.a, "link", "set", "lo", "up"},
-		{"-n", p.b, "link", "set", "lo", "up"},
 		{"-n", p.a, "route", "add", "224.0.0.0/4", "dev", va},
 		{"-n", p.b, "route", "add", "224.0.0.0/4", "dev", vb},
-	} {
+	})
+}
+
+func ipRun(t *testing.T, cmds [][]string) {
+	t.Helper()
+	for _, c := range cmds {
 		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(c, " "), err, out)
 		}
 	}
-	return p
 }
 
 // tinymapperIn starts this test binary as tinymapper in namespace ns (see
@@ -177,8 +199,8 @@ func TestAnotherHostSeesTheGatewayAndItsGoodbye(t *testing.T) {
 	}
 	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-netns"}, "--board", "sim", "--devices", devices, "--http", "192.0.2.1:7777",
 		"--token-file", filepath.Join(t.TempDir(), "token"))
-	var logs strings.Builder
-	gw.Stdout, gw.Stderr = io.Discard, &logs
+	logs := &syncBuffer{}
+	gw.Stdout, gw.Stderr = io.Discard, logs
 	if err := gw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,5 +305,38 @@ func TestDiscoverListsAServiceAnotherImplementationPublishes(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
 	if len(lines) != 2 || strings.Join(strings.Fields(lines[1]), " ") != "fake-gw 192.0.2.2:8080 v0.0.1 rpi 7" {
 		t.Errorf("discover:\n%s", got)
+	}
+}
+
+// TestAGatewayStartedWithoutANetworkAdvertisesOnceItHasOne: tinymapper
+// starts in a namespace with loopback only (REST on every address), which
+// must not stop it; once the veth appears, python3-zeroconf in the other
+// namespace sees the instance on it.
+func TestAGatewayStartedWithoutANetworkAdvertisesOnceItHasOne(t *testing.T) {
+	p := newNetnsHosts(t)
+	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-late"}, "--board", "sim", "--http", "0.0.0.0:7777",
+		"--token-file", filepath.Join(t.TempDir(), "token"))
+	logs := &syncBuffer{}
+	gw.Stdout, gw.Stderr = io.Discard, logs
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		gw.Wait()
+		if t.Failed() {
+			t.Logf("tinymapper log:\n%s", logs.String())
+		}
+	})
+	time.Sleep(time.Second) // started, and found no interface
+	p.link(t)
+	events := startZeroconfBrowser(t, p.b)
+	next(t, events, 10*time.Second, "ready")
+	e := next(t, events, 10*time.Second, "added")
+	if e.Name != "gw-late._tinymapper._tcp.local." || len(e.Addresses) != 1 || e.Addresses[0] != "192.0.2.1" || e.Port != 7777 {
+		t.Errorf("python3-zeroconf saw %+v", e)
+	}
+	if !strings.Contains(logs.String(), "no interface to advertise on yet") {
+		t.Errorf("no warning that there was no interface at first")
 	}
 }
