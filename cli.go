@@ -195,7 +195,7 @@ func serialPorts() []string {
 // command has one (TestEveryCommandIsInTheHelp).
 var commandSummaries = map[string]string{
 	"board":    "print the board, its buses, pins and serial ports, and which protocols it has no bus for",
-	"discover": "list the tinymapper gateways on the LAN (mDNS)",
+	"discover": "list the tinymapper gateways on the LAN (mDNS); discover i2c|modbus: the parts on a bus or line (--yaml)",
 	"ports":    "list serial ports, with USB VID:PID where known",
 	"scan":     "scan i2c [--bus 1]: list the I²C addresses that answer, like i2cdetect",
 }

@@ -8,6 +8,9 @@
 //	tinymapper board                print the board, its buses, pins and serial ports
 //	tinymapper scan i2c --bus 1     list the I²C addresses that answer, like i2cdetect
 //	tinymapper ports                list serial ports, with USB VID:PID where known
+//	tinymapper discover             list the tinymapper gateways on the LAN (mDNS)
+//	tinymapper discover i2c --bus 1 name the chips on a bus; --yaml writes their Devices
+//	tinymapper discover modbus      list the slaves that answer on a serial line
 //
 // See the README for flags and the config file.
 package main
