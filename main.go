@@ -41,7 +41,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus/spi"
 	"github.com/tinymapper/tinymapper/data"
 	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/dmi"
 	"github.com/tinymapper/tinymapper/internal/cut"
 )
@@ -172,11 +171,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer stopWork()
 	errc := make(chan error, 4)
 
+	var refused []device.DeviceView // standalone: the devices of the file refused
 	if cfg.Devices != "" {
-		devs, err := loadDevices(mgr, cfg.Devices, log)
+		devs, refusedViews, err := loadDevices(mgr, cfg.Devices, log)
 		if err != nil {
 			return err
 		}
+		refused = refusedViews
 		for _, g := range busGaps(b.Name, busCounts(), needsOf(devs)) {
 			log.Warn("the board has no bus for these devices: they cannot run and wait offline; enable the bus, or use the simulated board (--board sim)",
 				"board", g.Board, "missing", g.Kind+" ("+g.Where+")", "protocol", g.Protocol, "devices", strings.Join(g.Devices, ","))
@@ -249,7 +250,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stopMDNS := func(context.Context) {}
 	if ls.rest != nil {
 		ln := ls.take(&ls.rest)
-		httpSrv = restServer(cfg, ls.sec, data.Handler(plane{mgr, sinks}, ready, log))
+		var src data.Source = plane{mgr, sinks}
+		if cfg.Devices != "" {
+			src = &standalone{plane{mgr, sinks}, refused}
+		}
+		httpSrv = restServer(cfg, ls.sec, data.Handler(src, ready, log))
 		log.Info("data plane listening", "address", restURL(httpSrv, ln))
 		stopMDNS = startMDNS(cfg, ln.Addr(), b.Name, mgr, log)
 		go func() {
@@ -291,30 +296,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return runErr
-}
-
-// loadDevices puts the models and devices of the file or directory path,
-// and returns the devices.
-func loadDevices(mgr *device.Manager, path string, log *slog.Logger) ([]device.Device, error) {
-	set, err := crd.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range set.Warnings {
-		log.Warn(w)
-	}
-	for _, m := range set.Models {
-		if err := mgr.PutModel(m); err != nil {
-			return nil, fmt.Errorf("%s: DeviceModel %s/%s: %w", path, m.Namespace, m.Name, err)
-		}
-	}
-	for _, d := range set.Devices {
-		if err := mgr.PutDevice(d); err != nil {
-			// One bad device must not keep the others from running.
-			log.Error("device refused", "file", path, "device", device.Key(d.Namespace, d.Name), "err", err)
-		}
-	}
-	return set.Devices, nil
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
