@@ -43,6 +43,8 @@ func TestAuthRules(t *testing.T) {
 		{"open probe", data.Auth{Token: testToken, OpenProbes: true}, get("/healthz"), 200},
 		{"open metrics", data.Auth{Token: testToken, OpenProbes: true}, get("/readyz"), 200},
 		{"closed probe", data.Auth{Token: testToken}, get("/healthz"), 401},
+		{"mapper-framework's method call is a write", data.Auth{Token: testToken, OpenReads: true, OpenProbes: true}, get("/api/v1/devicemethod/default/room/set/setpoint/42"), 401},
+		{"mapper-framework's method list is a read", data.Auth{Token: testToken, OpenReads: true}, get("/api/v1/devicemethod/default/room"), 200},
 		{"a POST is a write", data.Auth{Token: testToken, OpenReads: true, OpenProbes: true}, req{"POST", "/healthz", ""}, 401},
 		{"no token configured refuses writes", data.Auth{OpenReads: true}, req{"PUT", "/api/v1/device/default/room/setpoint", ""}, 401},
 		{"off", data.Auth{Off: true}, req{"PUT", "/api/v1/device/default/room/setpoint", ""}, 200},

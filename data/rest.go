@@ -173,11 +173,26 @@ func propertyJSON(ns, name string, p device.PropertyView) Property {
 	if p.Ring.Latest(&s) {
 		if s.Err == 0 {
 			out.Value = typed(p.Type, s.Value)
+			if out.Error == "" {
+				out.Error = notANumber(s.Value)
+			}
 		}
 		t := time.Unix(0, s.Time).UTC()
 		out.Timestamp = &t
 	}
 	return out
+}
+
+// notANumber says why a value read shows as null: NaN or ±Inf, which JSON
+// and EdgeCore's twins cannot carry. "" for any other value.
+func notANumber(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "the value read is NaN (not a number; an erased float32 cell reads ff ff ff ff): shown as null and not reported to EdgeCore"
+	case math.IsInf(v, 0):
+		return "the value read is infinite (" + strconv.FormatFloat(v, 'f', -1, 64) + "): shown as null and not reported to EdgeCore"
+	}
+	return ""
 }
 
 func (h *api) property(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -511,4 +512,27 @@ func TestConcurrentReadsWhileSampling(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestAValueThatIsNotANumberSaysWhy: NaN (an erased float32 EEPROM cell)
+// and ±Inf show as null with an error that says why.
+func TestAValueThatIsNotANumberSaysWhy(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    float64
+		want string
+	}{
+		{"NaN", math.NaN(), "NaN"},
+		{"infinity", math.Inf(1), "infinite"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newFake()
+			src.devices[0].Properties[0].Ring = ring(tt.v)
+			code, _, body := do(t, data.Handler(src, nil, nil), "GET", "/api/v1/device/default/room/temperature?format=tinymapper", "")
+			f := fields(t, body)
+			if code != http.StatusOK || string(f["value"]) != "null" || !strings.Contains(string(f["error"]), tt.want) {
+				t.Errorf("status %d, %s; want value null and an error saying %s", code, body, tt.want)
+			}
+		})
+	}
 }
