@@ -68,7 +68,7 @@ APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: help run build cross size image image-context install test unit test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
+.PHONY: help run build cross size image image-context install test unit test-faults test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
 
 help:
 	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
@@ -78,6 +78,7 @@ help:
 	@echo "make image     multi-arch image (arm64, arm/v7, amd64) in $(IMAGE_ARCHIVE), with buildah"
 	@echo "make install   binary, systemd unit, config and examples under DESTDIR/PREFIX (INSTALL_BIN= picks a dist/ binary)"
 	@echo "make test      install test dependencies when missing, run every test"
+	@echo "make test-faults  the fault suite: restarts, kills, replugs, hostile input; one table (FAULTS_SOAK=1: longer)"
 	@echo "make bench     run the Go benchmarks, print one table and the targets (instructions/op under callgrind when installed)"
 	@echo "make bench-scale  N=10/100/1000 sim devices against the EdgeCore stand-in: CPU, RSS, goroutines, twins/s, latency"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
@@ -158,7 +159,7 @@ image: apt-deps cross image-context
 	rm -rf $(IMAGE_STORE) $(IMAGE_LAYOUT)
 	@echo "$(IMAGE_ARCHIVE): $(IMAGE_TAGS:%=$(IMAGE_REF):%) for $(IMAGE_PLATFORMS)"
 
-test: deps lint check-generate unit scale-smoke kubeedge-compat test-arm test-image
+test: deps lint check-generate unit scale-smoke test-faults kubeedge-compat test-arm test-image
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -166,8 +167,16 @@ lint:
 	$(GO) vet ./...
 
 # test/arm runs release binaries under emulation: test-arm runs it, without -race.
+# test/faults is test-faults'.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '/test/arm$$' -e '/test/arm/' -e '/test/scale$$')
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '/test/arm$$' -e '/test/arm/' -e '/test/scale$$' -e '/test/faults$$')
+
+# The fault suite (test/faults): EdgeCore restarts, the mapper SIGKILLed, a
+# serial replug, hostile DMI and REST requests, churn; one table, a pass line
+# per figure. About 2 minutes; FAULTS_SOAK=1 runs it longer (about 15 minutes).
+FAULTS_SOAK ?=
+test-faults:
+	FAULTS_SOAK=$(FAULTS_SOAK) $(GO) test -count=1 -timeout 60m -v -run '^TestFaults$$' ./test/faults
 
 # The ARM release binaries under qemu-user: standalone REST, DMI against the
 # EdgeCore stand-in, the arm64 size budget; make install and the systemd unit.
