@@ -65,8 +65,9 @@ type reportState struct {
 	lastSent  time.Time
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
 	sentState string
-	stateAt   int64  // when the unsent state change was first seen; 0 when none
-	gen       uint64 // the last scan that found the device
+	stateAt   int64     // when the unsent state change was first seen; 0 when none
+	stateSent time.Time // when the state was last sent, for stateReport.reportCycle
+	gen       uint64    // the last scan that found the device
 }
 
 // propReport is what the reporter knows of one property.
@@ -241,12 +242,18 @@ func (rp *Reporter) scan(now time.Time) []due {
 			st = &reportState{key: e.key, run: e.run, props: make([]propReport, len(e.props)), gen: rp.gen}
 			rp.seen[e.key] = st
 		}
-		state := e.st.State()
-		if state != st.sentState && state != StateUnknown {
+		// spec.stateReport: unset, states go as they change; reportToCloud
+		// false, they never go; a reportCycle sends an unchanged one again.
+		state, sr := e.st.State(), e.spec.StateReport
+		switch {
+		case sr != nil && !sr.ReportToCloud, state == StateUnknown:
+		case state != st.sentState:
 			if st.stateAt == 0 {
 				st.stateAt = now.UnixNano()
 			}
 			list = append(list, due{e: e, st: st, state: true, at: st.stateAt})
+		case sr != nil && sr.ReportCycle > 0 && now.Sub(st.stateSent) >= sr.ReportCycle:
+			list = append(list, due{e: e, st: st, state: true, heart: true, at: st.stateSent.Add(sr.ReportCycle).UnixNano()})
 		}
 		heartbeat := time.Duration(0)
 		hasValue := false
@@ -327,6 +334,7 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		}
 		d.st.sentState = state
 		d.st.stateAt = 0
+		d.st.stateSent = rp.m.now()
 		return nil
 	}
 	b.twins, b.values, b.text, b.ends = b.twins[:0], b.values[:0], b.text[:0], b.ends[:0]
