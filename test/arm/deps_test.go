@@ -40,6 +40,7 @@ var needs = []need{
 	{"/usr/lib/python3/dist-packages/zeroconf/__init__.py", "the mDNS tests' independent DNS-SD client", "python3-zeroconf", true},
 	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
 	{"mosquitto_sub", "unit (data/sink/mqtt: the subscriber)", "mosquitto-clients", true},
+	{"victoria-metrics", "unit (data/sink/influxdb2: InfluxDB line protocol on /api/v2/write)", "victoria-metrics", true},
 }
 
 // TestMakefileInstallsWhatTheTestsUse checks, on Debian, that each package

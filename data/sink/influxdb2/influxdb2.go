@@ -1,0 +1,174 @@
+// Package influxdb2 is the dbMethod.influxdb2 sink: samples as InfluxDB line
+// protocol, many per request, POSTed to url/api/v2/write?org=ORG&bucket=BUCKET
+// &precision=ns, with "Authorization: Token $TOKEN" when the TOKEN
+// environment variable is set (as mapper-framework reads it).
+//
+// One line per sample:
+//
+//	MEASUREMENT,TAGS,namespace=NS,device=DEV,property=PROP FIELDKEY=VALUE TIME
+//
+// MEASUREMENT is influxdb2DataConfig.measurement (default: the device name),
+// TAGS are influxdb2DataConfig.tag (sorted), FIELDKEY is
+// influxdb2DataConfig.fieldKey (default: the property name); VALUE is a
+// float, an integer with the i suffix for INT, or true/false for BOOLEAN;
+// TIME is in nanoseconds. A 2xx answer is delivery; 5xx and connection
+// errors are retried; another 4xx drops the batch's first sample and the
+// next try sends the rest.
+package influxdb2
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/device"
+)
+
+// requestTimeout bounds one write request.
+const requestTimeout = 10 * time.Second
+
+// Kind is the dbMethod.influxdb2 method.
+type Kind struct {
+	// Token is sent as "Authorization: Token ..." (main reads $TOKEN).
+	Token string
+}
+
+// Method is "dbMethod.influxdb2".
+func (Kind) Method() string { return "dbMethod.influxdb2" }
+
+// opts is a binding's line up to the value: "m,tags f=" (comparable).
+type opts struct{ prefix string }
+
+// Target returns "influxdb2 URL/api/v2/write?org=..&bucket=..&precision=ns"
+// and the property's line prefix.
+func (Kind) Target(at sink.Where, p *device.PushMethod, field string) (string, any, error) {
+	i := p.DB.Influxdb2
+	u, err := url.Parse(strings.TrimSuffix(i.URL, "/") + "/api/v2/write")
+	if err != nil {
+		return "", nil, fmt.Errorf("%s.influxdb2ClientConfig.url: %v", field, err)
+	}
+	u.RawQuery = url.Values{"org": {i.Org}, "bucket": {i.Bucket}, "precision": {"ns"}}.Encode()
+	m := i.Measurement
+	if m == "" {
+		m = at.Device
+	}
+	f := i.FieldKey
+	if f == "" {
+		f = at.Property
+	}
+	tags := map[string]string{"namespace": at.Namespace, "device": at.Device, "property": at.Property}
+	for k, v := range i.Tags {
+		tags[k] = v
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(escape(m, ", "))
+	for _, k := range keys {
+		if tags[k] == "" {
+			continue // line protocol has no empty tag values
+		}
+		b.WriteString("," + escape(k, ",= ") + "=" + escape(tags[k], ",= "))
+	}
+	b.WriteString(" " + escape(f, ",= ") + "=")
+	return "influxdb2 " + u.String(), opts{prefix: b.String()}, nil
+}
+
+// escape backslash-escapes the characters line protocol gives a meaning.
+func escape(s, special string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c == '\\' || strings.ContainsRune(special, c) {
+			b.WriteByte('\\')
+		}
+		if c == '\n' {
+			b.WriteString("\\n")
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Open returns the client of one write URL.
+func (k Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 1
+	c := &client{url: strings.TrimPrefix(key, "influxdb2 "), hc: &http.Client{Transport: tr}}
+	if k.Token != "" {
+		c.auth = "Token " + k.Token
+	}
+	return c, nil
+}
+
+type client struct {
+	url, auth string
+	hc        *http.Client
+	buf       []byte
+	body      bytes.Reader
+}
+
+// AppendLine appends r's line (with its newline) to dst.
+func AppendLine(dst []byte, r sink.Record) []byte {
+	dst = append(dst, r.B.Opts.(opts).prefix...)
+	out, ok := device.AppendValue(dst, r.B.Type, r.Value)
+	if !ok {
+		return dst[:len(dst)-len(r.B.Opts.(opts).prefix)] // NaN has no line
+	}
+	if r.B.Type == device.TypeInt {
+		out = append(out, 'i')
+	}
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, r.Time, 10)
+	return append(out, '\n')
+}
+
+// Send writes recs in one request.
+func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
+	c.buf = c.buf[:0]
+	for _, r := range recs {
+		c.buf = AppendLine(c.buf, r)
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	c.body.Reset(c.buf)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, &c.body)
+	if err != nil {
+		return 0, err
+	}
+	req.ContentLength = int64(len(c.buf))
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return len(recs), nil
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
+		return 0, fmt.Errorf("write: %s %q: %w", resp.Status, strings.TrimSpace(string(msg)), sink.ErrRejected)
+	}
+	return 0, fmt.Errorf("write: %s %q", resp.Status, strings.TrimSpace(string(msg)))
+}
+
+func (c *client) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
