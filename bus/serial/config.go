@@ -20,7 +20,7 @@ var defaultPort = serialport.Config{Mode: hal.SerialMode{Baud: 9600}, Timeout: t
 const defaultMaxAge = 10 * time.Second
 
 var (
-	deviceKeys   = append(serialport.Keys(), "eol")
+	deviceKeys   = append(serialport.Keys(), "eol", "errorPattern")
 	propertyKeys = []string{"command", "pattern", "dataType", "scale", "offset", "maxAgeMs", "writeCommand", "writeAck"}
 )
 
@@ -29,7 +29,16 @@ type Config struct {
 	serialport.Config
 	// EOL is the line end.
 	EOL string
+	// ErrorPattern matches a line by which the device refuses a command
+	// (errorPattern, default DefaultErrorPattern; "none" turns it off): an
+	// exchange ends at once with that line as its error, instead of
+	// waiting out the timeout for a reply that will not come.
+	ErrorPattern *regexp.Regexp
 }
+
+// DefaultErrorPattern is errorPattern's default: a line starting with ERR or
+// ERROR as a word ("ERR range", "ERROR: bad value").
+const DefaultErrorPattern = `^(?:ERR|ERROR)\b`
 
 // ParseConfig reads a device's configData. Errors are *bus.FieldError.
 func ParseConfig(c bus.Config) (Config, error) {
@@ -58,6 +67,11 @@ func ParseConfig(c bus.Config) (Config, error) {
 		cfg.EOL = eol
 	default:
 		return cfg, c.Errorf("eol", "%q is not \\n, \\r\\n or \\r", eol)
+	}
+	if s, _ := c.String("errorPattern", ""); s != "none" {
+		if cfg.ErrorPattern, err = pattern(c, "errorPattern", DefaultErrorPattern, -1); err != nil {
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }

@@ -3,6 +3,7 @@ package serial
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ type point struct {
 	m       matcher
 	timeout time.Duration
 	maxAge  time.Duration
+	refusal *regexp.Regexp // the device's error reply (Config.ErrorPattern)
 	latest  latest
 
 	// The exchange under way: lines hands reply each line of the answer;
@@ -37,7 +39,7 @@ type point struct {
 }
 
 func newPoint(d *Device, name string, dc Config, pr Property) *point {
-	p := &point{d: d, name: name, timeout: dc.Timeout, maxAge: pr.MaxAge,
+	p := &point{d: d, name: name, timeout: dc.Timeout, maxAge: pr.MaxAge, refusal: dc.ErrorPattern,
 		m: matcher{re: pr.Pattern, kind: kindNames[pr.DataType], scale: pr.Scale, offset: pr.Offset}}
 	if pr.Command != "" {
 		p.cmd = []byte(withEOL(pr.Command, dc.EOL))
@@ -112,12 +114,23 @@ func (p *point) exchange(out []byte, m *matcher) (float64, error) {
 func (p *point) reply(line []byte) bool {
 	v, ok, err := p.want.match(line)
 	if !ok {
+		if p.refusal != nil && p.refusal.Match(line) {
+			// The device refused the command: it will send no reply.
+			p.verr = &RefusedError{Reply: strings.TrimRight(string(line), "\r\n")}
+			return true
+		}
 		p.first.keep(line)
 		return false
 	}
 	p.v, p.verr = v, err
 	return true
 }
+
+// A RefusedError is a device's answer that matches errorPattern: it refused
+// the command (a value out of its range, an unknown command).
+type RefusedError struct{ Reply string }
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("the device answered %q", e.Reply) }
 
 // errorf formats an error about the property; the last argument is the
 // error it wraps.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/board/sim/serialsim"
@@ -314,22 +315,38 @@ func TestDesiredWriteReadsBack(t *testing.T) {
 	}
 }
 
-func TestWriteAckTimeoutShowsTheReply(t *testing.T) {
+// TestARefusedWriteFailsAtOnceWithTheDevicesAnswer: "ERR range" ends the
+// write at once, with the device's words, not after the timeout as "no
+// reply"; errorPattern none waits for the timeout as before.
+func TestARefusedWriteFailsAtOnceWithTheDevicesAnswer(t *testing.T) {
 	dev := newScripted(t, func(line string) []string {
 		if line == "SP=200" {
 			return []string{"ERR range\n"}
 		}
 		return []string{"OK\n"}
 	})
-	d := open(t, config(devicePath, "port", dev.path, "timeoutMs", 100),
+	d := open(t, config(devicePath, "port", dev.path, "timeoutMs", 2000),
 		property("sp", true, "command", "SP?", "writeCommand", "SP={value}", "writeAck", "^OK$"))
 	w := d.Points()[0].(bus.Writer)
 	if err := w.Write(20); err != nil {
 		t.Fatalf("Write(20): %v", err)
 	}
+	start := time.Now()
 	err := w.Write(200)
+	var re *serial.RefusedError
+	if !errors.As(err, &re) || re.Reply != "ERR range" || errors.Is(err, hal.ErrTimeout) {
+		t.Errorf("Write(200) = %v, want the device's ERR range", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("the refused write took %v; the timeout is 2 s, the answer came at once", d)
+	}
+
+	quiet := newScripted(t, func(line string) []string { return []string{"ERR range\n"} })
+	d = open(t, config(devicePath, "port", quiet.path, "timeoutMs", 100, "errorPattern", "none"),
+		property("sp", true, "command", "SP?", "writeCommand", "SP={value}", "writeAck", "^OK$"))
+	err = d.Points()[0].(bus.Writer).Write(200)
 	if !errors.Is(err, hal.ErrTimeout) || !strings.Contains(err.Error(), `was "ERR range"`) {
-		t.Errorf("Write(200) = %v, want a timeout showing the device's ERR range", err)
+		t.Errorf("with errorPattern none, Write(200) = %v; want a timeout showing the device's ERR range", err)
 	}
 }
 
