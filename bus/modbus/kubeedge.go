@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/tinymapper/tinymapper/bus"
 )
@@ -35,7 +36,11 @@ func leftovers(c bus.Config, keys map[string]string) []string {
 	sort.Strings(names)
 	var out []string
 	for _, k := range names {
-		out = append(out, c.Errorf(k, "%s", keys[k]).Error())
+		why := keys[k]
+		if mode, _ := c.String(k, ""); k == "communicateMode" && strings.EqualFold(mode, "TCP") {
+			why = "TCP is Modbus TCP, which modbus-rtu does not speak: it reads the serial port this device names (port or serialPort)"
+		}
+		out = append(out, c.Errorf(k, "%s", why).Error())
 	}
 	return out
 }

@@ -340,6 +340,13 @@ func TestKubeEdgesLeftoverKeysAreWarnings(t *testing.T) {
 	}
 }
 
+func TestCommunicateModeTCPSaysModbusTCPIsNotSpoken(t *testing.T) {
+	d := open(t, slave(1, "communicateMode", "tcp"), property("p", false, "register", "InputRegister"))
+	if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "configData.communicateMode: TCP is Modbus TCP, which modbus-rtu does not speak") {
+		t.Errorf("Warnings() = %q", w)
+	}
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
 	ok := []any{"port", "/dev/ttyUSB0", "slaveID", 1, "baudRate", 115200}
 	reg := func(kv ...any) []any { return append([]any{"register", "HoldingRegister"}, kv...) }
