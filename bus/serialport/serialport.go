@@ -22,16 +22,22 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// portAliases are the other names of the port key: serialPort (KubeEdge's
+// mappers-go modbus mapper) and serialName (mapper-framework's modbus mapper,
+// as in KubeEdge's temperature-sensor demo).
+var portAliases = []string{"serialPort", "serialName"}
+
 // Keys returns the configData keys Parse reads.
 func Keys() []string {
-	return []string{"port", "serialPort", "baudRate", "dataBits", "parity", "stopBits", "timeoutMs"}
+	return []string{"port", "serialPort", "serialName", "baudRate", "dataBits", "parity", "stopBits", "timeoutMs"}
 }
 
 // Parse reads a serial port from the keys of c, with def supplying
 // what c leaves out (def.Port empty: the port is required):
 //
 //	port        the port: "/dev/ttyUSB0", "ttyUSB0", "/dev/serial/by-id/...";
-//	            serialPort, the name KubeEdge's modbus mapper uses, is accepted too
+//	            serialPort and serialName, the names KubeEdge's modbus mappers
+//	            use, are accepted too
 //	baudRate    bits per second, 1 to 16000000; rates that are not termios
 //	            speeds (250000, 31250) are set with termios2 on Linux
 //	dataBits    5, 6, 7 or 8
@@ -48,16 +54,19 @@ func Parse(c bus.Config, def Config) (Config, error) {
 	if err != nil {
 		return pc, err
 	}
-	alias, err := c.String("serialPort", "")
-	if err != nil {
-		return pc, err
-	}
-	port, alias = strings.TrimSpace(port), strings.TrimSpace(alias)
-	switch {
-	case port != "" && alias != "" && port != alias:
-		return pc, c.Errorf("serialPort", "%q names another port than port %q; give one of them", alias, port)
-	case port == "":
-		port = alias
+	port = strings.TrimSpace(port)
+	for _, key := range portAliases {
+		alias, err := c.String(key, "")
+		if err != nil {
+			return pc, err
+		}
+		alias = strings.TrimSpace(alias)
+		switch {
+		case port != "" && alias != "" && port != alias:
+			return pc, c.Errorf(key, "%q names another port than %q; give one of port, %s", alias, port, strings.Join(portAliases, ", "))
+		case port == "":
+			port = alias
+		}
 	}
 	if port != "" {
 		pc.Port = port

@@ -43,6 +43,7 @@ func TestParseFillsInTheProtocolsDefaults(t *testing.T) {
 		{"serial defaults", lineDefaults, config("port", "ttyUSB0"), "ttyUSB0", "9600 8N1", time.Second},
 		{"modbus defaults", modbusDefaults, config("port", "/dev/ttyUSB0"), "/dev/ttyUSB0", "19200 8E1", 500 * time.Millisecond},
 		{"KubeEdge's serialPort", modbusDefaults, config("serialPort", " /dev/ttyS1 "), "/dev/ttyS1", "19200 8E1", 500 * time.Millisecond},
+		{"mapper-framework's serialName", modbusDefaults, config("serialName", "/dev/ttyS2"), "/dev/ttyS2", "19200 8E1", 500 * time.Millisecond},
 		{"every key", modbusDefaults, config("port", "ttyACM0", "baudRate", "250000", "dataBits", 5.0, "parity", "Mark", "stopBits", "1.5", "timeoutMs", "0x10"),
 			"ttyACM0", "250000 5M1.5", 16 * time.Millisecond},
 		{"parity none over an even default", modbusDefaults, config("port", "p", "parity", "none", "stopBits", 2.0), "p", "19200 8N2", 500 * time.Millisecond},
@@ -69,6 +70,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	}{
 		{"no port", config(), "configData.port", "is required"},
 		{"two ports", config("port", "a", "serialPort", "b"), "configData.serialPort", "another port"},
+		{"two ports by two aliases", config("serialPort", "a", "serialName", "b"), "configData.serialName", "another port"},
 		{"parity N unquoted", config("port", "a", "parity", false), "configData.parity", `quote the value (parity: "N")`},
 		{"1.5 stop bits at 8 data bits", config("port", "a", "stopBits", 1.5), "configData.stopBits", "1.5 needs 5 data bits, not 8"},
 		{"timeout 0", config("port", "a", "timeoutMs", 0.0), "configData.timeoutMs", "out of range"},
