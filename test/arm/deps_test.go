@@ -41,6 +41,8 @@ var needs = []need{
 	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
 	{"mosquitto_sub", "unit (data/sink/mqtt: the subscriber)", "mosquitto-clients", true},
 	{"victoria-metrics", "unit (data/sink/influxdb2: InfluxDB line protocol on /api/v2/write)", "victoria-metrics", true},
+	{"redis-server", "unit (data/sink/redis: the server)", "redis-server", true},
+	{"redis-cli", "unit (data/sink/redis: reading the streams back)", "redis-tools", true},
 }
 
 // TestMakefileInstallsWhatTheTestsUse checks, on Debian, that each package
