@@ -173,7 +173,7 @@ unit:
 
 # The fault suite (test/faults): EdgeCore restarts, the mapper SIGKILLed, a
 # serial replug, hostile DMI and REST requests, churn; one table, a pass line
-# per figure. About 2 minutes; FAULTS_SOAK=1 runs it longer (about 15 minutes).
+# per figure. About a minute; FAULTS_SOAK=1 runs it longer (about 5 minutes).
 FAULTS_SOAK ?=
 test-faults:
 	FAULTS_SOAK=$(FAULTS_SOAK) $(GO) test -count=1 -timeout 60m -v -run '^TestFaults$$' ./test/faults
