@@ -188,34 +188,6 @@ func (w *worker) readNow(p *prop) {
 	w.sample(p, w.now().UnixNano())
 }
 
-// takeWorker returns the worker of busName for one more device, starting
-// it if the bus has none. Called with m.mu held.
-func (m *Manager) takeWorker(busName string) *worker {
-	w := m.buses[busName]
-	if w == nil {
-		w = newWorker(busName, m.now)
-		m.buses[busName] = w
-		m.workers.Add(1)
-		go func() {
-			defer m.workers.Done()
-			w.run()
-		}()
-	}
-	w.users++
-	return w
-}
-
-// releaseWorker gives back w for a device that closed, and stops w if that
-// was its last device.
-func (m *Manager) releaseWorker(w *worker) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if w.users--; w.users == 0 {
-		delete(m.buses, w.bus)
-		close(w.quit)
-	}
-}
-
 type taskHeap []*task
 
 func (h taskHeap) Len() int           { return len(h) }
