@@ -350,6 +350,7 @@ func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(10 * time.Millisecond) // a failing socket must not spin
 			continue
 		}
 		if cm == nil || parse(in[:n], &p) != nil || p.response || len(p.questions) == 0 {
