@@ -61,10 +61,12 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # libc6-dev for cgo, which -race needs; protoc and libprotobuf-dev, whose
 # /usr/include/google/protobuf/*.proto check-generate reads (protobuf-compiler
 # only recommends it); git for VERSION, COMMIT and lint; iproute2 (ip netns,
-# veth) and python3-zeroconf, an independent DNS-SD client, for the mDNS tests;
+# veth), python3-zeroconf and avahi (avahi-daemon, avahi-utils, dbus-daemon and
+# dbus-system-bus-common for the bus they talk over), independent DNS-SD
+# implementations, for the mDNS tests;
 # curl for the tests that try the REST API as another user. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf avahi-daemon avahi-utils dbus-daemon curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools
 
 export PATH := $(TOOLS):$(PATH)
 
