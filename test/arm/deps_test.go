@@ -42,6 +42,7 @@ var needs = []need{
 	{"avahi-browse", "the mDNS tests' avahi browser", "avahi-utils", true},
 	{"avahi-publish", "the mDNS tests' avahi publisher", "avahi-utils", true},
 	{"dbus-daemon", "the D-Bus the mDNS tests' avahi tools talk over", "dbus-daemon", true},
+	{"/usr/share/dbus-1/system.conf", "that D-Bus's configuration", "dbus-system-bus-common", true},
 	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
 	{"mosquitto_sub", "unit (data/sink/mqtt: the subscriber)", "mosquitto-clients", true},
 	{"victoria-metrics", "unit (data/sink/influxdb2: InfluxDB line protocol on /api/v2/write)", "victoria-metrics", true},
