@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,5 +98,75 @@ func TestPushDefaultIsCheckedAtStart(t *testing.T) {
 	}
 	if _, err := newSinks(cfg.Push, nil, nil); err == nil || !strings.HasPrefix(err.Error(), "push.default.mqtt.address: ") {
 		t.Errorf("newSinks = %v, want an error naming push.default.mqtt.address", err)
+	}
+}
+
+// TestADeadSinkSlowsNothingElse points one property at an HTTP endpoint
+// that accepts connections and never answers (requests time out after a
+// minute) and at an InfluxDB endpoint that works: the samples, REST and the
+// working sink keep their pace.
+func TestADeadSinkSlowsNothingElse(t *testing.T) {
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	var connsMu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			connsMu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			connsMu.Unlock()
+		}
+	}()
+	defer func() {
+		connsMu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		connsMu.Unlock()
+	}()
+	var linesMu sync.Mutex
+	lines := 0
+	count := func() int { linesMu.Lock(); defer linesMu.Unlock(); return lines }
+	influx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		linesMu.Lock()
+		lines += strings.Count(string(b), "\n")
+		linesMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer influx.Close()
+	push := fmt.Sprintf("        http: {hostName: http://127.0.0.1, port: %d, timeout: 60000}\n        dbMethod:\n          influxdb2:\n            influxdb2ClientConfig: {url: %q, org: o, bucket: b}\n",
+		hang.Addr().(*net.TCPAddr).Port, influx.URL)
+	devices := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.WriteFile(devices, []byte(sinktest.Thermometer(50*time.Millisecond, push)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startMapper(t, "--http", "127.0.0.1:0", "--devices", devices)
+	url := h.dataPlane(t)
+	await.Within(t, 10*time.Second, "the live sink", func() bool { return count() > 0 })
+
+	start, before := time.Now(), count()
+	var slowest time.Duration
+	for time.Since(start) < 3*time.Second {
+		t0 := time.Now()
+		if code := httpStatus(url + "/api/v1/device/plant/thermo"); code != http.StatusOK {
+			t.Fatalf("REST answered %d", code)
+		}
+		slowest = max(slowest, time.Since(t0))
+		time.Sleep(100 * time.Millisecond)
+	}
+	// 3 s at one sample per 50 ms is 60; allow for the 100 ms polling.
+	if got := count() - before; got < 50 {
+		t.Errorf("the live sink got %d samples in 3 s beside the dead one, want about 60", got)
+	}
+	if slowest > 500*time.Millisecond {
+		t.Errorf("the slowest REST answer took %v beside the dead sink", slowest)
 	}
 }
