@@ -107,7 +107,7 @@ type Binding struct {
 type Options struct {
 	// Buffer is each destination's buffer, in samples (default 10000).
 	Buffer int
-	// Batch is how many records one Send carries at most (default 64).
+	// Batch is how many records one Send carries at most (DefaultBatch).
 	Batch int
 	// Poll is how often the rings are read (default 100 ms).
 	Poll time.Duration
@@ -118,6 +118,12 @@ type Options struct {
 	Default *device.PushMethod
 	Log     *slog.Logger
 }
+
+// DefaultBatch is how many records one Send carries at most by default. A
+// broker that delays its acknowledgements (mosquitto without
+// set_tcp_nodelay: Nagle against our delayed ACKs, about 40 ms) costs that
+// delay once per batch, so batches are large.
+const DefaultBatch = 256
 
 // Sinks runs every destination the Source's devices name.
 type Sinks struct {
@@ -146,7 +152,7 @@ func New(src Source, opt Options, kinds ...Kind) *Sinks {
 		opt.Buffer = 10000
 	}
 	if opt.Batch <= 0 {
-		opt.Batch = 64
+		opt.Batch = DefaultBatch
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = 100 * time.Millisecond

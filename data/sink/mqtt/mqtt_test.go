@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/tinymapper/tinymapper/data/sink"
 	"github.com/tinymapper/tinymapper/data/sink/mqtt"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
+	"github.com/tinymapper/tinymapper/device"
 )
 
 // broker is a mosquitto on a loopback port with persistence on, so that a
@@ -214,5 +216,52 @@ func TestAFullBufferDropsTheOldestAndCountsThem(t *testing.T) {
 	missing := sinktest.Check(t, mgr, got)
 	if missing < 15 || uint64(missing) != st.Dropped {
 		t.Errorf("%d samples missing, dropped counter %d: want them equal, and ~20", missing, st.Dropped)
+	}
+}
+
+// BenchmarkPublish is one message through Send to a real mosquitto (its
+// default configuration) at QoS 1, in batches of sink.DefaultBatch,
+// acknowledgements included. Our part (the
+// payload into a reused buffer) allocates nothing (sink's
+// BenchmarkRingToClient), so allocs/op is what paho allocates per message.
+func BenchmarkPublish(b *testing.B) {
+	if _, err := exec.LookPath("mosquitto"); err != nil {
+		b.Skip("mosquitto is not installed")
+	}
+	dir := b.TempDir()
+	port := sinktest.FreePort(b)
+	conf := filepath.Join(dir, "m.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("user root\nlistener %d 127.0.0.1\nallow_anonymous true\n", port)), 0o600)
+	cmd := exec.Command("mosquitto", "-c", conf)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sinktest.WaitFor(b, 5*time.Second, "mosquitto", func() bool {
+		return exec.Command("mosquitto_pub", "-p", strconv.Itoa(port), "-t", "probe", "-m", "x").Run() == nil
+	})
+	k := mqtt.Kind{}
+	p := &device.PushMethod{MQTT: &device.PushMQTT{Address: fmt.Sprintf("127.0.0.1:%d", port), QoS: 1}}
+	key, opts, err := k.Target(sink.Where{Namespace: "plant", Device: "thermo", Property: "temperature"}, p, "f")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := k.Open(key, nil)
+	defer c.Close()
+	bd := sink.NewTestBinding("plant", "thermo", "temperature", device.TypeFloat, "Cel", opts)
+	recs := make([]sink.Record, sink.DefaultBatch)
+	for i := range recs {
+		recs[i] = sink.Record{B: bd, Time: int64(i) * 1e6, Value: 21.5}
+	}
+	ctx := context.Background()
+	if _, err := c.Send(ctx, recs); err != nil { // connect
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n += len(recs) {
+		if _, err := c.Send(ctx, recs[:min(len(recs), b.N-n)]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
