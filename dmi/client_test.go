@@ -505,16 +505,19 @@ func TestARestartDuringRegistrationRegistersEveryProtocolAgain(t *testing.T) {
 	first := &fakeEdgeCore{}
 	stop := first.start(t, sock)
 	restarted := make(chan *fakeEdgeCore, 1)
+	var restart sync.Once // the client may try spi again before the first EdgeCore is gone
 	first.onRegister = func(protocol string) error {
 		if protocol != "spi" {
 			return nil
 		}
-		go func() {
-			stop()
-			second := &fakeEdgeCore{}
-			second.start(t, sock)
-			restarted <- second
-		}()
+		restart.Do(func() {
+			go func() {
+				stop()
+				second := &fakeEdgeCore{}
+				second.start(t, sock)
+				restarted <- second
+			}()
+		})
 		return status.Error(codes.Unavailable, "going away")
 	}
 	var log syncBuffer
