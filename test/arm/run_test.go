@@ -54,10 +54,19 @@ type sample struct {
 // TestStandaloneRESTUnderEmulation runs each ARM binary on the simulated
 // board with deploy/examples/i2c.yaml and reads live values over loopback.
 func TestStandaloneRESTUnderEmulation(t *testing.T) {
-	devices := filepath.Join(repoRoot(t), "deploy", "examples", "i2c.yaml")
+	example, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "examples", "i2c.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
+			// Each binary gets its own copy: a devices file is one instance's
+			// (tinymapper locks it), as a gateway has one set of hardware.
+			devices := filepath.Join(t.TempDir(), "i2c.yaml")
+			if err := os.WriteFile(devices, example, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			base := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 			p := start(t, tg, "--board", "sim", "--devices", devices, "--http", base[len("http://"):])
 
