@@ -1,7 +1,6 @@
 package modbus_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +23,7 @@ func runManager(t *testing.T) *device.Manager {
 			s.Reset()
 		}
 	})
-	m := device.NewManager(device.Options{History: 64}, modbus.Driver{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return m
+	return devicetest.RunManager(t, modbus.Driver{}) // stops first: cleanups run last in, first out
 }
 
 // latestValue waits for a good sample for which ok holds.
