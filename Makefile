@@ -109,7 +109,7 @@ size: cross
 	@echo
 	@echo "What the push sinks cost (linux/arm64, stripped): the binary built without them"
 	@full=$$(stat -c %s $(DIST)/tinymapper-linux-arm64); \
-	for t in nomqtt nohttppush noinfluxdb2 noredis "nomqtt nohttppush noinfluxdb2 noredis"; do \
+	for t in nomqtt nohttppush noinfluxdb2 noredis nootel "nomqtt nohttppush noinfluxdb2 noredis nootel"; do \
 		GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS) $$t" -ldflags '$(LDFLAGS)' -o $(DIST)/size.tmp . || exit 1; \
 		s=$$(stat -c %s $(DIST)/size.tmp); printf '  -tags %-20s %10d bytes (%d less)\n' "$$t" $$s $$((full-s)); \
 	done; rm -f $(DIST)/size.tmp
