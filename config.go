@@ -82,6 +82,11 @@ type PushConfig struct {
 	// as in a Device (for users without KubeEdge: "every property to this
 	// MQTT broker").
 	Default yaml.Node `yaml:"default"`
+	// Credentials maps a database destination ("redis 10.0.0.5:6379",
+	// "influxdb2 http://10.0.0.7:8086") to a file holding its password or
+	// token, so two databases can have different ones; without one, the
+	// sink reads PASSWORD or TOKEN from the environment (README, Data plane).
+	Credentials map[string]string `yaml:"credentials"`
 }
 
 // flagHelp is returned when -h was asked for: usage was printed, exit 0.

@@ -10,4 +10,6 @@ import (
 
 // TOKEN is the InfluxDB token, read from the environment as
 // mapper-framework reads it; it is never logged.
-func init() { sinkKinds = append(sinkKinds, influxdb2.Kind{Token: os.Getenv("TOKEN")}) }
+func init() {
+	sinkKinds = append(sinkKinds, influxdb2.Kind{Token: os.Getenv("TOKEN"), Secrets: pushSecrets})
+}

@@ -10,4 +10,6 @@ import (
 
 // PASSWORD is the Redis password, read from the environment as
 // mapper-framework reads it; it is never logged.
-func init() { sinkKinds = append(sinkKinds, redis.Kind{Password: os.Getenv("PASSWORD")}) }
+func init() {
+	sinkKinds = append(sinkKinds, redis.Kind{Password: os.Getenv("PASSWORD"), Secrets: pushSecrets})
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/device/crd"
 )
@@ -13,12 +14,18 @@ import (
 // own unless its build tag leaves it out (README, Data plane).
 var sinkKinds []sink.Kind
 
+// pushSecrets finds the database sinks' credentials in the files
+// push.credentials names (newSinks fills them in); the kinds fall back on
+// the environment.
+var pushSecrets = &secret.Store{}
+
 // newSinks returns the push sinks of the push section.
 func newSinks(cfg PushConfig, mgr *device.Manager, log *slog.Logger) (*sink.Sinks, error) {
 	def, err := crd.DecodePushMethod("push.default", &cfg.Default)
 	if err != nil {
 		return nil, err
 	}
+	pushSecrets.Files = cfg.Credentials
 	if def != nil {
 		log.Info("push.default: properties without a pushMethod are pushed too")
 	}

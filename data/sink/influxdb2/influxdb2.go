@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -40,6 +41,10 @@ const requestTimeout = 10 * time.Second
 type Kind struct {
 	// Token is sent as "Authorization: Token ..." (main reads $TOKEN).
 	Token string
+	// Secrets, when it names a file for "influxdb2 scheme://host:port"
+	// (push.credentials), gives the token instead, read when the
+	// destination opens.
+	Secrets *secret.Store
 }
 
 // Method is "dbMethod.influxdb2".
@@ -107,8 +112,14 @@ func (k Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 1
 	c := &client{url: strings.TrimPrefix(key, "influxdb2 "), hc: &http.Client{Transport: tr}}
-	if k.Token != "" {
-		c.auth = "Token " + k.Token
+	token := k.Token
+	if t, ok, err := k.Secrets.File("influxdb2 " + secret.Origin(c.url)); err != nil {
+		return nil, err
+	} else if ok {
+		token = t
+	}
+	if token != "" {
+		c.auth = "Token " + token
 	}
 	return c, nil
 }

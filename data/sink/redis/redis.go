@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -43,6 +44,9 @@ const ioTimeout = 5 * time.Second
 type Kind struct {
 	// Password is sent with AUTH when set (main reads $PASSWORD).
 	Password string
+	// Secrets, when it names a file for "redis ADDR" (push.credentials),
+	// gives the password instead, read at every connect.
+	Secrets *secret.Store
 }
 
 // Method is "dbMethod.redis".
@@ -65,25 +69,32 @@ func (Kind) Target(at sink.Where, p *device.PushMethod, field string) (string, a
 // first Send.
 func (k Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
 	addr, db, _ := strings.Cut(strings.TrimPrefix(key, "redis "), "/")
-	return &client{addr: addr, db: db, password: k.Password}, nil
+	return &client{addr: addr, db: db, password: k.Password, secrets: k.Secrets}, nil
 }
 
 type client struct {
 	addr, db, password string
+	secrets            *secret.Store
 	conn               net.Conn
 	r                  *bufio.Reader
 	buf                []byte
 }
 
 func (c *client) connect() error {
+	password := c.password
+	if p, ok, err := c.secrets.File("redis " + c.addr); err != nil {
+		return err
+	} else if ok {
+		password = p
+	}
 	conn, err := net.DialTimeout("tcp", c.addr, ioTimeout)
 	if err != nil {
 		return err
 	}
 	c.conn, c.r = conn, bufio.NewReaderSize(conn, 4096)
 	conn.SetDeadline(time.Now().Add(ioTimeout))
-	if c.password != "" {
-		c.buf = appendCommand(c.buf[:0], "AUTH", c.password)
+	if password != "" {
+		c.buf = appendCommand(c.buf[:0], "AUTH", password)
 		if err := c.roundTrip(); err != nil {
 			c.close()
 			return fmt.Errorf("AUTH: %w", err) // the password is not in err: Redis answers WRONGPASS ...
@@ -209,7 +220,14 @@ func (e replyError) Error() string { return string(e) }
 
 // reply reads one reply and discards it, returning an error reply as a
 // replyError.
-func (c *client) reply() error {
+func (c *client) reply() error { return c.replyAt(0) }
+
+// replyAt reads a reply nested depth arrays deep: a server cannot make us
+// recurse without bound.
+func (c *client) replyAt(depth int) error {
+	if depth > 8 {
+		return errors.New("reply nested too deep")
+	}
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
 		return err
@@ -238,7 +256,7 @@ func (c *client) reply() error {
 			return errors.New("malformed array reply")
 		}
 		for range max(n, 0) {
-			if err := c.reply(); err != nil {
+			if err := c.replyAt(depth + 1); err != nil {
 				var re replyError
 				if !errors.As(err, &re) {
 					return err
