@@ -3,6 +3,7 @@ package bus
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // A Codec turns the bytes of a register into a property value and back.
@@ -14,8 +15,10 @@ import (
 //
 // The shift is arithmetic for signed types, so a left-justified signed field
 // (a TMP102's temperature: int16, shift 4) keeps its sign. A mask of 0 keeps
-// every bit; for a signed type a mask yields the field's unsigned bits, so read a
-// signed field by left-justifying it with shift rather than by masking it.
+// every bit. For a signed type the mask must be low bits (0x1FFF, not 0x1FF0):
+// the field is two's complement at the mask's width and is sign-extended from
+// its top bit, so a right-justified signed field with flag bits above it (an
+// MCP9808's ambient temperature: int16, mask 0x1FFF, 13 bits) keeps its sign.
 // float32 registers take no shift or mask; bool registers decode to 1 when the
 // field is non-zero and 0 otherwise, and take no scale or offset.
 //
@@ -35,6 +38,7 @@ type Codec struct {
 	little bool
 	shift  uint8
 	mask   uint32 // 0: the whole register above shift
+	ext    uint8  // signed and masked: 64 - the mask's width, to sign-extend the field
 	scale  float64
 	offset float64
 }
@@ -80,7 +84,8 @@ func CodecKeys() []string {
 //	           case (default defaultType)
 //	byteOrder  big or little (also BigEndian, LittleEndian; default big)
 //	shift      right shift of the raw integer, 0..31 and less than its width (default 0)
-//	mask       bits kept after the shift, such as 4095 or "0x0FFF" (default 0: all)
+//	mask       bits kept after the shift, such as 4095 or "0x0FFF" (default 0: all);
+//	           for a signed dataType low bits only, the field's two's complement width
 //	scale      multiplier, not 0 (default 1)
 //	offset     added after scaling (default 0)
 //
@@ -106,7 +111,7 @@ func ParseCodec(c Config, defaultType string) (Codec, error) {
 	}
 	k.little = order == "little" || order == "LittleEndian"
 
-	bits := k.bits()
+	nbits := k.bits()
 	shift, err := c.Int("shift", 0, 0, 31)
 	if err != nil {
 		return Codec{}, err
@@ -120,13 +125,20 @@ func ParseCodec(c Config, defaultType string) (Codec, error) {
 		return Codec{}, c.Errorf("shift", "does not apply to float32")
 	case k.typ == typeFloat32 && c.Has("mask"):
 		return Codec{}, c.Errorf("mask", "does not apply to float32")
-	case shift >= int64(bits):
-		return Codec{}, c.Errorf("shift", "%d leaves no bits of a %d-bit %s", shift, bits, name)
-	case mask>>(int64(bits)-shift) != 0:
+	case shift >= int64(nbits):
+		return Codec{}, c.Errorf("shift", "%d leaves no bits of a %d-bit %s", shift, nbits, name)
+	case mask>>(int64(nbits)-shift) != 0:
 		return Codec{}, c.Errorf("mask", "%#x is wider than the %d bits of a %s left after shift %d",
-			mask, int64(bits)-shift, name, shift)
+			mask, int64(nbits)-shift, name, shift)
+	}
+	if k.signed && mask != 0 && mask&(mask+1) != 0 {
+		return Codec{}, c.Errorf("mask", "%#x is not low bits (such as 0x1FFF): a %s field is sign-extended at the mask's width; use shift to drop low bits",
+			mask, name)
 	}
 	k.shift, k.mask = uint8(shift), uint32(mask)
+	if k.signed && mask != 0 {
+		k.ext = uint8(64 - bits.Len32(uint32(mask)))
+	}
 
 	if k.typ == typeBool {
 		for _, key := range []string{"scale", "offset"} {
@@ -175,6 +187,10 @@ func (c Codec) fieldBits() uint32 {
 func (c Codec) rawRange() (lo, hi int64) {
 	if c.typ == typeBool {
 		return 0, 1
+	}
+	if c.ext != 0 {
+		half := int64(c.mask>>1) + 1 // 2^(width-1)
+		return -half, half - 1
 	}
 	if c.mask != 0 {
 		return 0, int64(c.mask)
@@ -235,6 +251,7 @@ func (c Codec) Decode(b []byte) float64 {
 	}
 	if c.mask != 0 {
 		field &= int64(c.mask)
+		field = field << c.ext >> c.ext // sign-extend a signed field at the mask's width
 	}
 	if c.typ == typeBool {
 		if field != 0 {

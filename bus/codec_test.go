@@ -102,6 +102,7 @@ func TestParseCodecRejectsBadKeysWithFieldError(t *testing.T) {
 		{"mask wider than the type", cfg("dataType", "uint8", "mask", "0x100"), "mask", "wider than the 8 bits"},
 		{"mask wider than what shift leaves", cfg("dataType", "uint8", "shift", 4, "mask", "0x1f"), "mask", "wider than the 4 bits"},
 		{"mask on float32", cfg("dataType", "float32", "mask", 1), "mask", "does not apply"},
+		{"signed mask not low bits", cfg("dataType", "int16", "mask", "0x1FF0"), "mask", "not low bits"},
 		{"scale zero", cfg("scale", 0), "scale", "must not be 0"},
 		{"scale zero as string", cfg("scale", "0.0"), "scale", "must not be 0"},
 		{"scale not a number", cfg("scale", "fast"), "scale", "not a number"},
@@ -128,6 +129,10 @@ func TestParseCodecRejectsBadKeysWithFieldError(t *testing.T) {
 	}
 }
 
+// mcp9808 is an MCP9808's ambient temperature register: flags in bits 15..13,
+// °C × 16 as 13-bit two's complement in bits 12..0.
+var mcp9808 = cfg("dataType", "int16", "mask", "0x1FFF", "scale", 0.0625)
+
 func TestDecode(t *testing.T) {
 	tmp102 := cfg("dataType", "int16", "shift", 4, "scale", 0.0625)
 	tests := []struct {
@@ -149,7 +154,16 @@ func TestDecode(t *testing.T) {
 		{"TMP102 -25 °C keeps its sign through the shift", tmp102, []byte{0xe7, 0x00}, -25},
 		{"TMP102 ignores the low 4 bits", tmp102, []byte{0x19, 0x0f}, 25},
 		{"shift then mask cuts a field", cfg("dataType", "uint16", "shift", 4, "mask", 0xf), []byte{0x12, 0x34}, 3},
-		{"mask on a signed type yields unsigned bits", cfg("dataType", "int16", "mask", 0xff), []byte{0xff, 0xfe}, 0xfe},
+		{"mask on a signed type is sign-extended at its width", cfg("dataType", "int16", "mask", 0xff), []byte{0x00, 0xfe}, -2},
+		{"mask on a signed type: positive field", cfg("dataType", "int16", "mask", 0xff), []byte{0xff, 0x7e}, 0x7e},
+		{"MCP9808 +25 °C", mcp9808, []byte{0x01, 0x90}, 25},
+		{"MCP9808 -0.0625 °C", mcp9808, []byte{0x1f, 0xff}, -0.0625},
+		{"MCP9808 -25 °C", mcp9808, []byte{0x1e, 0x70}, -25},
+		{"MCP9808 -40 °C", mcp9808, []byte{0x1d, 0x80}, -40},
+		{"MCP9808 alert flags (bits 15..13) are dropped", mcp9808, []byte{0xe1, 0x90}, 25},
+		{"MCP9808 flags and a negative value", mcp9808, []byte{0xfe, 0x70}, -25},
+		{"signed field after shift", cfg("dataType", "int8", "shift", 4, "mask", 0x7), []byte{0x50}, -3},
+		{"int32 24-bit signed field", cfg("dataType", "int32", "mask", 0xffffff), []byte{0x12, 0x80, 0x00, 0x00}, -8388608},
 		{"scale then offset", cfg("scale", 0.5, "offset", -10), []byte{100}, 40},
 		{"negative scale", cfg("scale", -1), []byte{3}, -3},
 		{"bool is 1 when non-zero", cfg("dataType", "bool"), []byte{2}, 1},
@@ -203,6 +217,9 @@ func TestEncode(t *testing.T) {
 		{"bool false clears the bit", cfg("dataType", "bool", "shift", 7, "mask", 1), 0, []byte{0xa0}, []byte{0x20}},
 		{"bool true is 1", cfg("dataType", "bool"), 1, []byte{0}, []byte{1}},
 		{"bool true sets every bit of a wider mask", cfg("dataType", "bool", "shift", 4, "mask", 3), 1, []byte{0x81}, []byte{0xb1}},
+		{"MCP9808 -25 °C keeps the flags", mcp9808, -25, []byte{0xa0, 0x00}, []byte{0xbe, 0x70}},
+		{"MCP9808 +25 °C clears the sign", mcp9808, 25, []byte{0x1f, 0xff}, []byte{0x01, 0x90}},
+		{"signed field after shift", cfg("dataType", "int8", "shift", 4, "mask", 0x7), -3, []byte{0x8f}, []byte{0xdf}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +251,8 @@ func TestEncodeRejectsValuesTheFieldCannotHold(t *testing.T) {
 		{"range is in scaled units", tmp102, 128, 2, "out of range [-128, 127.9375]"},
 		{"range with negative scale", cfg("scale", -1), 1, 1, "out of range [-255, 0]"},
 		{"masked field", cfg("dataType", "uint16", "mask", 0xfff), 4096, 2, "out of range [0, 4095]"},
+		{"signed masked field above", mcp9808, 256, 2, "out of range [-256, 255.9375]"},
+		{"signed masked field below", mcp9808, -256.0625, 2, "out of range [-256, 255.9375]"},
 		{"bool 2", cfg("dataType", "bool"), 2, 1, "not 0 or 1"},
 		{"float32 overflow", cfg("dataType", "float32"), 1e39, 4, "out of range"},
 		{"NaN", cfg(), math.NaN(), 1, "not a finite number"},
@@ -261,8 +280,9 @@ func TestEncodeThenDecodeRoundTrips(t *testing.T) {
 		cfg("dataType", "int16", "shift", 4, "scale", 0.0625), cfg("dataType", "uint32"),
 		cfg("dataType", "int32", "scale", 0.01, "offset", 100), cfg("dataType", "float32"),
 		cfg("dataType", "uint16", "shift", 3, "mask", 0x3f, "scale", 10),
+		mcp9808, cfg("dataType", "int8", "shift", 2, "mask", 0xf),
 	}
-	values := []float64{0, 1, -1, 2.5, 100, -128, 127, 63, 630, 4095, 2047.9375}
+	values := []float64{0, 1, -1, 2.5, 100, -128, 127, 63, 630, 4095, 2047.9375, -8, 7, -40.0625, -256}
 	for _, c := range configs {
 		k := mustCodec(t, c)
 		for _, v := range values {
@@ -287,13 +307,15 @@ func TestCodecKeysAreTheKeysParseCodecReads(t *testing.T) {
 }
 
 func TestDecodeAndEncodeDoNotAllocate(t *testing.T) {
-	k := mustCodec(t, cfg("dataType", "int16", "shift", 4, "scale", 0.0625))
-	b := []byte{0x19, 0x00}
-	if n := testing.AllocsPerRun(100, func() { k.Decode(b) }); n != 0 {
-		t.Errorf("Decode allocates %v times", n)
-	}
-	if n := testing.AllocsPerRun(100, func() { _ = k.Encode(25, b) }); n != 0 {
-		t.Errorf("Encode allocates %v times", n)
+	for _, c := range []Config{cfg("dataType", "int16", "shift", 4, "scale", 0.0625), mcp9808} {
+		k := mustCodec(t, c)
+		b := []byte{0x19, 0x00}
+		if n := testing.AllocsPerRun(100, func() { k.Decode(b) }); n != 0 {
+			t.Errorf("%v: Decode allocates %v times", c.Values, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = k.Encode(-25, b) }); n != 0 {
+			t.Errorf("%v: Encode allocates %v times", c.Values, n)
+		}
 	}
 }
 

@@ -45,12 +45,12 @@ var models = map[Kind]model{
 	},
 	MCP9808: {
 		name:    "discovered-mcp9808",
-		comment: "MCP9808 temperature sensor: register 0x05, °C × 16 in bits 11..0 (0 to 255.94 °C: the sign, bit 12, is not decoded)",
+		comment: "MCP9808 temperature sensor: register 0x05, °C × 16 as 13-bit two's complement in bits 12..0 (the alert flags, bits 15..13, are masked off)",
 		properties: `    - name: temperature
-      description: MCP9808 ambient temperature, 0.0625 °C per LSB, 0 °C and above
+      description: MCP9808 ambient temperature, 0.0625 °C per LSB
       type: FLOAT
       accessMode: ReadOnly
-      minimum: "0"
+      minimum: "-40"
       maximum: "125"
       unit: celsius
 `,
@@ -62,8 +62,8 @@ var models = map[Kind]model{
         protocolName: i2c
         configData:
           register: 0x05
-          dataType: uint16
-          mask: 0x0FFF
+          dataType: int16
+          mask: 0x1FFF
           scale: 0.0625
 `,
 	},
