@@ -37,6 +37,7 @@ func (m *Manager) writeDesired(key string, e *entry, p *prop, s string) <-chan e
 		if err == nil {
 			w.readNow(p)
 		}
+		m.notify() // the reporter acknowledges it with the value read back
 		done <- err
 	})
 	return done

@@ -2,11 +2,12 @@ package device
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,9 +20,13 @@ var ErrRateLimited = errors.New("rate limited by EdgeCore")
 
 // Reporter keeps twins and states current in EdgeCore. Its Run is one
 // goroutine: it looks at every device a few times a second and sends, one call per
-// device, the changes (a device's changed twins, or its new state) in the
-// order they happened, then the devices whose reportCycle passed (oldest
-// first). Every call is paced by the Sender.
+// device, what the cloud waits for first: a new observedDesired (a write's
+// acknowledgement), a device's first twins, a new state; then ordinary
+// changes of twins, oldest first; then the devices whose reportCycle passed,
+// oldest first (see byUrgency). Every call is paced by the Sender, and what
+// it carries is picked once the Sender lets it go: after a long Wait the
+// devices are scanned again, so that a write acknowledged meanwhile goes in
+// the next call, not behind the changes already in line.
 //
 // When the Sender lets calls go faster than one round trip (an unpaced
 // Sender, or a burst), up to SetParallel's number of calls (DefaultParallel)
@@ -66,6 +71,7 @@ type reportState struct {
 	changedAt int64 // sample time of the oldest unsent change; 0 when none
 	sentState string
 	stateAt   int64     // when the unsent state change was first seen; 0 when none
+	desiredAt int64     // when an unsent observedDesired was first seen; 0 when none
 	stateSent time.Time // when the state was last sent, for stateReport.reportCycle
 	gen       uint64    // the last scan that found the device
 }
@@ -74,7 +80,10 @@ type reportState struct {
 type propReport struct {
 	sent      []byte // the last value sent; nil before the first
 	sentValue float64
-	seenLen   uint64 // ring length when last looked at
+	// sentDesired is the observedDesired last sent (strings are immutable:
+	// keeping one copies no bytes).
+	sentDesired string
+	seenLen     uint64 // ring length when last looked at
 }
 
 // NewReporter returns a reporter for m's devices that sends through s.
@@ -99,10 +108,31 @@ func (rp *Reporter) SetParallel(n int) {
 type due struct {
 	e     *entry
 	st    *reportState
-	state bool  // the state changed
-	at    int64 // change time, or heartbeat due time
-	heart bool
+	class class
+	state bool  // a state call, not a twins call
+	at    int64 // when the change was first seen, or the heartbeat due time
 }
+
+// heart reports whether d is only a heartbeat.
+func (d due) heart() bool { return d.class == dueHeartbeat }
+
+// A class is how urgent a due device is, most urgent first: what the cloud
+// waits for goes ahead of sensor noise (issue 10, defect 9).
+type class uint8
+
+const (
+	// dueDesired: a property's observedDesired differs from the one last
+	// sent, such as a write's acknowledgement.
+	dueDesired class = iota
+	// dueFirst: the device's first twins since it opened.
+	dueFirst
+	// dueState: the device's state changed.
+	dueState
+	// dueChange: twins changed.
+	dueChange
+	// dueHeartbeat: twins or a state whose reportCycle passed.
+	dueHeartbeat
+)
 
 // Run reports until ctx ends. It never fails: a failed call is retried
 // with back-off, and logged once per outage.
@@ -153,41 +183,45 @@ func (rp *Reporter) Flush(ctx context.Context) int {
 }
 
 // sendAll sends what list holds, in its order, each call after the Sender's
-// Wait, with up to len(rp.bufs) calls in flight. It stops at the first
-// failure, when ctx ends, or once budget has passed, and returns when every
-// call it made has returned: how many succeeded, and the first that failed.
-// changesOnly skips heartbeats.
+// Wait, with up to len(rp.bufs) calls in flight. When a Wait took a tick or
+// more, what it lets go is picked again: the calls in flight are let finish
+// and the devices scanned anew, so that what was urgent while the reporter
+// waited goes first. It stops at the first failure, when ctx ends, or once
+// budget has passed, and returns when every call it made has returned: how
+// many succeeded, and the first that failed. changesOnly skips heartbeats.
 func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duration, changesOnly bool) (sent int, failed result) {
 	start := rp.m.now()
-	k := min(len(rp.bufs), len(list))
-	if k <= 1 {
-		for _, d := range list {
-			if changesOnly && d.heart {
-				continue
+	scanned := start
+	pos := 0
+	next := func() (due, bool) {
+		for pos < len(list) {
+			d := list[pos]
+			pos++
+			if !changesOnly || !d.heart() {
+				return d, true
 			}
-			if rp.m.now().Sub(start) > budget || rp.s.Wait(ctx) != nil {
-				break
-			}
-			if err := rp.send(ctx, d, rp.bufs[0]); err != nil {
-				return sent, result{d, err}
-			}
-			sent++
 		}
-		return sent, result{}
+		return due{}, false
 	}
-	jobs := make(chan due)
-	results := make(chan result, k)
-	var wg sync.WaitGroup
-	for _, b := range rp.bufs[:k] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range jobs {
-				results <- result{d, rp.send(ctx, d, b)}
-			}
-		}()
+	k := min(len(rp.bufs), len(list))
+	var (
+		jobs     chan due
+		results  chan result
+		wg       sync.WaitGroup
+		inflight int
+	)
+	if k > 1 {
+		jobs, results = make(chan due), make(chan result, k)
+		for _, b := range rp.bufs[:k] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for d := range jobs {
+					results <- result{d, rp.send(ctx, d, b)}
+				}
+			}()
+		}
 	}
-	inflight := 0
 	collect := func() {
 		r := <-results
 		inflight--
@@ -198,12 +232,32 @@ func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duratio
 			failed = r
 		}
 	}
-	for _, d := range list {
-		if changesOnly && d.heart {
-			continue
-		}
-		if failed.err != nil || rp.m.now().Sub(start) > budget || rp.s.Wait(ctx) != nil {
+	for failed.err == nil {
+		d, ok := next()
+		if !ok || rp.m.now().Sub(start) > budget || rp.s.Wait(ctx) != nil {
 			break
+		}
+		if now := rp.m.now(); now.Sub(scanned) >= rp.tick {
+			// The Wait was long: pick again from what is due now. The
+			// report state is the scan's once no call is in flight.
+			for inflight > 0 {
+				collect()
+			}
+			if failed.err != nil {
+				break
+			}
+			list, pos, scanned = rp.scan(now), 0, now
+			if d, ok = next(); !ok {
+				break
+			}
+		}
+		if k <= 1 {
+			if err := rp.send(ctx, d, rp.bufs[0]); err != nil {
+				failed = result{d, err}
+				break
+			}
+			sent++
+			continue
 		}
 		for inflight == k {
 			collect()
@@ -215,11 +269,13 @@ func (rp *Reporter) sendAll(ctx context.Context, list []due, budget time.Duratio
 		jobs <- d
 		inflight++
 	}
-	close(jobs)
-	for inflight > 0 {
-		collect()
+	if k > 1 {
+		close(jobs)
+		for inflight > 0 {
+			collect()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	return sent, failed
 }
 
@@ -251,12 +307,12 @@ func (rp *Reporter) scan(now time.Time) []due {
 			if st.stateAt == 0 {
 				st.stateAt = now.UnixNano()
 			}
-			list = append(list, due{e: e, st: st, state: true, at: st.stateAt})
+			list = append(list, due{e: e, st: st, class: dueState, state: true, at: st.stateAt})
 		case sr != nil && sr.ReportCycle > 0 && now.Sub(st.stateSent) >= sr.ReportCycle:
-			list = append(list, due{e: e, st: st, state: true, heart: true, at: st.stateSent.Add(sr.ReportCycle).UnixNano()})
+			list = append(list, due{e: e, st: st, class: dueHeartbeat, state: true, at: st.stateSent.Add(sr.ReportCycle).UnixNano()})
 		}
 		heartbeat := time.Duration(0)
-		hasValue := false
+		hasValue, desired := false, false
 		for i, p := range e.props {
 			if !p.reportToCloud {
 				continue
@@ -265,6 +321,11 @@ func (rp *Reporter) scan(now time.Time) []due {
 				heartbeat = p.reportCycle
 			}
 			pr := &st.props[i]
+			// A new observedDesired goes with the next call, if the
+			// property has a value to send it with (see send).
+			if !desired && p.Desired() != pr.sentDesired && latestGood(p.ring, &s) {
+				rp.scratch, desired = AppendValue(rp.scratch[:0], p.typ, s.Value)
+			}
 			n := p.ring.Len()
 			if pr.seenLen == n {
 				if pr.sent != nil {
@@ -287,12 +348,21 @@ func (rp *Reporter) scan(now time.Time) []due {
 				st.changedAt = s.Time
 			}
 		}
+		if !desired {
+			st.desiredAt = 0
+		} else if st.desiredAt == 0 {
+			st.desiredAt = now.UnixNano()
+		}
 		switch {
 		case !hasValue:
+		case desired:
+			list = append(list, due{e: e, st: st, class: dueDesired, at: st.desiredAt})
+		case st.changedAt != 0 && st.lastSent.IsZero():
+			list = append(list, due{e: e, st: st, class: dueFirst, at: st.changedAt})
 		case st.changedAt != 0:
-			list = append(list, due{e: e, st: st, at: st.changedAt})
+			list = append(list, due{e: e, st: st, class: dueChange, at: st.changedAt})
 		case now.Sub(st.lastSent) >= heartbeat:
-			list = append(list, due{e: e, st: st, at: st.lastSent.Add(heartbeat).UnixNano(), heart: true})
+			list = append(list, due{e: e, st: st, class: dueHeartbeat, at: st.lastSent.Add(heartbeat).UnixNano()})
 		}
 	}
 	for key, st := range rp.seen {
@@ -305,16 +375,18 @@ func (rp *Reporter) scan(now time.Time) []due {
 	return list
 }
 
-// byUrgency orders what is due: changes first, twins and states alike,
-// oldest first, so that under EdgeCore's limiter neither starves the other;
-// heartbeats after, oldest due first.
+// byUrgency orders what is due by class, then oldest first: a new
+// observedDesired (a write's acknowledgement), a device's first twins and a
+// state change, which the cloud waits for, go ahead of ordinary changes of
+// twins, which go ahead of heartbeats. Under EdgeCore's limiter, with
+// devices changing faster than the pacing sends, a write is acknowledged in
+// the next call instead of after every device that changed before it.
 func byUrgency(list []due) {
-	sort.SliceStable(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if a.heart != b.heart {
-			return !a.heart
+	slices.SortStableFunc(list, func(a, b due) int {
+		if c := cmp.Compare(a.class, b.class); c != 0 {
+			return c
 		}
-		return a.at < b.at
+		return cmp.Compare(a.at, b.at)
 	})
 }
 
@@ -370,10 +442,12 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 			pr := &d.st.props[j]
 			pr.sent = append(pr.sent[:0], b.twins[i].Reported...)
 			pr.sentValue = b.values[i]
+			pr.sentDesired = b.twins[i].ObservedDesired
 			i++
 		}
 	}
 	d.st.lastSent = rp.m.now()
 	d.st.changedAt = 0
+	d.st.desiredAt = 0
 	return nil
 }

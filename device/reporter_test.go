@@ -165,7 +165,7 @@ func TestReporterSendsOldestChangeFirst(t *testing.T) {
 		}
 	}
 	for _, d := range rp.scan(time.Now()) {
-		if !d.heart && !d.state {
+		if !d.heart() && !d.state {
 			order = append(order, d.e.spec.Name)
 		}
 	}
@@ -243,23 +243,168 @@ func TestNegativeDeadbandIsRefused(t *testing.T) {
 	}
 }
 
-func TestStatesAndTwinChangesQueueByAge(t *testing.T) {
-	st := func(key string) *reportState { return &reportState{key: key} }
-	list := []due{
-		{st: st("heartbeat-old"), heart: true, at: 1},
-		{st: st("state-at-30"), state: true, at: 30},
-		{st: st("twins-at-20"), at: 20},
-		{st: st("heartbeat-new"), heart: true, at: 5},
-		{st: st("state-at-10"), state: true, at: 10},
-		{st: st("twins-at-40"), at: 40},
+func TestWhatTheCloudWaitsForGoesAheadOfOrdinaryChanges(t *testing.T) {
+	d := func(key string, c class, at int64) due {
+		return due{st: &reportState{key: key}, class: c, state: c == dueState, at: at}
 	}
-	byUrgency(list)
-	var got []string
-	for _, d := range list {
-		got = append(got, d.st.key)
+	cases := []struct {
+		name string
+		list []due
+		want string
+	}{
+		{"a write's acknowledgement goes ahead of older changes",
+			[]due{d("change-1", dueChange, 1), d("change-2", dueChange, 2), d("ack-9", dueDesired, 9)},
+			"[ack-9 change-1 change-2]"},
+		{"a device's first twins go ahead of older changes",
+			[]due{d("change-1", dueChange, 1), d("first-5", dueFirst, 5)},
+			"[first-5 change-1]"},
+		{"a state change goes ahead of older changes",
+			[]due{d("change-1", dueChange, 1), d("state-5", dueState, 5)},
+			"[state-5 change-1]"},
+		{"acknowledgement, first twins, state, in that order",
+			[]due{d("state-1", dueState, 1), d("first-2", dueFirst, 2), d("ack-3", dueDesired, 3)},
+			"[ack-3 first-2 state-1]"},
+		{"within a class, oldest first",
+			[]due{d("ack-7", dueDesired, 7), d("change-4", dueChange, 4), d("ack-3", dueDesired, 3), d("change-2", dueChange, 2)},
+			"[ack-3 ack-7 change-2 change-4]"},
+		{"heartbeats after every change, oldest due first",
+			[]due{d("heartbeat-1", dueHeartbeat, 1), d("change-30", dueChange, 30), d("heartbeat-0", dueHeartbeat, 0), d("state-40", dueState, 40)},
+			"[state-40 change-30 heartbeat-0 heartbeat-1]"},
+		{"equal times keep the scan's order",
+			[]due{d("b", dueChange, 5), d("a", dueChange, 5)},
+			"[b a]"},
 	}
-	want := "[state-at-10 twins-at-20 state-at-30 twins-at-40 heartbeat-old heartbeat-new]"
-	if fmt.Sprint(got) != want {
-		t.Errorf("order %v; want %s (states must not starve twins, nor twins states)", got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			byUrgency(tc.list)
+			var got []string
+			for _, d := range tc.list {
+				got = append(got, d.st.key)
+			}
+			if fmt.Sprint(got) != tc.want {
+				t.Errorf("order %v; want %s", got, tc.want)
+			}
+		})
 	}
+}
+
+// TestAWriteIsAcknowledgedAheadOfOlderChanges: a device whose desired value
+// changed is scanned first, ahead of devices whose values changed before,
+// and once sent it is an ordinary device again.
+func TestAWriteIsAcknowledgedAheadOfOlderChanges(t *testing.T) {
+	m, drv := startManager(t)
+	must(t, m.PutModel(testModel()))
+	for _, name := range []string{"a", "b", "c"} {
+		must(t, m.PutDevice(testDevice(name, "10")))
+	}
+	await.Until(t, "samples", func() bool { _, ok := latest(m, "c", "setpoint"); return ok })
+	s := &recordingSender{}
+	rp := NewReporter(m, s, nil)
+	rp.Flush(context.Background()) // everything sent once
+	for _, name := range []string{"a", "b"} {
+		drv.set("default/"+name+"/1", 77)
+		await.Until(t, name+" sampled", func() bool { v, _ := latest(m, name, "temp"); return v.Value == 77 })
+		rp.scan(time.Now()) // the change is seen, and waits
+	}
+	must(t, m.SetDesired("default", "c", "setpoint", "42"))
+	var order []string
+	for _, d := range rp.scan(time.Now()) {
+		order = append(order, fmt.Sprintf("%s/%d", d.e.spec.Name, d.class))
+	}
+	if want := fmt.Sprintf("[c/%d a/%d b/%d]", dueDesired, dueChange, dueChange); fmt.Sprint(order) != want {
+		t.Fatalf("scan order %v; want %s (the write's acknowledgement first)", order, want)
+	}
+	rp.Flush(context.Background())
+	st, _ := s.sent()
+	if want := "default/c temp=0| setpoint=42|42"; !contains(st, want) {
+		t.Errorf("sent %q; want %q", st, want)
+	}
+	for _, d := range rp.scan(time.Now()) {
+		if d.e.spec.Name == "c" && d.class == dueDesired {
+			t.Errorf("c still due as an acknowledgement after it was sent")
+		}
+	}
+}
+
+// pacedSender is a recordingSender that lets one call go every interval, as
+// the DMI client's limiter does once its burst is spent.
+type pacedSender struct {
+	recordingSender
+	interval time.Duration
+	mu       sync.Mutex
+	next     time.Time
+}
+
+func (s *pacedSender) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	now := time.Now()
+	if s.next.Before(now) {
+		s.next = now
+	}
+	at := s.next
+	s.next = s.next.Add(s.interval)
+	s.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(at.Sub(now)):
+		return nil
+	}
+}
+
+// TestAWriteIsAcknowledgedInTheNextPacedCall: with 10 devices changing every
+// second and one call every 2 s (the default pacing), a write's
+// acknowledgement goes in the first call the pacing lets go after the write,
+// not after the changes already in line, nor in a call picked before it.
+func TestAWriteIsAcknowledgedInTheNextPacedCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, drv := startManager(t)
+		must(t, m.PutModel(testModel()))
+		must(t, m.PutDevice(testDevice("w", "10")))
+		for i := range 10 {
+			must(t, m.PutDevice(testDevice(fmt.Sprintf("n%d", i), "")))
+		}
+		stop, stopped := make(chan struct{}), make(chan struct{})
+		go func() { // sensor noise: every device but w changes every second
+			defer close(stopped)
+			for v := 0.0; ; v++ {
+				for i := range 10 {
+					drv.set(fmt.Sprintf("default/n%d/1", i), v)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+		t.Cleanup(func() { close(stop); <-stopped })
+		const interval = 2 * time.Second
+		s := &pacedSender{interval: interval}
+		startReporter(t, m, s)
+		time.Sleep(30 * time.Second) // every first report sent; a line of changes
+		if st, sts := s.sent(); len(st)+len(sts) < 14 {
+			t.Fatalf("%d calls in 30 s; want one every %v", len(st)+len(sts), interval)
+		}
+		for _, desired := range []string{"42", "43", "44"} {
+			start := time.Now()
+			must(t, m.SetDesired("default", "w", "setpoint", desired))
+			want := "setpoint=" + desired + "|" + desired
+			for acked := false; !acked; {
+				time.Sleep(10 * time.Millisecond)
+				st, _ := s.sent()
+				acked = strings.Contains(st[len(st)-1], want)
+				if time.Since(start) > time.Minute {
+					t.Fatalf("write %s not acknowledged after a minute", desired)
+				}
+			}
+			// One interval for the call under way, and the scan.
+			took := time.Since(start)
+			t.Logf("write %s acknowledged after %v", desired, took)
+			if took > interval+100*time.Millisecond {
+				t.Errorf("write %s acknowledged after %v; want within one pacing interval (%v)", desired, took, interval)
+			}
+			time.Sleep(700 * time.Millisecond) // another phase of the pacing
+		}
+	})
 }
