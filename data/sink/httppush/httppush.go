@@ -2,7 +2,7 @@
 // the JSON object sink.AppendJSON writes (Content-Type application/json), to
 // hostName:port/requestPath.
 //
-// One http.Client per URL, keeping its connection alive, shared by every
+// One client per URL (sink/internal/post: one kept-alive connection), shared by every
 // property that names the URL. A 2xx answer is delivery. A 5xx answer, a
 // connection error or a timeout is retried, in order, with the
 // destination's back-off, for as long as the sample fits the buffer. A 4xx
@@ -12,17 +12,15 @@
 package httppush
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/internal/post"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -50,16 +48,18 @@ func (Kind) Target(_ sink.Where, p *device.PushMethod, field string) (string, an
 
 // Open returns the client of one URL.
 func (Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 1
-	return &client{url: strings.TrimPrefix(key, "http "), hc: &http.Client{Transport: tr}}, nil
+	u := strings.TrimPrefix(key, "http ")
+	pc, err := post.New(u)
+	if err != nil {
+		return nil, err
+	}
+	return &client{url: u, pc: pc}, nil
 }
 
 type client struct {
-	url  string
-	hc   *http.Client
-	buf  []byte
-	body bytes.Reader
+	url string
+	pc  *post.Client
+	buf []byte
 }
 
 // Send POSTs recs one by one, in order.
@@ -76,29 +76,20 @@ func (c *client) post(ctx context.Context, r sink.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, r.B.Opts.(time.Duration))
 	defer cancel()
 	c.buf = sink.AppendJSON(c.buf[:0], r)
-	c.body.Reset(c.buf)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, &c.body)
+	status, _, err := c.pc.Post(ctx, "application/json", "", c.buf)
 	if err != nil {
-		return errors.Join(sink.ErrRejected, err)
+		return fmt.Errorf("POST %s: %w", c.url, err)
 	}
-	req.ContentLength = int64(len(c.buf))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err // *url.Error: Post "URL": dial tcp ...: connection refused
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is kept
-	resp.Body.Close()
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case status >= 200 && status < 300:
 		return nil
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return fmt.Errorf("POST %s: %s: %w", c.url, resp.Status, sink.ErrRejected)
+	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+		return fmt.Errorf("POST %s: %d %s: %w", c.url, status, http.StatusText(status), sink.ErrRejected)
 	}
-	return fmt.Errorf("POST %s: %s", c.url, resp.Status)
+	return fmt.Errorf("POST %s: %d %s", c.url, status, http.StatusText(status))
 }
 
 func (c *client) Close() error {
-	c.hc.CloseIdleConnections()
+	c.pc.Close()
 	return nil
 }

@@ -17,10 +17,8 @@
 package influxdb2
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/internal/post"
 	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 )
@@ -109,9 +108,12 @@ func escape(s, special string) string {
 
 // Open returns the client of one write URL.
 func (k Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 1
-	c := &client{url: strings.TrimPrefix(key, "influxdb2 "), hc: &http.Client{Transport: tr}}
+	u := strings.TrimPrefix(key, "influxdb2 ")
+	pc, err := post.New(u)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{url: u, pc: pc}
 	token := k.Token
 	if t, ok, err := k.Secrets.File("influxdb2 " + secret.Origin(c.url)); err != nil {
 		return nil, err
@@ -126,9 +128,8 @@ func (k Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
 
 type client struct {
 	url, auth string
-	hc        *http.Client
+	pc        *post.Client
 	buf       []byte
-	body      bytes.Reader
 }
 
 // AppendLine appends r's line (with its newline) to dst.
@@ -154,32 +155,20 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	c.body.Reset(c.buf)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, &c.body)
+	status, msg, err := c.pc.Post(ctx, "text/plain; charset=utf-8", c.auth, c.buf)
 	if err != nil {
 		return 0, err
 	}
-	req.ContentLength = int64(len(c.buf))
-	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	resp.Body.Close()
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case status >= 200 && status < 300:
 		return len(recs), nil
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return 0, fmt.Errorf("write: %s %q: %w", resp.Status, strings.TrimSpace(string(msg)), sink.ErrRejected)
+	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+		return 0, fmt.Errorf("write: %s %q: %w", http.StatusText(status), strings.TrimSpace(string(msg)), sink.ErrRejected)
 	}
-	return 0, fmt.Errorf("write: %s %q", resp.Status, strings.TrimSpace(string(msg)))
+	return 0, fmt.Errorf("write: %s %q", http.StatusText(status), strings.TrimSpace(string(msg)))
 }
 
 func (c *client) Close() error {
-	c.hc.CloseIdleConnections()
+	c.pc.Close()
 	return nil
 }

@@ -15,10 +15,8 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -28,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/internal/post"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -46,16 +45,18 @@ func (Kind) Target(_ sink.Where, p *device.PushMethod, field string) (string, an
 
 // Open returns the client of one endpoint.
 func (Kind) Open(key string, _ *slog.Logger) (sink.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 1
-	return &client{url: strings.TrimPrefix(key, "otel "), hc: &http.Client{Transport: tr}}, nil
+	u := strings.TrimPrefix(key, "otel ")
+	pc, err := post.New(u)
+	if err != nil {
+		return nil, err
+	}
+	return &client{url: u, pc: pc}, nil
 }
 
 type client struct {
 	url                   string
-	hc                    *http.Client
+	pc                    *post.Client
 	req, res, scope, metr []byte // the request and its nested messages being built
-	body                  bytes.Reader
 }
 
 // Field numbers of opentelemetry-proto (collector/metrics/v1, metrics/v1,
@@ -160,29 +161,20 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	c.req = c.AppendRequest(c.req[:0], recs)
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	c.body.Reset(c.req)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, &c.body)
+	status, msg, err := c.pc.Post(ctx, "application/x-protobuf", "", c.req)
 	if err != nil {
 		return 0, err
 	}
-	req.ContentLength = int64(len(c.req))
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	resp.Body.Close()
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case status >= 200 && status < 300:
 		return len(recs), nil
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return 0, fmt.Errorf("export: %s %q: %w", resp.Status, msg, sink.ErrRejected)
+	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+		return 0, fmt.Errorf("export: %s %q: %w", http.StatusText(status), msg, sink.ErrRejected)
 	}
-	return 0, fmt.Errorf("export: %s", resp.Status)
+	return 0, fmt.Errorf("export: %s", http.StatusText(status))
 }
 
 func (c *client) Close() error {
-	c.hc.CloseIdleConnections()
+	c.pc.Close()
 	return nil
 }
