@@ -100,7 +100,8 @@ func (c *Client) post(ctx context.Context, contentType, authorization string, bo
 		}
 		c.conn, c.r = conn, bufio.NewReaderSize(conn, 4096)
 	}
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	conn := c.conn // the func may run after Close has dropped c.conn
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	c.conn.SetDeadline(deadline)
 	c.head = append(c.head[:0], "POST "...)
