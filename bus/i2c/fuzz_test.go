@@ -1,6 +1,7 @@
 package i2c_test
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -10,13 +11,14 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/sht3x"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/i2c"
 )
 
-// fuzzBus is a bus of its own (a TMP102 at 0x48, a 24C02 at 0x50) that the
+// fuzzBus is a bus of its own (a TMP102 at 0x48, a 24C02 at 0x50, an SHT3x at 0x44) that the
 // fuzz target may write to: writes to the board's bus 1 would change what
 // the other tests of this package read.
 const fuzzBus = "FUZZ-I2C"
@@ -27,6 +29,9 @@ var registerFuzzBus = sync.OnceValue(func() error {
 		return err
 	}
 	if err := b.Attach(at24c02.Address, at24c02.New()); err != nil {
+		return err
+	}
+	if err := b.Attach(sht3x.Address, sht3x.New(time.Now)); err != nil {
 		return err
 	}
 	return i2creg.Register(fuzzBus, nil, -1, b.Open)
@@ -101,5 +106,55 @@ func FuzzI2CConfig(f *testing.F) {
 			w.Write(v)
 			p.Read()
 		}
+	})
+}
+
+// FuzzI2CCommandConfig opens an SHT3x property from fuzzed command keys
+// (command, readLength, delayMs, rxStart, crc8): Open must return a device
+// or a *bus.FieldError naming a key of the property, never panic, and an
+// opened device must read without panicking.
+func FuzzI2CCommandConfig(f *testing.F) {
+	if err := registerFuzzBus(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(2), "0x2400", 0.0, uint8(1), 6.0, uint8(1), 0.0, uint8(1), 3.0, "sensirion", "uint16", false)
+	f.Add(uint8(1), "", 9216.0, uint8(2), 0.0, uint8(0), 0.0, uint8(2), 0.0, "", "int32", true)
+	f.Fuzz(func(t *testing.T, cmdKind uint8, cmd string, cmdNum float64, lenKind uint8, length float64,
+		delayKind uint8, delay float64, rxKind uint8, rx float64, crc, dataType string, register bool) {
+		prop := bus.Config{Path: "p", Values: map[string]bus.Value{}}
+		if v, ok := bustest.FuzzValue(cmdKind, cmdNum, cmd); ok {
+			prop.Values["command"] = v
+		}
+		if v, ok := bustest.FuzzValue(lenKind, length, cmd); ok {
+			prop.Values["readLength"] = v
+		}
+		if v, ok := bustest.FuzzValue(delayKind, math.Min(delay, 2), crc); ok { // at most 2 ms a read
+			prop.Values["delayMs"] = v
+		}
+		if v, ok := bustest.FuzzValue(rxKind, rx, dataType); ok {
+			prop.Values["rxStart"] = v
+		}
+		for k, s := range map[string]string{"crc8": crc, "dataType": dataType} {
+			if s != "" {
+				prop.Values[k] = bus.StringValue(s)
+			}
+		}
+		if register {
+			prop.Values["register"] = bus.NumberValue(0)
+		}
+		dev := bus.Config{Path: "d", Values: map[string]bus.Value{"bus": bus.StringValue(fuzzBus), "address": bus.NumberValue(sht3x.Address)}}
+		d, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,
+			Properties: []bus.PropertyConfig{{Name: "v", Config: prop}, {Name: "w", Config: prop}}})
+		if err != nil {
+			fe, ok := err.(*bus.FieldError)
+			if !ok || !strings.HasPrefix(fe.Field, "p.") {
+				t.Fatalf("Open error %v is not a *bus.FieldError naming a key of the property", err)
+			}
+			return
+		}
+		defer d.Close()
+		d.Points()[0].Read()
+		vals, errs := make([]float64, 2), make([]error, 2)
+		d.(bus.Batcher).ReadPoints([]int{0, 1}, vals, errs)
 	})
 }

@@ -23,16 +23,41 @@
 //
 // Property configData (spec.properties[].visitors.configData):
 //
-//	register   the register number, 0 to 255 (required)
+//	register   the register number, 0 to 255 (this or command is required)
 //	dataType   uint8, int8, uint16, int16, uint32, int32, float32 or bool (default uint8)
 //	byteOrder  big or little (default big: most significant byte first)
 //	shift      right shift of the raw register (default 0)
-//	mask       bits kept after the shift, such as "0x0FFF" (default: all)
+//	mask       bits kept after the shift, such as "0x0FFF" (default: all);
+//	           with a signed dataType, low bits: the field's two's complement width
 //	scale      multiplier (default 1)
 //	offset     added after scaling (default 0)
 //
 // value = ((raw >> shift) & mask) * scale + offset; see bus.Codec. A TMP102's
 // temperature is register 0, dataType int16, shift 4, scale 0.0625.
+//
+// Parts without registers (SHT3x, SHT4x, HTU21D, SHT2x, Si70xx) are read by a
+// command instead of a register, with these keys:
+//
+//	command     1 to 4 bytes to write, such as "0x2400" (the hex digits give
+//	            the width) or a number (sent in as few bytes as hold it)
+//	delayMs     0 to 500: write the command, wait, then read in a second
+//	            transaction (the conversion time). Without it the command and
+//	            the read are one transaction with a repeated START (clock
+//	            stretching parts, 16-bit register pointers). The wait holds
+//	            the bus worker, so it delays the other devices on the bus.
+//	readLength  bytes to read, 1 to 32 (default: up to the value's end, or
+//	            its word's CRC)
+//	rxStart     the value's first byte in the reply (default 0)
+//	crc8        none, sensirion (poly 0x31, init 0xFF: SHT3x, SHT4x) or
+//	            htu21d (poly 0x31, init 0x00: HTU21D, SHT2x): the reply is
+//	            16-bit words each followed by its CRC, and every word's CRC is
+//	            checked (default none)
+//
+// An SHT3x's temperature is command "0x2400", delayMs 15, readLength 6,
+// crc8 sensirion, dataType uint16, scale 175/65535 (0.0026703288), offset -45;
+// its humidity the same with rxStart 3, scale 100/65535 and no offset.
+// Properties of one device that send the same command and are due together
+// share one exchange. Command properties are read only.
 //
 // A ReadWrite property's Point is a bus.Writer. When shift or mask leave part
 // of the register to other fields, Write reads the register first and changes
@@ -65,7 +90,7 @@ func (Driver) Protocol() string { return "i2c" }
 
 var (
 	deviceKeys   = []string{"bus", "address", "autoIncrement", "pageSize"}
-	propertyKeys = append([]string{"register"}, bus.CodecKeys()...)
+	propertyKeys = append([]string{"register", "command", "readLength", "delayMs", "rxStart", "crc8"}, bus.CodecKeys()...)
 )
 
 // Open checks cfg, opens the device's bus through hal (shared with every other
@@ -103,6 +128,9 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		pc := propertyConfig(p)
 		if points[i], err = newPoint(pc); err != nil {
 			return nil, err
+		}
+		if p.Writable && points[i].cmd.hasValue {
+			return nil, pc.Errorf("command", "a command property is read only: set the property's accessMode to ReadOnly")
 		}
 		d.warn(pc, propertyKeys)
 	}
@@ -176,13 +204,17 @@ const maxSpan = 32
 // and when they fit in maxSpan bytes, that is one transaction from the lowest
 // register; otherwise each is read alone. It does not allocate.
 func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
-	lo, hi := 256, 0
+	if d.readShared(idx, vals, errs) {
+		return
+	}
+	lo, hi, alone := 256, 0, false
 	for _, i := range idx {
 		p := d.regs[i]
 		lo = min(lo, int(p.reg[0]))
 		hi = max(hi, int(p.reg[0])+p.size)
+		alone = alone || p.cmd.hasValue
 	}
-	if !d.autoIncrement || hi-lo > maxSpan || len(idx) < 2 {
+	if alone || !d.autoIncrement || hi-lo > maxSpan || len(idx) < 2 {
 		for k, i := range idx {
 			vals[k], errs[k] = d.regs[i].Read()
 		}
@@ -206,6 +238,31 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 		off := int(p.reg[0]) - lo
 		vals[k], errs[k] = p.codec.Decode(buf[off:off+p.size]), nil
 	}
+}
+
+// readShared reads points that send the same command (an SHT3x's
+// temperature and humidity) with one exchange, and reports whether idx
+// was such a set.
+func (d *Device) readShared(idx []int, vals []float64, errs []error) bool {
+	first := d.regs[idx[0]]
+	if len(idx) < 2 || !first.cmd.hasValue {
+		return false
+	}
+	for _, i := range idx[1:] {
+		if !d.regs[i].cmd.same(&first.cmd) {
+			return false
+		}
+	}
+	err := first.cmd.exchange(first.bus, first.addr, first.reply)
+	for k, i := range idx {
+		p := d.regs[i]
+		if err != nil {
+			vals[k], errs[k] = 0, p.errorf("read", err)
+			continue
+		}
+		vals[k], errs[k] = p.codec.Decode(first.reply[p.rxStart:p.rxStart+p.size]), nil
+	}
+	return true
 }
 
 // Bus returns "i2c:" and the bus's registered name, such as "i2c:SIM-I2C1" or
@@ -238,6 +295,10 @@ type point struct {
 	rbuf  [4]byte // rbuf[:size] is the register
 	wbuf  [1 + 4]byte
 	pbuf  [1 + 4]byte // one page's share of a write that crosses pages
+
+	cmd     command // cmd.hasValue: a command property, read by exchange
+	rxStart int     // the value's first byte in reply
+	reply   []byte  // cmd.readLen bytes, allocated once by newPoint
 }
 
 // propertyConfig returns p's configData, with a path naming the property when
@@ -251,18 +312,29 @@ func propertyConfig(p bus.PropertyConfig) bus.Config {
 }
 
 func newPoint(c bus.Config) (*point, error) {
-	if err := c.Require("register"); err != nil {
+	codec, err := bus.ParseCodec(c, "uint8")
+	if err != nil {
 		return nil, err
+	}
+	cmd, err := parseCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	pt := &point{codec: codec, size: codec.Size(), cmd: cmd}
+	if cmd.hasValue {
+		if pt.rxStart, err = pt.cmd.reply(c, pt.size); err != nil {
+			return nil, err
+		}
+		pt.reply = make([]byte, pt.cmd.readLen)
+		return pt, nil
+	}
+	if !c.Has("register") {
+		return nil, c.Errorf("register", "is required (or command, for a part read by commands)")
 	}
 	reg, err := c.Int("register", 0, 0, 255)
 	if err != nil {
 		return nil, err
 	}
-	codec, err := bus.ParseCodec(c, "uint8")
-	if err != nil {
-		return nil, err
-	}
-	pt := &point{codec: codec, size: codec.Size()}
 	pt.reg[0] = byte(reg)
 	pt.wbuf[0] = byte(reg)
 	return pt, nil
@@ -270,6 +342,12 @@ func newPoint(c bus.Config) (*point, error) {
 
 // Read reads the register and decodes it.
 func (p *point) Read() (float64, error) {
+	if p.cmd.hasValue {
+		if err := p.cmd.exchange(p.bus, p.addr, p.reply); err != nil {
+			return 0, p.errorf("read", err)
+		}
+		return p.codec.Decode(p.reply[p.rxStart : p.rxStart+p.size]), nil
+	}
 	r := p.rbuf[:p.size]
 	if err := p.bus.Tx(p.addr, p.reg[:], r); err != nil {
 		return 0, p.errorf("read", err)
@@ -301,10 +379,14 @@ func nack(err error) bool {
 }
 
 func (p *point) errorf(op string, err error) error {
-	if nack(err) && !errors.Is(err, ErrNoAck) {
-		return fmt.Errorf("i2c bus %s address 0x%02x register 0x%02x: %s: %w: %w", p.bus.Name(), p.addr, p.reg[0], op, ErrNoAck, err)
+	what := fmt.Sprintf("register 0x%02x", p.reg[0])
+	if p.cmd.hasValue {
+		what = "command " + p.cmd.String()
 	}
-	return fmt.Errorf("i2c bus %s address 0x%02x register 0x%02x: %s: %w", p.bus.Name(), p.addr, p.reg[0], op, err)
+	if nack(err) && !errors.Is(err, ErrNoAck) {
+		return fmt.Errorf("i2c bus %s address 0x%02x %s: %s: %w: %w", p.bus.Name(), p.addr, what, op, ErrNoAck, err)
+	}
+	return fmt.Errorf("i2c bus %s address 0x%02x %s: %s: %w", p.bus.Name(), p.addr, what, op, err)
 }
 
 // writer is the Point of a ReadWrite property.

@@ -25,7 +25,8 @@ var ErrNACK = errors.New("remote I/O error: sht3x: no data pending or unknown co
 // Device is a simulated SHT3x. The simulated bus serializes transactions.
 type Device struct {
 	now     func() time.Time
-	pending []uint16 // the words the next read returns
+	words   [2]uint16 // words[:pending] are what the next read returns
+	pending int
 }
 
 // New returns an SHT3x on the clock now (time.Now when nil).
@@ -51,7 +52,7 @@ func Humidity(t time.Time) float64 {
 // CRC is the SHT3x's CRC-8 of a word.
 func CRC(word uint16) byte {
 	crc := byte(0xFF)
-	for _, b := range []byte{byte(word >> 8), byte(word)} {
+	for _, b := range [2]byte{byte(word >> 8), byte(word)} {
 		crc ^= b
 		for range 8 {
 			if crc&0x80 != 0 {
@@ -78,13 +79,13 @@ func (d *Device) Tx(w, r []byte) error {
 			now := d.now()
 			st := uint16(math.Round((Temperature(now) + 45) * 65535 / 175))
 			srh := uint16(math.Round(Humidity(now) * 65535 / 100))
-			d.pending = []uint16{st, srh}
+			d.words, d.pending = [2]uint16{st, srh}, 2
 		case CmdReadSerial:
-			d.pending = []uint16{Serial >> 16, Serial & 0xFFFF}
+			d.words, d.pending = [2]uint16{Serial >> 16, Serial & 0xFFFF}, 2
 		case CmdStatus:
-			d.pending = []uint16{0x0000}
+			d.words, d.pending = [2]uint16{0x0000}, 1
 		case CmdSoftReset:
-			d.pending = nil
+			d.pending = 0
 		default:
 			return ErrNACK
 		}
@@ -92,24 +93,24 @@ func (d *Device) Tx(w, r []byte) error {
 	if len(r) == 0 {
 		return nil
 	}
-	if len(d.pending) == 0 {
+	if d.pending == 0 {
 		return ErrNACK
 	}
 	for i := range r {
 		word := i / 3
-		if word >= len(d.pending) {
+		if word >= d.pending {
 			r[i] = 0xFF
 			continue
 		}
 		switch i % 3 {
 		case 0:
-			r[i] = byte(d.pending[word] >> 8)
+			r[i] = byte(d.words[word] >> 8)
 		case 1:
-			r[i] = byte(d.pending[word])
+			r[i] = byte(d.words[word])
 		case 2:
-			r[i] = CRC(d.pending[word])
+			r[i] = CRC(d.words[word])
 		}
 	}
-	d.pending = nil
+	d.pending = 0
 	return nil
 }

@@ -15,10 +15,57 @@ type model struct {
 	visitors   string // Device spec.properties
 }
 
-// models are the parts whose Device the i2c protocol can read. SHT3x is
-// missing: it is read with two-byte commands, which the protocol does not
-// send (it writes a one-byte register number).
+// models are the parts whose Device the i2c protocol can read.
 var models = map[Kind]model{
+	SHT3x: {
+		name: "discovered-sht3x",
+		comment: "SHT3x humidity and temperature sensor: single shot 0x2400 (high repeatability, no clock stretching), " +
+			"16 ms, then T and RH words with CRC-8; T = -45 + 175·S_T/65535, RH = 100·S_RH/65535",
+		properties: `    - name: temperature
+      description: SHT3x temperature, -45 + 175 × S_T / 65535
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "-40"
+      maximum: "125"
+      unit: celsius
+    - name: humidity
+      description: SHT3x relative humidity, 100 × S_RH / 65535
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "0"
+      maximum: "100"
+      unit: percent
+`,
+		visitors: `    - name: temperature
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          command: "0x2400"
+          delayMs: 16
+          readLength: 6
+          crc8: sensirion
+          dataType: uint16
+          scale: 0.0026703288
+          offset: -45
+    - name: humidity
+      collectCycle: 1000
+      reportCycle: 10000
+      reportToCloud: true
+      visitors:
+        protocolName: i2c
+        configData:
+          command: "0x2400"
+          delayMs: 16
+          readLength: 6
+          rxStart: 3
+          crc8: sensirion
+          dataType: uint16
+          scale: 0.0015259022
+`,
+	},
 	TMP102: {
 		name:    "discovered-tmp102",
 		comment: "TMP102 temperature sensor: register 0x00, 12 bits left-justified, 0.0625 °C/LSB",
@@ -184,11 +231,7 @@ func WriteYAML(w io.Writer, parts []Part, busName, nodeName string) error {
 	for _, p := range parts {
 		m, ok := models[p.Kind]
 		if !ok {
-			what := "an unknown part"
-			if p.Kind == SHT3x {
-				what = "an SHT3x (read with two-byte commands, which the i2c protocol does not send)"
-			}
-			fmt.Fprintf(&b, "# 0x%02x: %s: no Device written\n", p.Addr, what)
+			fmt.Fprintf(&b, "# 0x%02x: an unknown part: no Device written\n", p.Addr)
 			continue
 		}
 		if !done[p.Kind] {
