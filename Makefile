@@ -66,7 +66,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # implementations, for the mDNS tests;
 # curl for the tests that try the REST API as another user. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf avahi-daemon avahi-utils dbus-daemon dbus-system-bus-common curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf avahi-daemon avahi-utils dbus-daemon dbus-system-bus-common curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools mariadb-server mariadb-server-core mariadb-client-core
 
 export PATH := $(TOOLS):$(PATH)
 
@@ -109,7 +109,7 @@ size: cross
 	@echo
 	@echo "What the push sinks cost (linux/arm64, stripped): the binary built without them"
 	@full=$$(stat -c %s $(DIST)/tinymapper-linux-arm64); \
-	for t in nomqtt nohttppush noinfluxdb2 noredis nootel "nomqtt nohttppush noinfluxdb2 noredis nootel"; do \
+	for t in nomqtt nohttppush noinfluxdb2 noredis nomysql nootel "nomqtt nohttppush noinfluxdb2 noredis nomysql nootel"; do \
 		GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS) $$t" -ldflags '$(LDFLAGS)' -o $(DIST)/size.tmp . || exit 1; \
 		s=$$(stat -c %s $(DIST)/size.tmp); printf '  -tags %-20s %10d bytes (%d less)\n' "$$t" $$s $$((full-s)); \
 	done; rm -f $(DIST)/size.tmp

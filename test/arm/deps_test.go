@@ -48,6 +48,9 @@ var needs = []need{
 	{"victoria-metrics", "unit (data/sink/influxdb2: InfluxDB line protocol on /api/v2/write)", "victoria-metrics", true},
 	{"redis-server", "unit (data/sink/redis: the server)", "redis-server", true},
 	{"redis-cli", "unit (data/sink/redis: reading the streams back)", "redis-tools", true},
+	{"mariadbd", "unit (data/sink/mysql: the server)", "mariadb-server-core", true},
+	{"mariadb-install-db", "unit (data/sink/mysql: the server's data directory)", "mariadb-server-core", true},
+	{"mariadb", "unit (data/sink/mysql: reading the rows back)", "mariadb-client-core", true},
 }
 
 // TestMakefileInstallsWhatTheTestsUse checks, on Debian, that each package
