@@ -1,4 +1,4 @@
-// Package dbtest runs the real database servers of the sink tests: a
+// Package dbtest runs the real servers of the sink tests: a
 // Debian binary started on a free loopback port, killed and started again
 // by PID.
 package dbtest

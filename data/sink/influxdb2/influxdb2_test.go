@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/dbtest"
 	"github.com/tinymapper/tinymapper/data/sink/influxdb2"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
 	"github.com/tinymapper/tinymapper/device"
@@ -28,9 +29,7 @@ type vm struct {
 }
 
 func newVM(t *testing.T) *vm {
-	if _, err := exec.LookPath("victoria-metrics"); err != nil {
-		t.Skip("victoria-metrics is not installed (make apt-deps installs it)")
-	}
+	dbtest.Need(t, "victoria-metrics", "victoria-metrics") // fails under CI when missing
 	v := &vm{t: t, port: sinktest.FreePort(t), dir: t.TempDir()}
 	v.start()
 	t.Cleanup(v.stop)

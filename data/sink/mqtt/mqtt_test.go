@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/dbtest"
 	"github.com/tinymapper/tinymapper/data/sink/mqtt"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
 	"github.com/tinymapper/tinymapper/device"
@@ -31,9 +32,8 @@ type broker struct {
 
 func newBroker(t *testing.T) *broker {
 	t.Helper()
-	if _, err := exec.LookPath("mosquitto"); err != nil {
-		t.Skip("mosquitto is not installed (make apt-deps installs it)")
-	}
+	dbtest.Need(t, "mosquitto", "mosquitto") // fails under CI when missing
+	dbtest.Need(t, "mosquitto_sub", "mosquitto-clients")
 	dir := t.TempDir()
 	b := &broker{t: t, port: sinktest.FreePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
 	// user root: run as root, mosquitto would switch to user mosquitto,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/dbtest"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
 	"github.com/tinymapper/tinymapper/device"
 )
@@ -26,9 +27,8 @@ type server struct {
 }
 
 func newServer(t *testing.T) *server {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed (make apt-deps installs it)")
-	}
+	dbtest.Need(t, "redis-server", "redis-server") // fails under CI when missing
+	dbtest.Need(t, "redis-cli", "redis-tools")
 	s := &server{t: t, port: sinktest.FreePort(t), dir: t.TempDir()}
 	s.start()
 	t.Cleanup(s.kill)
