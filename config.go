@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tinymapper/tinymapper/data"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/internal/yamlkeys"
 )
@@ -223,6 +224,29 @@ func (c Config) check() error {
 		return fmt.Errorf("push.buffer must be 0 (the default) to 10000000 samples, not %d", c.Push.Buffer)
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
+	}
+	return checkCredentials(c.Push.Credentials)
+}
+
+// checkCredentials refuses a push.credentials key no sink would look up (a
+// typo would silently fall back on the environment) and an empty file name.
+func checkCredentials(files map[string]string) error {
+	for k, f := range files {
+		method, server, _ := strings.Cut(k, " ")
+		ok := server != "" && !strings.ContainsAny(server, " /")
+		switch method {
+		case "redis", "mysql":
+		case "influxdb2":
+			ok = server != "" && secret.Origin(server) == server
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf(`push.credentials[%q]: the key must be "redis host:port", "mysql host:port" or "influxdb2 scheme://host:port"`, k)
+		}
+		if f == "" {
+			return fmt.Errorf("push.credentials[%q]: no file named", k)
+		}
 	}
 	return nil
 }

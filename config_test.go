@@ -52,6 +52,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.yaml")
 	os.WriteFile(typo, []byte("common:\n  nmae: x\n"), 0o600)
+	creds := filepath.Join(dir, "creds.yaml")
+	os.WriteFile(creds, []byte("push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /a\n    \"influxdb2 http://h:8086/api\": /b\n"), 0o600)
+	noFile := filepath.Join(dir, "nofile.yaml")
+	os.WriteFile(noFile, []byte("push:\n  credentials:\n    \"mysql h:3306\": \"\"\n"), 0o600)
 	cases := []struct {
 		args []string
 		want string
@@ -63,6 +67,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--protocols", ","}, "common.protocols"},
 		{[]string{"--config", typo}, "nmae"},
 		{[]string{"stray"}, "stray"},
+		{[]string{"--config", creds}, `push.credentials["influxdb2 http://h:8086/api"]`},
+		{[]string{"--config", noFile}, `push.credentials["mysql h:3306"]: no file`},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args)
@@ -80,5 +86,20 @@ func TestShippedConfigParses(t *testing.T) {
 	d, _ := loadConfig(nil)
 	if !reflect.DeepEqual(c, d) {
 		t.Errorf("deploy/config.yaml %+v differs from the defaults %+v", c, d)
+	}
+}
+
+func TestPushCredentialsAreRead(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /etc/r\n    \"mysql [::1]:3306\": /etc/m\n    \"influxdb2 https://h:443\": /etc/i\n"
+	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig([]string{"--config", f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Push.Credentials) != 3 || c.Push.Credentials["mysql [::1]:3306"] != "/etc/m" {
+		t.Errorf("push.credentials = %v", c.Push.Credentials)
 	}
 }
