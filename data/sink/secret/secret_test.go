@@ -64,3 +64,17 @@ func TestOrigin(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: a file's secret is its content less one trailing line ending,
+// never more.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"pw\n", "pw\r\n", "pw", "", "\n", "a\n\n", "tab\t\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := Parse(b)
+		if !strings.HasPrefix(string(b), got) || len(b)-len(got) > 2 {
+			t.Errorf("Parse(%q) = %q", b, got)
+		}
+	})
+}
