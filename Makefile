@@ -198,10 +198,10 @@ kubeedge-compat:
 # callgrind instruction counts for the hot paths when valgrind is installed.
 # bench-scale: test/scale, the release binary against the EdgeCore stand-in
 # (about 3 minutes with these flags). scale-smoke: the harness for a few
-# seconds at N=10, so that `make test` keeps it working.
+# seconds at N=10 (and -push mqtt), so that `make test` keeps it working.
 .PHONY: bench bench-scale scale-smoke
 BENCH_FLAGS ?=
-SCALE_FLAGS ?= -n 10,100,1000 -warmup 5s -window 20s
+SCALE_FLAGS ?= -n 10,100,1000 -warmup 5s -window 20s -push mqtt
 
 bench:
 	$(GO) run ./bench -raw $(DIST)/bench.txt $(BENCH_FLAGS)
@@ -210,7 +210,7 @@ bench-scale:
 	$(GO) run ./test/scale $(SCALE_FLAGS)
 
 scale-smoke:
-	$(GO) test -count=1 -v -run '^TestSmoke$$' ./test/scale
+	$(GO) test -count=1 -v -run '^TestSmoke(Push)?$$' ./test/scale
 
 # The generated code must be what `make generate` produces from the .proto.
 check-generate: go-tools

@@ -76,8 +76,9 @@ func scaleModel() *pb.DeviceModel {
 }
 
 // scaleDevices returns n devices, every property collected and reported
-// every cycleMs and reported to the cloud.
-func scaleDevices(n int, cycleMs int64) []*pb.Device {
+// every cycleMs and reported to the cloud, and pushed by push when it is
+// not nil.
+func scaleDevices(n int, cycleMs int64, push *pb.PushMethod) []*pb.Device {
 	out := make([]*pb.Device, 0, n)
 	for i := range n {
 		d := &pb.Device{Name: deviceName(i), Namespace: namespace, Spec: &pb.DeviceSpec{
@@ -87,7 +88,7 @@ func scaleDevices(n int, cycleMs int64) []*pb.Device {
 		for _, p := range propDefs {
 			d.Spec.Properties = append(d.Spec.Properties, &pb.DeviceProperty{
 				Name: p.name, CollectCycle: cycleMs, ReportCycle: cycleMs, ReportToCloud: true,
-				Desired:  &pb.TwinProperty{},
+				Desired: &pb.TwinProperty{}, PushMethod: push,
 				Visitors: &pb.VisitorConfig{ProtocolName: "i2c", ConfigData: configData(p.visitor...)},
 			})
 		}

@@ -57,24 +57,28 @@ func main() {
 	logDir := flag.String("logs", "", "keep the mapper's logs in this directory")
 	logLevel := flag.String("log-level", "warn", "the mapper's --log-level")
 	mapperArgs := flag.String("args", "", "more mapper flags, space-separated (such as \"--report-parallel 1\")")
+	push := flag.String("push", "", "after the other runs, one more at the largest N (unlimited) with every property pushed: "+PushMQTT+" (to a mosquitto it starts)")
+	outageD := flag.Duration("outage", 30*time.Second, "with -push: stop the broker this long after the window and time the drain (0: no outage)")
+	allocs := flag.Bool("allocs", true, "with -push: run the ring→client and paho allocation benchmarks (go test -bench)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	base := Config{CycleMs: *cycle, Warmup: *warmup, Window: *window, LogDir: *logDir, LogLevel: *logLevel, Args: strings.Fields(*mapperArgs), Log: os.Stderr}
+	base := Config{CycleMs: *cycle, Warmup: *warmup, Window: *window, LogDir: *logDir, LogLevel: *logLevel, Args: strings.Fields(*mapperArgs), Log: os.Stderr,
+		Push: *push, Outage: *outageD}
 	if *logDir != "" {
 		if err := os.MkdirAll(*logDir, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			os.Exit(1)
 		}
 	}
-	if err := run(ctx, base, *ns, *modes, *idle, *bin, *profile); err != nil {
+	if err := run(ctx, base, *ns, *modes, *idle, *bin, *profile, *allocs); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cfg Config, nsFlag, modesFlag string, idle bool, bin, profile string) error {
+func run(ctx context.Context, cfg Config, nsFlag, modesFlag string, idle bool, bin, profile string, allocs bool) error {
 	var ns []int
 	for _, s := range strings.Split(nsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -104,6 +108,8 @@ func run(ctx context.Context, cfg Config, nsFlag, modesFlag string, idle bool, b
 	began := time.Now()
 	var results []Result
 	cfg.Bin = bin
+	push := cfg.Push
+	cfg.Push = ""
 	if idle {
 		cfg.Mode, cfg.N = Idle, 0
 		fmt.Fprintf(os.Stderr, "run: idle\n")
@@ -124,6 +130,24 @@ func run(ctx context.Context, cfg Config, nsFlag, modesFlag string, idle bool, b
 			results = append(results, r)
 		}
 	}
+	var pushRes *Result
+	var ca *ClientAllocs
+	if push != "" {
+		c := cfg
+		c.Push, c.Mode, c.N, c.HistoryDevices = push, Unlimited, ns[len(ns)-1], nil
+		fmt.Fprintf(os.Stderr, "run: %s N=%d, push %s\n", c.Mode, c.N, push)
+		r, err := Run(ctx, c)
+		if err != nil {
+			return fmt.Errorf("push %s N=%d: %w", push, c.N, err)
+		}
+		results = append(results, r)
+		pushRes = &results[len(results)-1]
+		if allocs {
+			fmt.Fprintln(os.Stderr, "allocation benchmarks: data/sink BenchmarkRingToClient, data/sink/mqtt BenchmarkPublish")
+			a := MeasureAllocs()
+			ca = &a
+		}
+	}
 	fmt.Printf("\ntinymapper at scale: N sim TMP102 devices × %d properties, collect/report every %d ms, all reportToCloud;\n", properties, cfg.CycleMs)
 	fmt.Printf("warm-up %v, window %v per run; %d cores; %v in all\n\n", cfg.Warmup, cfg.Window, numCPU(), time.Since(began).Round(time.Second))
 	PrintTable(os.Stdout, results)
@@ -131,6 +155,10 @@ func run(ctx context.Context, cfg Config, nsFlag, modesFlag string, idle bool, b
 	PrintChecks(os.Stdout, results)
 	fmt.Println()
 	PrintTargets(os.Stdout, results)
+	if pushRes != nil {
+		fmt.Println()
+		PrintPush(os.Stdout, *pushRes, results, ca)
+	}
 
 	if profile != "" {
 		return runProfile(ctx, dir, profile, cfg, ns[len(ns)-1])

@@ -52,7 +52,12 @@ type Config struct {
 	LogDir, LogLevel string
 	// Args are more mapper flags, after the harness's own.
 	Args []string
-	Log  io.Writer // progress; nil discards
+	// Push, when PushMQTT, also pushes every property to a mosquitto
+	// the run starts, counts arrivals with mosquitto_sub, and after the
+	// window stops the broker for Outage (when > 0) and times the drain.
+	Push   string
+	Outage time.Duration
+	Log    io.Writer // progress; nil discards
 }
 
 // Result is what one run measured. Sizes are in KiB.
@@ -86,6 +91,7 @@ type Result struct {
 	HeapInuse   int64
 	Order       OrderCheck
 	History     []HistoryCheck
+	Push        *PushResult // -push runs only
 }
 
 // Run starts the stand-in and the mapper, waits for every device, warms up,
@@ -102,6 +108,24 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
+	var push *pb.PushMethod
+	var mq *broker
+	var sub *subscriber
+	if cfg.Push != "" {
+		if cfg.Push != PushMQTT {
+			return res, fmt.Errorf("push %q: only %s", cfg.Push, PushMQTT)
+		}
+		res.Mode += "+" + cfg.Push
+		if mq, err = startBroker(dir); err != nil {
+			return res, err
+		}
+		defer mq.stop()
+		if sub, err = startSubscriber(ctx, mq.port); err != nil {
+			return res, err
+		}
+		defer sub.close()
+		push = mqttPush(mq.port)
+	}
 
 	n := cfg.N
 	if cfg.Mode == Idle {
@@ -111,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	opts := edgecore.Options{Unlimited: cfg.Mode != Limited, OnReport: tracker.onReport}
 	if n > 0 {
 		opts.Models = []*pb.DeviceModel{scaleModel()}
-		opts.Devices = scaleDevices(n, cfg.CycleMs)
+		opts.Devices = scaleDevices(n, cfg.CycleMs, push)
 	}
 	ecSock := filepath.Join(dir, "dmi.sock")
 	stub, err := edgecore.Start(ecSock, opts)
@@ -234,6 +258,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, fmt.Errorf("metrics: %w", err)
 	}
 	res.Goroutines = int(m0.value("go_goroutines"))
+	var sub0 int64
+	if sub != nil {
+		sub0 = sub.n.Load()
+	}
 	var profErr error
 	var profWG sync.WaitGroup
 	if cfg.PprofAddr != "" && cfg.ProfileDir != "" {
@@ -286,6 +314,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 	wall := time.Since(t0)
+	var sub1 int64
+	if sub != nil {
+		sub1 = sub.n.Load()
+	}
 	if host1, err := hostTimes(); err == nil && host1.total > host0.total {
 		res.HostBusy = 100 * float64(host1.busy-host0.busy) / float64(host1.total-host0.total)
 	}
@@ -333,6 +365,31 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		res.LatencyP50 = l[len(l)/2]
 		res.LatencyP99 = l[min(len(l)-1, len(l)*99/100)]
 		res.LatencyMax = l[len(l)-1]
+	}
+	if sub != nil {
+		p := &PushResult{}
+		sent := m1.sum("tinymapper_push_sent_total") - m0.sum("tinymapper_push_sent_total")
+		p.PushedPerSec = sent / wall.Seconds()
+		p.ArrivedPerSec = float64(sub1-sub0) / wall.Seconds()
+		if sent > 0 {
+			p.CPUPerSample = time.Duration(float64(cpu1-cpu0) / sent)
+		}
+		p.Failed = m1.sum("tinymapper_push_failed_total") - m0.sum("tinymapper_push_failed_total")
+		p.Dropped = m1.sum("tinymapper_push_dropped_total") - m0.sum("tinymapper_push_dropped_total")
+		res.Push = p
+		if cfg.Outage > 0 {
+			logf("  %s N=%d: broker outage of %v", res.Mode, n, cfg.Outage)
+			perCycle := float64(n * properties)
+			if err := outage(ctx, mq, sub, func() (metrics, error) { return scrape(client, base) }, cfg.Outage, perCycle, p); err != nil {
+				return res, fmt.Errorf("outage: %w", err)
+			}
+			if err := alive(); err != nil {
+				return res, err
+			}
+			if st, err := procStatus(pid); err == nil {
+				p.PeakRSSAfter = st["VmHWM"]
+			}
+		}
 	}
 	res.Order = tracker.check(time.Duration(cfg.CycleMs) * time.Millisecond)
 	for _, h := range hist {

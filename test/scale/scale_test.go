@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/tinymapper/tinymapper/data/sink/dbtest"
 )
 
 // TestSmoke runs the harness briefly, N=10 unlimited for a 3 s window, on the
@@ -16,13 +19,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the mapper")
 	}
-	bin := os.Getenv("TINYMAPPER_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = Build(t.TempDir(), false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin := smokeBin(t)
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -80,4 +77,84 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("REST history: %v; want every sample of the window", h)
 		}
 	}
+}
+
+// TestSmokePush runs the -push mqtt mode briefly, N=10 for a 3 s window
+// and a 1 s broker outage, and checks that what it measures is sane: every
+// sample pushed arrives, the CPU per sample is positive, and the drain
+// after the outage is timed. It checks no performance target.
+func TestSmokePush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the mapper and mosquitto")
+	}
+	dbtest.Need(t, "mosquitto", "mosquitto") // fails under CI when missing
+	dbtest.Need(t, "mosquitto_sub", "mosquitto-clients")
+	dbtest.Need(t, "mosquitto_pub", "mosquitto-clients")
+	bin := smokeBin(t)
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 10
+	r, err := Run(ctx, Config{Bin: bin, Mode: Unlimited, N: n, CycleMs: 1000, Warmup: 2 * time.Second,
+		Window: 3 * time.Second, Push: PushMQTT, Outage: time.Second, Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	PrintPush(&out, r, []Result{r}, nil)
+	t.Logf("\n%s", out.String())
+	p := r.Push
+	if p == nil {
+		t.Fatal("no push result")
+	}
+	expected := float64(n * properties)
+	if p.PushedPerSec < 0.7*expected || p.PushedPerSec > 1.3*expected {
+		t.Errorf("%.1f samples/s pushed; want about %v", p.PushedPerSec, expected)
+	}
+	if p.ArrivedPerSec < 0.7*expected || p.ArrivedPerSec > 1.3*expected {
+		t.Errorf("%.1f samples/s arrived; want about %v", p.ArrivedPerSec, expected)
+	}
+	if p.CPUPerSample <= 0 {
+		t.Errorf("CPU per pushed sample %v; want a positive figure", p.CPUPerSample)
+	}
+	if p.Drain <= 0 || p.Outage != time.Second {
+		t.Errorf("outage %v drained in %v; want a 1 s outage drained within %v", p.Outage, p.Drain, drainLimit)
+	}
+	if p.OutageDropped != 0 {
+		t.Errorf("%.0f samples dropped in a 1 s outage at %v/s; want none (the buffer holds 10000)", p.OutageDropped, expected)
+	}
+	if r.PeakRSS < 1024 || p.PeakRSSAfter < r.PeakRSS {
+		t.Errorf("peak RSS %d KiB, after the outage %d KiB; want a sane, non-decreasing peak", r.PeakRSS, p.PeakRSSAfter)
+	}
+}
+
+var smoke struct {
+	once     sync.Once
+	bin, dir string
+	err      error
+}
+
+// smokeBin is TINYMAPPER_BIN, or the release binary built once for every
+// smoke test of the run.
+func smokeBin(t *testing.T) string {
+	if bin := os.Getenv("TINYMAPPER_BIN"); bin != "" {
+		return bin
+	}
+	smoke.once.Do(func() {
+		if smoke.dir, smoke.err = os.MkdirTemp("", "tm-smoke"); smoke.err == nil {
+			smoke.bin, smoke.err = Build(smoke.dir, false)
+		}
+	})
+	if smoke.err != nil {
+		t.Fatal(smoke.err)
+	}
+	return smoke.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smoke.dir != "" {
+		os.RemoveAll(smoke.dir)
+	}
+	os.Exit(code)
 }
