@@ -314,8 +314,10 @@ func TestDiscoverListsAServiceAnotherImplementationPublishes(t *testing.T) {
 // namespace sees the instance on it.
 func TestAGatewayStartedWithoutANetworkAdvertisesOnceItHasOne(t *testing.T) {
 	p := newNetnsHosts(t)
+	dir := t.TempDir() // its own DMI socket: the default is /etc/kubeedge's, one instance's
 	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-late"}, "--board", "sim", "--http", "0.0.0.0:7777",
-		"--token-file", filepath.Join(t.TempDir(), "token"))
+		"--token-file", filepath.Join(dir, "token"),
+		"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
 	logs := &syncBuffer{}
 	gw.Stdout, gw.Stderr = io.Discard, logs
 	if err := gw.Start(); err != nil {
