@@ -37,6 +37,10 @@ var crcNames = [...]string{crcNone: "none", crcSensirion: "sensirion", crcHTU21D
 // crcInit is each kind's initial value; all use the polynomial x⁸+x⁵+x⁴+1 (0x31).
 var crcInit = [...]byte{crcSensirion: 0xFF, crcHTU21D: 0x00}
 
+// SensirionCRC is the CRC-8 Sensirion parts (SHT3x, SHT4x) send after each
+// 16-bit word: polynomial 0x31, initial value 0xFF.
+func SensirionCRC(word []byte) byte { return crc8(crcInit[crcSensirion], word) }
+
 // crc8 is the CRC-8 (polynomial 0x31, MSB first, no final XOR) of b from init.
 func crc8(init byte, b []byte) byte {
 	crc := init

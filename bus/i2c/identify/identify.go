@@ -137,24 +137,8 @@ func readSHT3x(bus i2c.Bus, addr uint16) (Part, bool) {
 		return Part{}, false
 	}
 	hi, lo := uint16(r[0])<<8|uint16(r[1]), uint16(r[3])<<8|uint16(r[4])
-	if crc8(hi) != r[2] || crc8(lo) != r[5] {
+	if tmi2c.SensirionCRC(r[0:2]) != r[2] || tmi2c.SensirionCRC(r[3:5]) != r[5] {
 		return Part{}, false
 	}
 	return Part{addr, SHT3x, fmt.Sprintf("serial number 0x%04X%04X", hi, lo)}, true
-}
-
-// crc8 is Sensirion's CRC-8: polynomial 0x31, init 0xFF.
-func crc8(word uint16) byte {
-	crc := byte(0xFF)
-	for _, b := range []byte{byte(word >> 8), byte(word)} {
-		crc ^= b
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
 }
