@@ -82,7 +82,7 @@ help:
 	@echo "make test      install test dependencies when missing, run every test"
 	@echo "make test-faults  the fault suite: restarts, kills, replugs, hostile input; one table (FAULTS_SOAK=1: longer)"
 	@echo "make bench     run the Go benchmarks, print one table and the targets (instructions/op under callgrind when installed)"
-	@echo "make bench-scale  N=10/100/1000 sim devices against the EdgeCore stand-in: CPU, RSS, goroutines, twins/s, latency"
+	@echo "make bench-scale  N=10/100/1000 sim devices against the EdgeCore stand-in: CPU, RSS, goroutines, twins/s, latency; then N=1000 pushed to mosquitto"
 	@echo "make generate  regenerate the DMI gRPC code from dmi/v1beta1/api.proto"
 
 run: build
