@@ -19,8 +19,11 @@ DATE         := $(DATE)
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # grpcnotrace keeps golang.org/x/net/trace out: it pulls in html/template,
 # whose reflection keeps every exported method alive (2.5 MB on arm64).
-TAGS         := grpcnotrace
-GOBUILD      := CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)'
+# TAGS adds build tags to grpcnotrace (which every build keeps), such as the
+# sinks a gateway leaves out: make cross TAGS='nomqtt nomysql'.
+TAGS         ?=
+BUILD_TAGS   := grpcnotrace $(TAGS)
+GOBUILD      := CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)'
 
 # Release binaries: `make cross` writes $(DIST)/tinymapper-linux-ARCH for each of CROSS.
 DIST         ?= dist
@@ -102,7 +105,7 @@ cross-%:
 
 # The packages are counted in an unstripped arm64 build with the same flags.
 size: cross
-	@GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' \
+	@GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' \
 		-ldflags '$(filter-out -s -w,$(LDFLAGS))' -o $(DIST)/tinymapper-linux-arm64.unstripped .
 	@$(GO) run ./scripts/binsize -top 15 -packages $(DIST)/tinymapper-linux-arm64.unstripped \
 		$(CROSS:%=$(DIST)/tinymapper-linux-%)
@@ -110,7 +113,7 @@ size: cross
 	@echo "What the push sinks cost (linux/arm64, stripped): the binary built without them"
 	@full=$$(stat -c %s $(DIST)/tinymapper-linux-arm64); \
 	for t in nomqtt nohttppush noinfluxdb2 noredis nomysql nootel "nomqtt nohttppush noinfluxdb2 noredis nomysql nootel"; do \
-		GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS) $$t" -ldflags '$(LDFLAGS)' -o $(DIST)/size.tmp . || exit 1; \
+		GOOS=linux $(GOENV_arm64) CGO_ENABLED=0 $(GO) build -trimpath -tags "$(BUILD_TAGS) $$t" -ldflags '$(LDFLAGS)' -o $(DIST)/size.tmp . || exit 1; \
 		s=$$(stat -c %s $(DIST)/size.tmp); printf '  -tags %-20s %10d bytes (%d less)\n' "$$t" $$s $$((full-s)); \
 	done; rm -f $(DIST)/size.tmp
 	@echo
