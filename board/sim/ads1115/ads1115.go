@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim/word"
 )
 
 // Device is a simulated ADS1115. The simulated bus serializes transactions.
@@ -91,14 +93,7 @@ func (d *Device) Tx(w, r []byte) error {
 		return fmt.Errorf("ads1115: write of %d bytes: want 1 (pointer) or 3 (pointer and 16-bit value)", len(w))
 	}
 	if len(r) > 0 {
-		v := d.read()
-		r[0] = byte(v >> 8)
-		if len(r) > 1 {
-			r[1] = byte(v)
-		}
-		for i := 2; i < len(r); i++ {
-			r[i] = 0xFF
-		}
+		word.Put(r, d.read())
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/tinymapper/tinymapper/board/sim/word"
 )
 
 // Device is a simulated MCP9808. The simulated bus serializes transactions.
@@ -77,13 +79,7 @@ func (d *Device) Tx(w, r []byte) error {
 		}
 		return nil
 	}
-	r[0] = byte(v >> 8)
-	if len(r) > 1 {
-		r[1] = byte(v)
-	}
-	for i := 2; i < len(r); i++ {
-		r[i] = 0xFF
-	}
+	word.Put(r, v)
 	return nil
 }
 
