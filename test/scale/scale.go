@@ -383,9 +383,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			if err := alive(); err != nil {
 				return res, err
 			}
-			if st, err := procStatus(pid); err == nil {
-				p.PeakRSSAfter = st["VmHWM"]
+			st, err := procStatus(pid)
+			if err != nil {
+				return res, fmt.Errorf("after the outage: %w", err)
 			}
+			// VmHWM is the larger of a high-water mark the kernel
+			// updates lazily and the current RSS, so a later read can
+			// be a little lower than an earlier one: the peak over
+			// the whole run is the larger of the two reads.
+			p.PeakRSSAfter = max(res.PeakRSS, st["VmHWM"])
 		}
 	}
 	res.Order = tracker.check(time.Duration(cfg.CycleMs) * time.Millisecond)
