@@ -18,8 +18,15 @@ import (
 	"slices"
 	"strings"
 
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/i2c/i2creg"
-	"periph.io/x/host/v3"
+	// The kernel's interfaces only: /dev/i2c-N and /dev/spidevB.C (sysfs),
+	// GPIO lines through /dev/gpiochipN (gpioioctl). Not periph's host.Init,
+	// whose SoC drivers (bcm283x, allwinner, pine64, rpi, ...) map registers
+	// through /dev/gpiomem for nothing hal uses, at 458 752 bytes of the
+	// arm64 binary (docs/architecture.md, Size).
+	_ "periph.io/x/host/v3/gpioioctl"
+	_ "periph.io/x/host/v3/sysfs"
 
 	"github.com/tinymapper/tinymapper/board/sim"
 )
@@ -190,8 +197,9 @@ func (b *Board) warn(msg string) {
 	slog.Warn("board " + b.Name + ": " + msg)
 }
 
+// openHost starts the host drivers board imports (sysfs and gpioioctl).
 func openHost(name, model string) (*Board, error) {
-	state, err := host.Init()
+	state, err := driverreg.Init()
 	if err != nil {
 		return nil, fmt.Errorf("board %s: start periph host drivers: %w", name, err)
 	}

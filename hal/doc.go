@@ -3,7 +3,7 @@
 //
 // hal opens through periph.io's registries (i2creg, spireg, gpioreg), so whatever
 // registered there serves the request: periph's Linux drivers on a real board
-// (board calls host.Init) or the simulated parts of board/sim. Nothing in or
+// (board starts sysfs and gpioioctl) or the simulated parts of board/sim. Nothing in or
 // above hal knows which.
 //
 // A bus is opened once however many devices use it; OpenI2C returns a handle

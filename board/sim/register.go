@@ -33,7 +33,7 @@ const I2C1 = "SIM-I2C1"
 // A serial name the host has a device of stays the host's (see
 // serialsim.Names); Warnings says which.
 //
-// It fails when another driver (host.Init on a board with /dev/i2c-1) already
+// It fails when another driver (sysfs, on a board with /dev/i2c-1) already
 // registered bus 1 or one of its names.
 func Register() error { return register() }
 
