@@ -57,6 +57,11 @@ SYSCONFDIR  ?= /etc
 UNITDIR     ?= /etc/systemd/system
 INSTALL_BIN ?= $(BIN)
 
+# make run [DEVICES=deploy/examples/push/push-mqtt.yaml]: a file or a
+# directory (its *.yaml, not its subdirectories). The default loads no push
+# example: their servers are not running on a fresh machine.
+DEVICES     ?= deploy/examples
+
 # Pinned code generators.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
@@ -76,7 +81,7 @@ export PATH := $(TOOLS):$(PATH)
 .PHONY: help run build cross size image image-context install test unit test-faults test-arm test-image kubeedge-compat lint check-generate generate deps apt-deps go-tools clean
 
 help:
-	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777"
+	@echo "make run       run on the simulated board, standalone, REST on 127.0.0.1:7777 (DEVICES=file or dir, default deploy/examples)"
 	@echo "make build     build $(BIN) for this machine"
 	@echo "make cross     static release binaries in $(DIST)/: linux arm64, armv7, armv6 (Pi Zero/1), amd64"
 	@echo "make size      sizes of the release binaries and the packages that weigh most"
@@ -91,7 +96,7 @@ help:
 run: build
 	@echo "REST token: $(CURDIR)/bin/token (created at first start); writes need it:"
 	@echo "  curl -X PUT -H \"Authorization: Bearer \$$(cat bin/token)\" -d '{\"value\":\"42\"}' http://127.0.0.1:7777/api/v1/device/NS/NAME/PROPERTY"
-	./$(BIN) --board sim --devices deploy/examples --http 127.0.0.1:7777 --token-file bin/token
+	./$(BIN) --board sim --devices $(DEVICES) --http 127.0.0.1:7777 --token-file bin/token
 
 build:
 	$(GOBUILD) -o $(BIN) .
@@ -123,7 +128,7 @@ size: cross
 # (kept if there is one) and the example devices.
 install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
 	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/tinymapper
-	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/tinymapper $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/examples
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/tinymapper $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/examples/push
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/tinymapper/config.yaml"; \
 	else \
@@ -134,6 +139,7 @@ install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
 		deploy/systemd/tinymapper.service > $(DESTDIR)$(UNITDIR)/tinymapper.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tinymapper.service
 	install -m 0644 deploy/examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
+	install -m 0644 deploy/examples/push/*.yaml $(DESTDIR)$(DATADIR)/examples/push/
 
 # The rootfs every image gets besides the binary, and the binaries named by
 # platform, the way Dockerfile.arm picks them: linux/arm/v7 is

@@ -62,10 +62,16 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("unit lacks %q", want)
 		}
 	}
-	examples, _ := filepath.Glob(filepath.Join(root, "deploy/examples/*.yaml"))
-	for _, e := range examples {
-		if _, err := os.Stat(filepath.Join(dest, "usr/local/share/tinymapper/examples", filepath.Base(e))); err != nil {
-			t.Errorf("example: %v", err)
+	for _, dir := range []string{"deploy/examples", "deploy/examples/push"} {
+		examples, _ := filepath.Glob(filepath.Join(root, dir, "*.yaml"))
+		if len(examples) == 0 {
+			t.Fatalf("no examples in %s", dir)
+		}
+		for _, e := range examples {
+			rel, _ := filepath.Rel(filepath.Join(root, "deploy/examples"), e)
+			if _, err := os.Stat(filepath.Join(dest, "usr/local/share/tinymapper/examples", rel)); err != nil {
+				t.Errorf("example: %v", err)
+			}
 		}
 	}
 

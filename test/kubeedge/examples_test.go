@@ -37,17 +37,16 @@ type document struct {
 	body []byte
 }
 
-// documents splits every file matching pattern (relative to the repository
-// root) into its non-empty YAML documents.
-func documents(t *testing.T, pattern string) []document {
+// examples are every example file: the ones `make run` loads
+// (deploy/examples) and those in its subdirectories, which it does not
+// (deploy/examples/push: destinations a fresh machine does not run).
+var examples = []string{"deploy/examples/*.yaml", "deploy/examples/*/*.yaml"}
+
+// documents splits every file matching the patterns (relative to the
+// repository root) into its non-empty YAML documents.
+func documents(t *testing.T, patterns ...string) []document {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", pattern))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no files match %s", pattern)
-	}
+	files := globs(t, patterns...)
 	var out []document
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -68,6 +67,24 @@ func documents(t *testing.T, pattern string) []document {
 	return out
 }
 
+// globs returns the files matching each pattern (relative to the repository
+// root); a pattern that matches nothing fails the test.
+func globs(t *testing.T, patterns ...string) []string {
+	t.Helper()
+	var files []string
+	for _, pattern := range patterns {
+		f, err := filepath.Glob(filepath.Join("..", "..", pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f) == 0 {
+			t.Fatalf("no files match %s", pattern)
+		}
+		files = append(files, f...)
+	}
+	return files
+}
+
 // isBlank reports whether a YAML document holds only comments and space.
 func isBlank(doc string) bool {
 	for _, line := range strings.Split(doc, "\n") {
@@ -79,7 +96,7 @@ func isBlank(doc string) bool {
 }
 
 func TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes(t *testing.T) {
-	docs := documents(t, "deploy/examples/*.yaml")
+	docs := documents(t, examples...)
 	models := map[string]*devices.DeviceModel{} // by namespace/name
 	var devs []*devices.Device
 	var devDocs []string
@@ -175,11 +192,7 @@ func TestEveryExampleDecodesStrictlyAndConvertsAsEdgeCoreDoes(t *testing.T) {
 // TestEveryExampleLoadsStandalone loads each example file the way
 // `tinymapper --devices FILE` does.
 func TestEveryExampleLoadsStandalone(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "examples", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
+	for _, f := range globs(t, examples...) {
 		if _, err := crd.LoadFile(f); err != nil {
 			t.Errorf("%s: %v", filepath.Base(f), err)
 		}
@@ -372,7 +385,7 @@ func flatKeys(prefix string, m map[string]any) []string {
 // TestEveryExampleDeviceNamesItsNode: KubeEdge's cloud devicecontroller sends
 // a Device to an edge node only when spec.nodeName is set.
 func TestEveryExampleDeviceNamesItsNode(t *testing.T) {
-	for _, d := range documents(t, "deploy/examples/*.yaml") {
+	for _, d := range documents(t, examples...) {
 		if d.kind != "Device" {
 			continue
 		}
@@ -397,7 +410,7 @@ func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
 	modelDocs := map[string]*devices.DeviceModel{}
 	var devs []devices.Device
 	var names []string
-	for _, d := range documents(t, "deploy/examples/*.yaml") {
+	for _, d := range documents(t, examples...) {
 		switch d.kind {
 		case "DeviceModel":
 			var m devices.DeviceModel
@@ -437,5 +450,53 @@ func TestEveryExampleModelHasItsDevicesProtocol(t *testing.T) {
 				t.Errorf("%s: Device %s property %s: visitors.protocolName %q, its DeviceModel's spec.protocol %q", names[i], dev.Name, p.Name, got, want)
 			}
 		}
+	}
+}
+
+// TestThePushExamplesCoverEverySinkAndMakeRunLoadsNone: deploy/examples/push
+// has a Device per sink tinymapper builds in; deploy/examples, which
+// `make run` loads (its subdirectories are not read), names no destination,
+// so a first run on a fresh machine retries no server that is not running.
+func TestThePushExamplesCoverEverySinkAndMakeRunLoadsNone(t *testing.T) {
+	sinks := func(pattern string) []string {
+		seen := map[string]bool{}
+		for _, d := range documents(t, pattern) {
+			if d.kind != "Device" {
+				continue
+			}
+			var dev devices.Device
+			if err := yaml.UnmarshalStrict(d.body, &dev); err != nil {
+				t.Fatalf("%s: %v", d.name, err)
+			}
+			for _, p := range dev.Spec.Properties {
+				pm := p.PushMethod
+				if pm == nil {
+					continue
+				}
+				seen["mqtt"] = seen["mqtt"] || pm.MQTT != nil
+				seen["http"] = seen["http"] || pm.HTTP != nil
+				seen["otel"] = seen["otel"] || pm.OTEL != nil
+				if db := pm.DBMethod; db != nil {
+					seen["influxdb2"] = seen["influxdb2"] || db.Influxdb2 != nil
+					seen["redis"] = seen["redis"] || db.Redis != nil
+					seen["mysql"] = seen["mysql"] || db.Mysql != nil
+					seen["tdengine"] = seen["tdengine"] || db.TDEngine != nil
+				}
+			}
+		}
+		var out []string
+		for k, v := range seen {
+			if v {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := sinks("deploy/examples/push/*.yaml"), []string{"http", "influxdb2", "mqtt", "mysql", "otel", "redis"}; !slices.Equal(got, want) {
+		t.Errorf("deploy/examples/push pushes to %q; want a Device for each of %q", got, want)
+	}
+	if got := sinks("deploy/examples/*.yaml"); len(got) > 0 {
+		t.Errorf("deploy/examples (make run) pushes to %q; push examples belong in deploy/examples/push", got)
 	}
 }

@@ -1,7 +1,6 @@
 package kubeedge
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -17,14 +16,14 @@ import (
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
 )
 
-// viaEdgeCore123 returns the Devices of the example files matching pattern
+// viaEdgeCore123 returns the Devices of the example files matching patterns
 // as tinymapper receives them from EdgeCore v1.23: merged with their model,
 // converted, sent, decoded by dmi. By namespace/name.
-func viaEdgeCore123(t *testing.T, pattern string) map[string]device.Device {
+func viaEdgeCore123(t *testing.T, patterns ...string) map[string]device.Device {
 	t.Helper()
 	models := map[string]*devices.DeviceModel{}
 	var devs []*devices.Device
-	for _, d := range documents(t, pattern) {
+	for _, d := range documents(t, patterns...) {
 		switch d.kind {
 		case "DeviceModel":
 			m := new(devices.DeviceModel)
@@ -61,15 +60,11 @@ func viaEdgeCore123(t *testing.T, pattern string) map[string]device.Device {
 }
 
 // standalone returns the Devices `tinymapper --devices` reads from the files
-// matching pattern, by namespace/name.
-func standalone(t *testing.T, pattern string) map[string]device.Device {
+// matching patterns, by namespace/name.
+func standalone(t *testing.T, patterns ...string) map[string]device.Device {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", pattern))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("%s: %v files, %v", pattern, files, err)
-	}
 	out := map[string]device.Device{}
-	for _, f := range files {
+	for _, f := range globs(t, patterns...) {
 		set, err := crd.LoadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -101,8 +96,7 @@ func configOf(d device.Device) map[string]map[string]bus.Value {
 // EdgeCore v1.23 (which merges model-level configData before DMI) and from
 // the file in standalone mode (which merges it the same way).
 func TestEveryExampleArrivesTheSameFromEdgeCoreAndStandalone(t *testing.T) {
-	const pattern = "deploy/examples/*.yaml"
-	cluster, local := viaEdgeCore123(t, pattern), standalone(t, pattern)
+	cluster, local := viaEdgeCore123(t, examples...), standalone(t, examples...)
 	if len(cluster) != len(local) {
 		t.Fatalf("%d devices from EdgeCore, %d standalone", len(cluster), len(local))
 	}
@@ -149,7 +143,7 @@ func TestTheModelLevelExampleMergesAsEdgeCore123Does(t *testing.T) {
 // the others use a field of v1.22 or v1.23 and say which.
 func TestExamplesWithoutNewFieldsDecodeIntoV120(t *testing.T) {
 	newer := 0
-	for _, d := range documents(t, "deploy/examples/*.yaml") {
+	for _, d := range documents(t, examples...) {
 		var err120 error
 		var uses string
 		switch d.kind {
