@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tinymapper/tinymapper/data"
+	"github.com/tinymapper/tinymapper/data/sink"
 	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 	"github.com/tinymapper/tinymapper/internal/yamlkeys"
@@ -79,6 +80,9 @@ type HTTPConfig struct {
 type PushConfig struct {
 	// Buffer is each destination's buffer, in samples (default 10000).
 	Buffer int `yaml:"buffer"`
+	// MaxDestinations bounds the destinations pushed to at once (default
+	// 100); a property naming one more gets an error naming its field.
+	MaxDestinations int `yaml:"max_destinations"`
 	// Default is the pushMethod of every property that has none, written
 	// as in a Device (for users without KubeEdge: "every property to this
 	// MQTT broker").
@@ -222,6 +226,8 @@ func (c Config) check() error {
 		return errors.New("http.tls_server_config needs both cert_file and key_file")
 	case c.Push.Buffer < 0 || c.Push.Buffer > 10_000_000:
 		return fmt.Errorf("push.buffer must be 0 (the default) to 10000000 samples, not %d", c.Push.Buffer)
+	case c.Push.MaxDestinations < 0 || c.Push.MaxDestinations > 10_000:
+		return fmt.Errorf("push.max_destinations must be 0 (the default, %d) to 10000, not %d", sink.DefaultMaxDestinations, c.Push.MaxDestinations)
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
 	}

@@ -50,12 +50,19 @@ func TestConfigFileAndFlags(t *testing.T) {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
-	typo := filepath.Join(dir, "typo.yaml")
-	os.WriteFile(typo, []byte("common:\n  nmae: x\n"), 0o600)
-	creds := filepath.Join(dir, "creds.yaml")
-	os.WriteFile(creds, []byte("push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /a\n    \"influxdb2 http://h:8086/api\": /b\n"), 0o600)
-	noFile := filepath.Join(dir, "nofile.yaml")
-	os.WriteFile(noFile, []byte("push:\n  credentials:\n    \"mysql h:3306\": \"\"\n"), 0o600)
+	file := func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := file("typo.yaml", "common:\n  nmae: x\n")
+	creds := file("creds.yaml", "push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /a\n    \"influxdb2 http://h:8086/api\": /b\n")
+	noFile := file("nofile.yaml", "push:\n  credentials:\n    \"mysql h:3306\": \"\"\n")
+	bigBuffer := file("buffer.yaml", "push:\n  buffer: 10000001\n")
+	manyDests := file("dests.yaml", "push:\n  max_destinations: -1\n")
 	cases := []struct {
 		args []string
 		want string
@@ -69,6 +76,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"stray"}, "stray"},
 		{[]string{"--config", creds}, `push.credentials["influxdb2 http://h:8086/api"]`},
 		{[]string{"--config", noFile}, `push.credentials["mysql h:3306"]: no file`},
+		{[]string{"--config", bigBuffer}, "push.buffer must be 0 (the default) to 10000000 samples, not 10000001"},
+		{[]string{"--config", manyDests}, "push.max_destinations must be 0 (the default, 100) to 10000, not -1"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args)

@@ -29,7 +29,7 @@ func newSinks(cfg PushConfig, mgr *device.Manager, log *slog.Logger) (*sink.Sink
 	if def != nil {
 		log.Info("push.default: properties without a pushMethod are pushed too")
 	}
-	return sink.New(mgr, sink.Options{Buffer: cfg.Buffer, Default: def, Log: log}, sinkKinds...), nil
+	return sink.New(mgr, sink.Options{Buffer: cfg.Buffer, MaxDestinations: cfg.MaxDestinations, Default: def, Log: log}, sinkKinds...), nil
 }
 
 // plane is what the REST API serves: the devices, plus the sinks' errors

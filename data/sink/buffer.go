@@ -5,10 +5,17 @@ import "sync"
 // Buffer is a destination's bounded FIFO of records. The pump pushes; the
 // destination's goroutine peeks a batch, sends it, and commits it. When it
 // is full, Push drops the oldest record (even one being sent: its commit
-// then skips it) and counts it. Nothing allocates after NewBuffer.
+// then skips it) and counts it.
+//
+// Its memory follows what waits, not the bound: it starts small and
+// doubles while records pile up, up to the bound, so a destination that
+// keeps up costs a few KB however large push.buffer is, and a hundred
+// destinations cost nothing until they fall behind. Once grown it stays
+// (an outage is likely to come back); nothing allocates at its size.
 type Buffer struct {
 	mu         sync.Mutex
 	recs       []Record
+	limit      uint64 // the bound
 	start, end uint64 // sequence numbers of the oldest and next record
 	dropped    uint64
 	// flight is the end of the batch peek handed out (0: none); a record
@@ -17,11 +24,31 @@ type Buffer struct {
 	flight, lost uint64
 }
 
-// NewBuffer returns a buffer holding up to n records.
-func NewBuffer(n int) *Buffer { return &Buffer{recs: make([]Record, max(n, 1))} }
+// firstRecords is how many records a buffer holds before it first grows.
+const firstRecords = 256
+
+// NewBuffer returns a buffer holding up to n records (at least 1).
+func NewBuffer(n int) *Buffer {
+	limit := uint64(max(n, 1))
+	return &Buffer{recs: make([]Record, min(limit, firstRecords)), limit: limit}
+}
+
+// grow doubles the records' room, up to the bound, keeping every record
+// at its sequence number modulo the new length.
+func (b *Buffer) grow() {
+	n := min(2*uint64(len(b.recs)), b.limit)
+	recs := make([]Record, n)
+	for s := b.start; s < b.end; s++ {
+		recs[s%n] = b.recs[s%uint64(len(b.recs))]
+	}
+	b.recs = recs
+}
 
 func (b *Buffer) push(r Record) {
 	b.mu.Lock()
+	if b.end-b.start == uint64(len(b.recs)) && uint64(len(b.recs)) < b.limit {
+		b.grow()
+	}
 	if b.end-b.start == uint64(len(b.recs)) {
 		b.recs[b.start%uint64(len(b.recs))] = Record{}
 		if b.start < b.flight {

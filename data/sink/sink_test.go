@@ -333,3 +333,26 @@ func TestTheDefaultSendsPropertiesWithoutAPushMethod(t *testing.T) {
 	push(rs[1], 1, 2)
 	waitFor(t, "both", func() bool { return len(k.received("mqtt d:1")) == 1 && len(k.received("mqtt b:1")) == 1 })
 }
+
+func TestNoMoreDestinationsRunThanTheBoundAllows(t *testing.T) {
+	src, k, rs := &source{}, newKind(), rings(4)
+	src.set(thermo("t1", rs, "a:1", "x", "b:1", "x", "a:1", "y", "c:1", "x"))
+	s := run(t, src, sink.Options{MaxDestinations: 2}, k)
+	want := []string{"spec.properties[p3].pushMethod.mqtt: not started: 2 push destinations run already, the most push.max_destinations allows; these samples are not sent"}
+	waitFor(t, "the refusal", func() bool { return slices.Equal(s.PushErrors("plant", "t1"), want) })
+	if opened, _ := k.openedAndClosed(); !slices.Equal(opened, []string{"mqtt a:1", "mqtt b:1"}) {
+		t.Errorf("opened %q, want the first two destinations", opened)
+	}
+	// A running destination keeps its place; one that frees a place lets
+	// the refused one start.
+	src.set(thermo("t1", rs, "c:1", "x", "b:1", "x"))
+	waitFor(t, "c to start", func() bool {
+		o, c := k.openedAndClosed()
+		return slices.Equal(o, []string{"mqtt a:1", "mqtt b:1", "mqtt c:1"}) && slices.Equal(c, []string{"mqtt a:1"})
+	})
+	if errs := s.PushErrors("plant", "t1"); len(errs) != 0 {
+		t.Errorf("PushErrors = %q once there is room, want none", errs)
+	}
+	push(rs[0], 1, 3)
+	waitFor(t, "c to deliver", func() bool { return len(k.received("mqtt c:1")) == 2 })
+}
