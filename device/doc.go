@@ -20,4 +20,11 @@
 // ring. A bus worker owns its bus, its heap of due reads and the tasks in
 // it; the manager starts one with the first device opened on a bus and stops
 // it when the last one closes.
+//
+// # Sample times
+//
+// A sample carries the time (Options.Now) its own read completed, so a part
+// read after a slow one in the same round (an SHT3x waiting out delayMs) is
+// not stamped early; the properties read in one bus.Batcher transaction share
+// the time it completed. The round's start time only schedules the next reads.
 package device

@@ -84,7 +84,9 @@ func (w *worker) run() {
 
 // readDue reads every task that is due. Tasks of one device that are due
 // together and whose device is a bus.Batcher are read in one transaction.
-// This is the sampling path: it must not allocate.
+// The round's start time schedules the next reads (the phase is kept); each
+// sample carries the time its own read completed. This is the sampling path:
+// it must not allocate.
 func (w *worker) readDue() {
 	now := w.now().UnixNano()
 	w.batch = w.batch[:0]
@@ -109,9 +111,9 @@ func (w *worker) readDue() {
 			j++
 		}
 		if j-i == 1 {
-			w.sample(p, now)
+			w.sample(p)
 		} else {
-			w.sampleBatch(w.batch[i:j], now)
+			w.sampleBatch(w.batch[i:j])
 		}
 		i = j
 	}
@@ -132,14 +134,17 @@ func byDeviceThenIndex(a, b *task) int {
 	return cmp.Compare(a.prop.index, b.prop.index)
 }
 
-// sample reads one property and pushes the result to its ring.
-func (w *worker) sample(p *prop, now int64) {
+// sample reads one property and pushes the result to its ring, stamped
+// with the time the read completed: a part read after a slow one in the same
+// round (an SHT3x waits out its measurement) carries its own time.
+func (w *worker) sample(p *prop) {
 	v, err := p.point.Read()
-	w.push(p, v, err, now)
+	w.push(p, v, err, w.now().UnixNano())
 }
 
-// sampleBatch reads several properties of one device in one transaction.
-func (w *worker) sampleBatch(tasks []*task, now int64) {
+// sampleBatch reads several properties of one device in one transaction;
+// their samples carry the time the transaction completed.
+func (w *worker) sampleBatch(tasks []*task) {
 	n := len(tasks)
 	if cap(w.idx) < n {
 		w.idx, w.vals, w.errs = make([]int, n), make([]float64, n), make([]error, n)
@@ -150,6 +155,7 @@ func (w *worker) sampleBatch(tasks []*task, now int64) {
 		errs[i] = nil
 	}
 	tasks[0].prop.batcher.ReadPoints(idx, vals, errs)
+	now := w.now().UnixNano()
 	w.batches.Add(1)
 	for i, t := range tasks {
 		w.push(t.prop, vals[i], errs[i], now)
@@ -185,7 +191,7 @@ func (w *worker) remove(p *prop) {
 
 // readNow reads p at once (after a write) and keeps its schedule.
 func (w *worker) readNow(p *prop) {
-	w.sample(p, w.now().UnixNano())
+	w.sample(p)
 }
 
 type taskHeap []*task
