@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -177,6 +178,47 @@ func TestServerServesTLS(t *testing.T) {
 	}
 	if _, err := data.LoadTLS(certFile, filepath.Join(dir, "missing.pem")); err == nil {
 		t.Error("LoadTLS accepted a missing key file")
+	}
+}
+
+// TestServerSpeaksHTTP1OverTLS: a client that offers h2 first is answered
+// in HTTP/1.1, with or without net/http's bundled HTTP/2 (the release build
+// leaves it out: -tags nethttpomithttp2), never offered an h2 that fails.
+func TestServerSpeaksHTTP1OverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	conf, err := data.LoadTLS(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := data.NewServer(data.Handler(newFake(), nil, nil), data.Limits{})
+	srv.TLSConfig = conf
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Fatalf("ALPN chose %q; want http/1.1", p)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 1 {
+		t.Errorf("GET /healthz over TLS: %d %s; want 200 HTTP/1.1", resp.StatusCode, resp.Proto)
 	}
 }
 

@@ -81,7 +81,14 @@ type Server struct {
 func NewServer(h http.Handler, limits Limits) *Server {
 	l := limits.withDefaults()
 	s := &Server{limits: l}
+	// HTTP/1.1 alone, over TLS too. The release build leaves net/http's
+	// bundled HTTP/2 out (-tags nethttpomithttp2: 327 680 bytes on arm64),
+	// and net/http would still offer h2 in ALPN unless told, failing every
+	// HTTP/2 client's first request. Set here, every build behaves alike.
+	var http1 http.Protocols
+	http1.SetHTTP1(true)
 	s.Server = &http.Server{
+		Protocols:         &http1,
 		Handler:           probeOnly(h),
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,

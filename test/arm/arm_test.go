@@ -223,7 +223,7 @@ func checkRelease(t *testing.T, path string, tg target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "-tags": "grpcnotrace",
+	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "-tags": "grpcnotrace,nethttpomithttp2",
 		"GOOS": "linux", "GOARCH": tg.goarch, "GOARM": tg.goarm}
 	got := map[string]string{}
 	for _, s := range info.Settings {

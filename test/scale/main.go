@@ -259,7 +259,7 @@ func init() {
 `
 
 // Build builds the mapper into dir with the Makefile's release flags
-// (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w'). The
+// (CGO_ENABLED=0, -trimpath, -tags 'grpcnotrace nethttpomithttp2', -ldflags '-s -w'). The
 // profiling build keeps its symbols and adds pprofOverlay to package main.
 func Build(dir string, profiling bool) (string, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
@@ -268,7 +268,7 @@ func Build(dir string, profiling bool) (string, error) {
 	}
 	root := strings.TrimSpace(string(out))
 	bin := filepath.Join(dir, "tinymapper")
-	args := []string{"build", "-trimpath", "-tags", "grpcnotrace"}
+	args := []string{"build", "-trimpath", "-tags", "grpcnotrace nethttpomithttp2"}
 	if profiling {
 		bin += "-pprof"
 		src := filepath.Join(dir, "scale_pprof.go")
