@@ -3,10 +3,6 @@ package dmi
 import (
 	"context"
 	"errors"
-	"fmt"
-	"github.com/tinymapper/tinymapper/internal/await"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -23,136 +17,8 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/device"
 	pb "github.com/tinymapper/tinymapper/dmi/v1beta1"
+	"github.com/tinymapper/tinymapper/internal/await"
 )
-
-// fakeEdgeCore is an in-test DeviceManagerService. It answers MapperRegister
-// with data[protocol] and records every request, except status reports when
-// forget is set. answer, when set, decides the reply to reports.
-type fakeEdgeCore struct {
-	pb.UnimplementedDeviceManagerServiceServer
-	data   map[string]*pb.MapperRegisterResponse
-	forget bool
-
-	mu        sync.Mutex
-	registers []*pb.MapperRegisterRequest
-	statuses  []*pb.ReportDeviceStatusRequest
-	states    []*pb.ReportDeviceStatesRequest
-	answer    func(deviceName string) error
-	// onRegister, when set, may fail a registration (after counting it).
-	onRegister func(protocol string) error
-}
-
-func (f *fakeEdgeCore) MapperRegister(_ context.Context, in *pb.MapperRegisterRequest) (*pb.MapperRegisterResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.registers = append(f.registers, proto.Clone(in).(*pb.MapperRegisterRequest))
-	if f.onRegister != nil {
-		if err := f.onRegister(in.GetMapper().GetProtocol()); err != nil {
-			return nil, err
-		}
-	}
-	if resp, ok := f.data[in.GetMapper().GetProtocol()]; ok {
-		return resp, nil
-	}
-	return &pb.MapperRegisterResponse{}, nil
-}
-
-func (f *fakeEdgeCore) ReportDeviceStatus(_ context.Context, in *pb.ReportDeviceStatusRequest) (*pb.ReportDeviceStatusResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.answer != nil {
-		if err := f.answer(in.GetDeviceName()); err != nil {
-			return nil, err
-		}
-	}
-	if !f.forget {
-		f.statuses = append(f.statuses, proto.Clone(in).(*pb.ReportDeviceStatusRequest))
-	}
-	return &pb.ReportDeviceStatusResponse{}, nil
-}
-
-func (f *fakeEdgeCore) ReportDeviceStates(_ context.Context, in *pb.ReportDeviceStatesRequest) (*pb.ReportDeviceStatesResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.answer != nil {
-		if err := f.answer(in.GetDeviceName()); err != nil {
-			return nil, err
-		}
-	}
-	f.states = append(f.states, proto.Clone(in).(*pb.ReportDeviceStatesRequest))
-	return &pb.ReportDeviceStatesResponse{}, nil
-}
-
-func (f *fakeEdgeCore) registered() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.registers)
-}
-
-// start serves f on path until stop is called or the test ends.
-func (f *fakeEdgeCore) start(t testing.TB, path string) (stop func()) {
-	t.Helper()
-	lis, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	pb.RegisterDeviceManagerServiceServer(gs, f)
-	done := make(chan struct{})
-	go func() {
-		gs.Serve(lis)
-		close(done)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			gs.Stop()
-			<-done
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// edgeCoreTooBusy is what EdgeCore answers when its rate limiter is empty.
-func edgeCoreTooBusy(name string) error {
-	return fmt.Errorf("fail to report device status because of too many request: %s", name)
-}
-
-// newTestClient returns a Client for EdgeCore at socket that retries quickly
-// and logs into log (when not nil).
-func newTestClient(t testing.TB, cfg ClientConfig, reg Registry, log *syncBuffer) *Client {
-	t.Helper()
-	if log != nil {
-		cfg.Log = slog.New(slog.NewTextHandler(log, nil))
-	}
-	if cfg.Address == "" {
-		cfg.Address = "/run/tinymapper.sock"
-	}
-	if cfg.Protocols == nil {
-		cfg.Protocols = []string{"i2c", "spi"}
-	}
-	c, err := NewClient(cfg, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.retryMin, c.retryMax = 10*time.Millisecond, 50*time.Millisecond
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// run runs c until the test ends.
-func run(t testing.TB, c *Client) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
 
 func TestClientRegistersEveryProtocolAndLoadsItsData(t *testing.T) {
 	sock := filepath.Join(socketDir(t), "dmi.sock")
@@ -265,143 +131,6 @@ func TestClientRegistersAgainWhenAReportFindsEdgeCoreUnavailable(t *testing.T) {
 	await.Until(t, "registration again", func() bool { return edge.registered() == 4 })
 }
 
-func TestReportStatusSendsOneCallPerDeviceWithAllItsTwins(t *testing.T) {
-	sock := filepath.Join(socketDir(t), "dmi.sock")
-	edge := &fakeEdgeCore{}
-	edge.start(t, sock)
-	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
-	ctx := context.Background()
-	at := time.UnixMilli(1700000000000)
-
-	three := []device.Twin{
-		{Property: "temperature", Reported: "21.5", Type: device.TypeFloat, Time: at},
-		{Property: "alert", Reported: "false", ObservedDesired: "false", Type: device.TypeBoolean, Time: at},
-		{Property: "count", Reported: "7", Type: device.TypeInt, Time: at},
-	}
-	one := []device.Twin{{Property: "relay", Reported: "true", ObservedDesired: "true", Type: device.TypeBoolean, Time: at}}
-	if err := c.ReportStatus(ctx, "plant", "thermo", three); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ReportStatus(ctx, "", "relay", one); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ReportStatus(ctx, "plant", "idle", nil); err != nil {
-		t.Fatal(err)
-	}
-
-	edge.mu.Lock()
-	defer edge.mu.Unlock()
-	if len(edge.statuses) != 2 {
-		t.Fatalf("%d calls, want 2 (none for a device without twins)", len(edge.statuses))
-	}
-	want := []*pb.ReportDeviceStatusRequest{
-		{DeviceName: "thermo", DeviceNamespace: "plant", ReportedDevice: &pb.DeviceStatus{ReportToCloud: true}},
-		{DeviceName: "relay", DeviceNamespace: "default", ReportedDevice: &pb.DeviceStatus{ReportToCloud: true}},
-	}
-	for _, tw := range three {
-		want[0].ReportedDevice.Twins = append(want[0].ReportedDevice.Twins, TwinToProto(tw))
-	}
-	want[1].ReportedDevice.Twins = []*pb.Twin{TwinToProto(one[0])}
-	for i := range want {
-		if !proto.Equal(edge.statuses[i], want[i]) {
-			t.Errorf("call %d = %v\nwant %v", i, edge.statuses[i], want[i])
-		}
-	}
-}
-
-func TestReportStateSendsTheState(t *testing.T) {
-	sock := filepath.Join(socketDir(t), "dmi.sock")
-	edge := &fakeEdgeCore{}
-	edge.start(t, sock)
-	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
-	ctx := context.Background()
-	if err := c.ReportState(ctx, "plant", "thermo", device.StateOnline); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ReportState(ctx, "plant", "thermo", ""); err == nil {
-		t.Error("an empty state was accepted")
-	}
-	edge.mu.Lock()
-	defer edge.mu.Unlock()
-	want := &pb.ReportDeviceStatesRequest{DeviceName: "thermo", DeviceNamespace: "plant", State: "online"}
-	if len(edge.states) != 1 || !proto.Equal(edge.states[0], want) {
-		t.Errorf("states = %v, want [%v]", edge.states, want)
-	}
-}
-
-func TestReportsTellWhenEdgeCoreIsRateLimiting(t *testing.T) {
-	tests := []struct {
-		name        string
-		answer      error
-		wantLimited bool
-	}{
-		{"too many request", edgeCoreTooBusy("thermo"), true},
-		{"too many request as a status", status.Error(codes.ResourceExhausted, "fail to report device states because of too many request: thermo"), true},
-		{"other failure", errors.New("ReportDeviceStatesRequest is invalid data"), false},
-	}
-	sock := filepath.Join(socketDir(t), "dmi.sock")
-	edge := &fakeEdgeCore{}
-	edge.start(t, sock)
-	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
-	twins := []device.Twin{{Property: "t", Reported: "1", Type: device.TypeInt}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			edge.mu.Lock()
-			edge.answer = func(string) error { return tt.answer }
-			edge.mu.Unlock()
-			ctx := context.Background()
-			for _, err := range []error{
-				c.ReportStatus(ctx, "plant", "thermo", twins),
-				c.ReportState(ctx, "plant", "thermo", device.StateOnline),
-			} {
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if got := errors.Is(err, ErrRateLimited); got != tt.wantLimited {
-					t.Errorf("errors.Is(%v, ErrRateLimited) = %v, want %v", err, got, tt.wantLimited)
-				}
-			}
-		})
-	}
-}
-
-func TestCallsArePacedByRateAndBurst(t *testing.T) {
-	sock := filepath.Join(socketDir(t), "dmi.sock")
-	edge := &fakeEdgeCore{}
-	edge.start(t, sock)
-	const perSecond, burst, calls = 50.0, 2, 12
-	c := newTestClient(t, ClientConfig{Socket: sock, Rate: perSecond, Burst: burst}, newFakeRegistry(), nil)
-	ctx := context.Background()
-	twins := []device.Twin{{Property: "t", Reported: "1", Type: device.TypeInt}}
-
-	start := time.Now()
-	for range calls {
-		if err := c.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.ReportStatus(ctx, "plant", "thermo", twins); err != nil {
-			t.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	// A token bucket lets through at most burst + rate×elapsed calls.
-	if allowed := burst + perSecond*elapsed.Seconds(); calls > allowed+0.5 {
-		t.Errorf("%d calls in %v; the pacer allows %.1f", calls, elapsed, allowed)
-	}
-}
-
-func TestUnpacedClientsDoNotWait(t *testing.T) {
-	c := newTestClient(t, ClientConfig{Socket: "/nonexistent/dmi.sock"}, newFakeRegistry(), nil)
-	if c.limiter.Limit() != rate.Inf {
-		t.Fatalf("limit = %v, want unlimited", c.limiter.Limit())
-	}
-	for range 1000 {
-		if err := c.Wait(context.Background()); err != nil {
-			t.Fatalf("Wait on an unpaced client: %v", err)
-		}
-	}
-}
-
 func TestNewClientChecksItsConfig(t *testing.T) {
 	reg := newFakeRegistry()
 	tests := []struct {
@@ -429,36 +158,6 @@ func TestNewClientChecksItsConfig(t *testing.T) {
 	defer c.Close()
 	if c.cfg.Socket != DefaultEdgeCoreSocket || c.mappers["gpio"].GetName() != "tinymapper-gpio" {
 		t.Errorf("defaults not applied: socket %q, mapper %v", c.cfg.Socket, c.mappers["gpio"])
-	}
-}
-
-func BenchmarkReportStatus(b *testing.B) {
-	sock := filepath.Join(socketDir(b), "dmi.sock")
-	edge := &fakeEdgeCore{forget: true}
-	edge.start(b, sock)
-	c := newTestClient(b, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
-	ctx := context.Background()
-	at := time.Now()
-	twins := []device.Twin{
-		{Property: "temperature", Reported: "21.5", Type: device.TypeFloat, Time: at},
-		{Property: "alert", Reported: "false", ObservedDesired: "false", Type: device.TypeBoolean, Time: at},
-		{Property: "count", Reported: "7", Type: device.TypeInt, Time: at},
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.ReportStatus(ctx, "plant", "thermo", twins); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkDecodeConfig(b *testing.B) {
-	data := thermometer(b, "thermo").GetSpec().GetProtocol().GetConfigData().GetData()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DecodeConfig("spec.protocol.configData", data); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 

@@ -205,3 +205,13 @@ func FuzzDecodeConfig(f *testing.F) {
 		_, _ = c.String("k", "")
 	})
 }
+
+func BenchmarkDecodeConfig(b *testing.B) {
+	data := thermometer(b, "thermo").GetSpec().GetProtocol().GetConfigData().GetData()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeConfig("spec.protocol.configData", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

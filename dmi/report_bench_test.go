@@ -149,3 +149,23 @@ func startStandInProcess(b *testing.B, sock string) {
 		}
 	}
 }
+
+func BenchmarkReportStatus(b *testing.B) {
+	sock := filepath.Join(socketDir(b), "dmi.sock")
+	edge := &fakeEdgeCore{forget: true}
+	edge.start(b, sock)
+	c := newTestClient(b, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
+	ctx := context.Background()
+	at := time.Now()
+	twins := []device.Twin{
+		{Property: "temperature", Reported: "21.5", Type: device.TypeFloat, Time: at},
+		{Property: "alert", Reported: "false", ObservedDesired: "false", Type: device.TypeBoolean, Time: at},
+		{Property: "count", Reported: "7", Type: device.TypeInt, Time: at},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.ReportStatus(ctx, "plant", "thermo", twins); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
