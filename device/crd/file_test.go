@@ -67,3 +67,29 @@ func TestLoadRefusesWhatIsNotABoundedRegularFile(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadFileNamesTheFile(t *testing.T) {
+	if _, err := crd.LoadFile("testdata/does-not-exist.yaml"); err == nil {
+		t.Error("no error for a missing file")
+	}
+	_, err := crd.LoadFile("testdata/typo.yaml")
+	for _, want := range []string{"testdata/typo.yaml: ", "document 2 (Device meter)", "unknown key `colectCycle` at line 18"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func TestLoadReadsEveryYAMLFileOfADirectory(t *testing.T) {
+	set, err := crd.Load("../../deploy/examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../deploy/examples/*.yaml")
+	if len(files) < 2 || len(set.Devices) < len(files) || len(set.Models) < len(files) {
+		t.Errorf("%d files gave %d models and %d devices; want at least one of each per file", len(files), len(set.Models), len(set.Devices))
+	}
+	if _, err := crd.Load("../../deploy/examples/nope.yaml"); err == nil {
+		t.Error("loading a missing file succeeded")
+	}
+}
