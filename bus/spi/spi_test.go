@@ -1,11 +1,9 @@
 package spi_test
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +18,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
-	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/devicetest"
-	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run against the simulated board's SPI port 0.0 (an MCP3008),
@@ -328,102 +323,6 @@ func TestOnlyReadWritePropertiesWithAWriteTxAreWriters(t *testing.T) {
 	}
 }
 
-func TestBadConfigDataNamesTheField(t *testing.T) {
-	const propPath = "spec.properties[v].visitors.configData"
-	good := []any{"tx", "01 {0x80|ch<<4} 00", "channel", 1, "rxStart", 1, "dataType", "uint16", "mask", 0x3FF}
-	tests := []struct {
-		name  string
-		dev   []any
-		prop  []any
-		field string
-		msg   string
-	}{
-		{"bus fractional with too many digits", []any{"bus", 0.125}, good, devicePath + ".bus", "/dev/spidev0.125 does not exist"},
-		{"bus negative", []any{"bus", -1}, good, devicePath + ".bus", "not a port number or name"},
-		{"bus a boolean", []any{"bus", true}, good, devicePath + ".bus", "not a port number or name"},
-		{"bus empty", []any{"bus", " "}, good, devicePath + ".bus", "not a port number or name"},
-		{"bus not there (yet)", []any{"bus", "SPI5.0"}, good, devicePath + ".bus", "/dev/spidev5.0 does not exist: SPI is not enabled"},
-		{"bus no board has", []any{"bus", "SPI-X"}, good, devicePath + ".bus", `no SPI port is called "SPI-X" on this board`},
-		{"speedHz too slow", []any{"speedHz", 50}, good, devicePath + ".speedHz", "out of range"},
-		{"speedHz too fast", []any{"speedHz", "2GHz"}, good, devicePath + ".speedHz", "out of range"},
-		{"speedHz fractional", []any{"speedHz", 1000.5}, good, devicePath + ".speedHz", "not a whole number"},
-		{"speedHz not a frequency", []any{"speedHz", "fast"}, good, devicePath + ".speedHz", "not a frequency"},
-		{"speedHz wrong unit", []any{"speedHz", "1MV"}, good, devicePath + ".speedHz", "not a frequency"},
-		{"mode 4", []any{"mode", 4}, good, devicePath + ".mode", "out of range [0, 3]"},
-		{"mode a name", []any{"mode", "Mode0"}, good, devicePath + ".mode", "not an integer"},
-		{"bitsPerWord 0", []any{"bitsPerWord", 0}, good, devicePath + ".bitsPerWord", "out of range [1, 32]"},
-		{"bitsPerWord 33", []any{"bitsPerWord", 33}, good, devicePath + ".bitsPerWord", "out of range [1, 32]"},
-		{"tx missing", nil, []any{"rxStart", 1}, propPath + ".tx", "is required"},
-		{"tx empty", nil, []any{"tx", " , "}, propPath + ".tx", "has no bytes"},
-		{"tx not hex", nil, []any{"tx", "01 zz"}, propPath + ".tx", `"zz" is not hex`},
-		{"tx a single digit", nil, []any{"tx", "1 80 0"}, propPath + ".tx", "not a byte in hex"},
-		{"tx an odd run", nil, []any{"tx", "0x01800"}, propPath + ".tx", "not a byte in hex"},
-		{"tx too long", nil, []any{"tx", strings.Repeat("00", 257)}, propPath + ".tx", "more than 256"},
-		{"tx unclosed expression", nil, []any{"tx", "01 {ch<<4"}, propPath + ".tx", "{ without }"},
-		{"tx expression glued", nil, []any{"tx", "01{ch}"}, propPath + ".tx", "put a space before {"},
-		{"tx empty expression", nil, []any{"tx", "{}"}, propPath + ".tx", "missing"},
-		{"tx unknown name", nil, []any{"tx", "{chan}"}, propPath + ".tx", "not a number, ch, reg or value"},
-		{"tx bad operator", nil, []any{"tx", "{ch<4}", "channel", 1}, propPath + ".tx", "want <<, >> or &"},
-		{"tx shift too far", nil, []any{"tx", "{ch<<64}", "channel", 1}, propPath + ".tx", "at most 63"},
-		{"tx with value", nil, []any{"tx", "01 {value}"}, propPath + ".tx", "use it in writeTx"},
-		{"channel missing", nil, []any{"tx", "01 {0x80|ch<<4} 00"}, propPath + ".channel", "is required"},
-		{"channel unused", nil, []any{"tx", "01 90 00", "channel", 1}, propPath + ".channel", "is not used"},
-		{"channel too big", nil, []any{"tx", "01 {ch} 00", "channel", 256}, propPath + ".channel", "out of range [0, 255]"},
-		{"channel fractional", nil, []any{"tx", "01 {ch} 00", "channel", 1.5}, propPath + ".channel", "not a whole number"},
-		{"register missing", nil, []any{"tx", "{reg|0x80} 00"}, propPath + ".register", "is required"},
-		{"register missing for writeTx", []any{"bus", recPort}, []any{"writeTx", "{register} {value}"}, propPath + ".register", "is required"},
-		{"register unused", nil, []any{"tx", "01 90 00", "register", 3}, propPath + ".register", "is not used"},
-		{"register too big", nil, []any{"tx", "{reg} 00", "register", 65536}, propPath + ".register", "out of range [0, 65535]"},
-		{"register fractional", nil, []any{"tx", "{reg} 00", "register", 2.5}, propPath + ".register", "not a whole number"},
-		{"register not a number", nil, []any{"tx", "{reg} 00", "register", "REG_CTRL"}, propPath + ".register", "not an integer"},
-		{"rxStart past the reply", nil, []any{"tx", "01 90 00", "rxStart", 2, "dataType", "uint16"}, propPath + ".rxStart", "run past the 3 bytes"},
-		{"rxStart negative", nil, []any{"tx", "01 90 00", "rxStart", -1}, propPath + ".rxStart", "out of range"},
-		{"rxStart without tx", []any{"bus", recPort}, []any{"writeTx", "{value}", "rxStart", 0}, propPath + ".rxStart", "no tx"},
-		{"dataType unknown", nil, []any{"tx", "01 90 00", "dataType", "uint12"}, propPath + ".dataType", "not one of"},
-		{"byteOrder unknown", nil, []any{"tx", "01 90 00", "byteOrder", "middle"}, propPath + ".byteOrder", "not one of"},
-		{"mask too wide", nil, []any{"tx", "01 90 00", "mask", 0x1FF}, propPath + ".mask", "wider"},
-		{"shift too far", nil, []any{"tx", "01 90 00", "shift", 8}, propPath + ".shift", "leaves no bits"},
-		{"scale zero", nil, []any{"tx", "01 90 00", "scale", 0}, propPath + ".scale", "must not be 0"},
-		{"offset not a number", nil, []any{"tx", "01 90 00", "offset", "x"}, propPath + ".offset", "not a number"},
-		{"writeTx without value", nil, []any{"tx", "01 90 00", "writeTx", "01 02"}, propPath + ".writeTx", "has no {value}"},
-		{"writeTx bad", nil, []any{"tx", "01 90 00", "writeTx", "{value<<x}"}, propPath + ".writeTx", "not a number"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := spi.Driver{}.Open(bus.DeviceConfig{
-				Name:       "default/bad",
-				Config:     config(devicePath, tt.dev...),
-				Properties: []bus.PropertyConfig{property("v", true, tt.prop...)},
-			})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("Open error %v is not a *bus.FieldError", err)
-			}
-			if fe.Field != tt.field {
-				t.Errorf("Field = %q, want %q (error: %v)", fe.Field, tt.field, err)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not say %q", err, tt.msg)
-			}
-		})
-	}
-}
-
-func TestUnknownKeysAreWarningsNotErrors(t *testing.T) {
-	d := open(t, config(devicePath, "address", 0x48), property("v", false, "tx", "01 90 00", "datatype", "uint16"))
-	want := []string{
-		devicePath + ".address: unknown key, ignored",
-		"spec.properties[v].visitors.configData.datatype: unknown key, ignored",
-	}
-	if got := d.(*spi.Device).Warnings(); !slices.Equal(got, want) {
-		t.Errorf("Warnings() =\n%q\nwant\n%q", got, want)
-	}
-}
-
 func TestCloseReleasesTheDevicesShareOfThePort(t *testing.T) {
 	a := open(t, config(devicePath), channel(1))
 	b := open(t, config(devicePath, "bus", "SPI0.0"), channel(1))
@@ -453,103 +352,6 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 	rec.mu.Unlock()
 	if n := testing.AllocsPerRun(100, func() { w.Write(7) }); n > 1 {
 		t.Errorf("Write allocates %v times (the recorder keeps one copy)", n)
-	}
-}
-
-// manager runs a device manager with the spi driver until the test ends.
-func manager(t *testing.T) *device.Manager { return devicetest.RunManager(t, spi.Driver{}) }
-
-var latest, waitFor = devicetest.Latest, await.Until
-
-func TestMCP3008ThroughTheDeviceManager(t *testing.T) {
-	m := manager(t)
-	model := device.Model{Namespace: "default", Name: "mcp3008"}
-	dev := device.Device{Namespace: "default", Name: "adc", Model: "mcp3008", Protocol: "spi",
-		Config: config(devicePath, "bus", 0, "speedHz", 1000000, "mode", 0)}
-	want := map[string][2]float64{
-		"ch0": {0, 1023}, "ch1": {512, 512}, "ch2": {0, 1023}, "ch3": {0, 0},
-		"ch4": {1023, 1023}, "ch5": {256, 256}, "ch6": {768, 768}, "ch7": {341, 341},
-		"ch1-volts": {1.65, 1.65},
-	}
-	for ch := 0; ch < 8; ch++ {
-		name := fmt.Sprintf("ch%d", ch)
-		model.Properties = append(model.Properties, device.ModelProperty{Name: name, Type: device.TypeInt, AccessMode: device.ReadOnly})
-		dev.Properties = append(dev.Properties, device.Property{Name: name, CollectCycle: 10 * time.Millisecond,
-			Visitor: channel(ch).Config})
-	}
-	model.Properties = append(model.Properties, device.ModelProperty{Name: "ch1-volts", Type: device.TypeFloat, AccessMode: device.ReadOnly})
-	dev.Properties = append(dev.Properties, device.Property{Name: "ch1-volts", CollectCycle: 10 * time.Millisecond,
-		Visitor: channel(1, "scale", 3.3/1024).Config})
-	if err := m.PutModel(model); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutDevice(dev); err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range want {
-		waitFor(t, name+" sampled", func() bool { _, ok := latest(m, "adc", name); return ok })
-		s, _ := latest(m, "adc", name)
-		if s.Err != 0 || s.Value < r[0] || s.Value > r[1] {
-			p, _ := m.Property("default", "adc", name)
-			t.Errorf("%s = %v (err %d %q), want %v..%v", name, s.Value, s.Err, p.LastError, r[0], r[1])
-		}
-	}
-	waitFor(t, "device online", func() bool { v, _ := m.Device("default", "adc"); return v.State == device.StateOnline })
-}
-
-func TestDesiredValueIsWrittenThroughTheManager(t *testing.T) {
-	m := manager(t)
-	model := device.Model{Namespace: "default", Name: "dac", Properties: []device.ModelProperty{
-		{Name: "volts", Type: device.TypeFloat, AccessMode: device.ReadWrite, Minimum: "0", Maximum: "3.3"}}}
-	dev := device.Device{Namespace: "default", Name: "dac", Model: "dac", Protocol: "spi",
-		Config: config(devicePath, "bus", recPort),
-		Properties: []device.Property{{Name: "volts", Desired: "1.65", CollectCycle: time.Hour,
-			Visitor: config("v", "writeTx", "{0x30|value>>8} {value}", "dataType", "uint16", "mask", "0xFFF", "scale", 3.3/4096)}}}
-	if err := m.PutModel(model); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutDevice(dev); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "1.65 V read back", func() bool { s, ok := latest(m, "dac", "volts"); return ok && s.Value == 1.65 })
-	if got := rec.last(); string(got) != "\x38\x00" {
-		t.Errorf("sent % x, want 38 00", got)
-	}
-	if err := m.SetDesired("default", "dac", "volts", "0.825"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "0.825 V read back", func() bool { s, ok := latest(m, "dac", "volts"); return ok && s.Value == 0.825 })
-	if got := rec.last(); string(got) != "\x34\x00" {
-		t.Errorf("sent % x, want 34 00", got)
-	}
-}
-
-func TestExampleCRDReadsTheSimsDocumentedValues(t *testing.T) {
-	m := manager(t)
-	set := devicetest.Deploy(t, m, "../../deploy/examples/spi.yaml")
-	for _, d := range set.Devices {
-		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
-	}
-	const volt = mcp3008.VRef / 1024 // one code
-	sample := func(prop string) (float64, time.Time) {
-		devicetest.LatestValue(t, m, "adc", prop, func(float64) bool { return true })
-		s, _ := latest(m, "adc", prop)
-		return s.Value, time.Unix(0, s.Time)
-	}
-	// Constant channels: exactly their codes.
-	if v, _ := sample("supply-half"); v != float64(mcp3008.Code(1, time.Now()))*volt || math.Abs(v-1.65) > 1e-12 {
-		t.Errorf("supply-half = %v V, want channel 1's code 512 in volts: 1.65", v)
-	}
-	if v, _ := sample("bridge"); v != float64(mcp3008.Code(4, time.Now())-mcp3008.Code(5, time.Now())) || v != 767 {
-		t.Errorf("bridge = %v, want CH4 − CH5 = 1023 − 256 = 767", v)
-	}
-	// Moving channels: their functions at the sample's time, within the
-	// few codes they move while the transaction runs.
-	if v, at := sample("pot"); math.Abs(v-float64(mcp3008.Code(0, at))) > 3 {
-		t.Errorf("pot = %v at %v, want the 10 s triangle's %d", v, at, mcp3008.Code(0, at))
-	}
-	if v, at := sample("sensor"); math.Abs(v/volt-float64(mcp3008.Code(2, at))) > 1 || v < 0 || v > mcp3008.VRef {
-		t.Errorf("sensor = %v V at %v, want the 60 s sine's code %d in volts", v, at, mcp3008.Code(2, at))
 	}
 }
 
