@@ -1,11 +1,9 @@
 package gpio_test
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +15,6 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/gpio"
-	"github.com/tinymapper/tinymapper/device"
-	"github.com/tinymapper/tinymapper/device/devicetest"
-	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // These tests run against the simulated board's pins, reached the way the
@@ -325,87 +320,6 @@ func TestCounterStopsWithItsLastDevice(t *testing.T) {
 	}
 }
 
-func TestBadConfigDataNamesTheField(t *testing.T) {
-	const path = "spec.properties[p].visitors.configData"
-	tests := []struct {
-		name  string
-		props []bus.PropertyConfig
-		field string
-		msg   string
-	}{
-		{"pin missing", ps("mode", "input"), path + ".pin", "is required"},
-		{"pin fractional", ps("pin", 17.5), path + ".pin", "not a whole number"},
-		{"pin negative", ps("pin", -1), path + ".pin", "out of range"},
-		{"pin a boolean", ps("pin", true), path + ".pin", "not a pin name or number"},
-		{"pin empty", ps("pin", " "), path + ".pin", "not a pin name or number"},
-		{"pin unknown", ps("pin", "GPIO99"), path + ".pin", "no such GPIO pin"},
-		{"pin unknown chip", ps("pin", "gpiochip9/1"), path + ".pin", "no GPIO chip"},
-		{"pin that cannot drive", ps("pin", "GPIO22", "mode", "output"), path + ".pin", "can only be an input"},
-		{"mode unknown", ps("pin", "GPIO4", "mode", "pwm"), path + ".mode", "not one of input, output, counter"},
-		{"pull unknown", ps("pin", "GPIO4", "pull", "sideways"), path + ".pull", "not one of"},
-		{"pull on an output", ps("pin", "GPIO17", "mode", "output", "pull", "up"), path + ".pull", "does not apply to an output"},
-		{"activeLow not a bool", ps("pin", "GPIO4", "activeLow", "maybe"), path + ".activeLow", "not true or false"},
-		{"initial on an input", ps("pin", "GPIO4", "initial", 1), path + ".initial", "mode output only"},
-		{"initial not a level", ps("pin", "GPIO17", "mode", "output", "initial", 2), path + ".initial", "not 0, 1, low, high"},
-		{"edge on an input", ps("pin", "GPIO4", "edge", "rising"), path + ".edge", "mode counter only"},
-		{"edge unknown", ps("pin", "GPIO22", "mode", "counter", "edge", "up"), path + ".edge", "not one of rising, falling, both"},
-		{"measure on an output", ps("pin", "GPIO17", "mode", "output", "measure", "count"), path + ".measure", "mode counter only"},
-		{"measure unknown", ps("pin", "GPIO22", "mode", "counter", "measure", "speed"), path + ".measure", "not one of count, frequency"},
-		{"windowMs on a count", ps("pin", "GPIO22", "mode", "counter", "windowMs", 100), path + ".windowMs", "measure frequency only"},
-		{"windowMs too short", ps("pin", "GPIO22", "mode", "counter", "measure", "frequency", "windowMs", 5), path + ".windowMs", "out of range"},
-		{"windowMs fractional", ps("pin", "GPIO22", "mode", "counter", "measure", "frequency", "windowMs", 10.5), path + ".windowMs", "not a whole number"},
-		{"an output shares its pin", []bus.PropertyConfig{
-			property("a", true, "pin", "GPIO17", "mode", "output"),
-			property("p", false, "pin", "P1_11")}, path + ".pin", "cannot share its pin"},
-		{"two pulls on one pin", []bus.PropertyConfig{
-			property("a", false, "pin", "GPIO4", "pull", "up"),
-			property("p", false, "pin", "4", "pull", "down")}, path + ".pull", "another pull"},
-		{"two edges on one pin", []bus.PropertyConfig{
-			property("a", false, "pin", "GPIO22", "mode", "counter"),
-			property("p", false, "pin", "GPIO22", "mode", "counter", "edge", "both")}, path + ".edge", "another edge"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := gpio.Driver{}.Open(bus.DeviceConfig{Name: "default/bad", Config: config(devicePath), Properties: tt.props})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("Open error %v is not a *bus.FieldError", err)
-			}
-			if fe.Field != tt.field {
-				t.Errorf("Field = %q, want %q (error: %v)", fe.Field, tt.field, err)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not say %q", err, tt.msg)
-			}
-		})
-	}
-}
-
-// ps is one property called p.
-func ps(kv ...any) []bus.PropertyConfig { return []bus.PropertyConfig{property("p", false, kv...)} }
-
-func TestUnknownKeysAreWarningsNotErrors(t *testing.T) {
-	d := open(t, property("p", false, "pin", "GPIO4", "Pull", "up"))
-	d2, err := gpio.Driver{}.Open(bus.DeviceConfig{Config: config(devicePath, "chip", "gpiochip0"),
-		Properties: []bus.PropertyConfig{property("p", false, "pin", "GPIO4")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	got := append(d.(*gpio.Device).Warnings(), d2.(*gpio.Device).Warnings()...)
-	want := []string{
-		"spec.properties[p].visitors.configData.Pull: unknown key, ignored",
-		devicePath + ".chip: unknown key, ignored",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Warnings() =\n%q\nwant\n%q", got, want)
-	}
-}
-
 func TestReadAndWriteDoNotAllocate(t *testing.T) {
 	d := open(t,
 		property("out", true, "pin", "GPIO17", "mode", "output"),
@@ -420,103 +334,6 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 	w := d.Points()[0].(bus.Writer)
 	if n := testing.AllocsPerRun(100, func() { w.Write(1); w.Write(0) }); n != 0 {
 		t.Errorf("Write allocates %v times", n)
-	}
-}
-
-// manager runs a device manager with the gpio driver until the test ends.
-func manager(t *testing.T) *device.Manager { return devicetest.RunManager(t, gpio.Driver{}) }
-
-var latest, waitFor = devicetest.Latest, await.Until
-
-func loopbackDevice(desired string, collect time.Duration) device.Device {
-	return device.Device{Namespace: "default", Name: "loop", Model: "loop", Protocol: "gpio",
-		Properties: []device.Property{
-			{Name: "relay", Desired: desired, CollectCycle: collect, Visitor: config("v", "pin", "P1_11", "mode", "output")},
-			{Name: "sense", CollectCycle: 10 * time.Millisecond, Visitor: config("v", "pin", "P1_13", "pull", "down")},
-			{Name: "pulses", CollectCycle: 50 * time.Millisecond, Visitor: config("v", "pin", "GPIO22", "mode", "counter")},
-		}}
-}
-
-func TestLoopbackThroughTheDeviceManager(t *testing.T) {
-	m := manager(t)
-	if err := m.PutModel(device.Model{Namespace: "default", Name: "loop", Properties: []device.ModelProperty{
-		{Name: "relay", Type: device.TypeBoolean, AccessMode: device.ReadWrite},
-		{Name: "sense", Type: device.TypeBoolean, AccessMode: device.ReadOnly},
-		{Name: "pulses", Type: device.TypeInt, AccessMode: device.ReadOnly},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutDevice(loopbackDevice("true", 10*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the input to read 1", func() bool { s, ok := latest(m, "loop", "sense"); return ok && s.Value == 1 })
-	waitFor(t, "the output to read back 1", func() bool { s, ok := latest(m, "loop", "relay"); return ok && s.Value == 1 })
-	if err := m.SetDesired("default", "loop", "relay", "false"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the input to read 0", func() bool { s, ok := latest(m, "loop", "sense"); return ok && s.Value == 0 })
-	waitFor(t, "the output to read back 0", func() bool { s, ok := latest(m, "loop", "relay"); return ok && s.Value == 0 })
-	if sim.GPIO17.Dir() != pins.Output {
-		t.Errorf("GPIO17 is %s after the manager read it back, want an output", sim.GPIO17.Dir())
-	}
-
-	// An update that reopens the device keeps the output's level and the count.
-	m.SetDesired("default", "loop", "relay", "true")
-	waitFor(t, "the input to read 1", func() bool { s, ok := latest(m, "loop", "sense"); return ok && s.Value == 1 })
-	waitFor(t, "some pulses", func() bool { s, ok := latest(m, "loop", "pulses"); return ok && s.Value >= 5 })
-	before, _ := latest(m, "loop", "pulses")
-	requests := sim.GPIO17.InputRequests()
-	if err := m.PutDevice(loopbackDevice("true", 20*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a count after the update", func() bool {
-		s, ok := latest(m, "loop", "pulses")
-		return ok && s.Time > before.Time
-	})
-	if after, _ := latest(m, "loop", "pulses"); after.Value < before.Value {
-		t.Errorf("the count went from %v to %v across an update", before.Value, after.Value)
-	}
-	if s, _ := latest(m, "loop", "sense"); s.Value != 1 || sim.GPIO17.InputRequests() != requests {
-		t.Errorf("after the update the input reads %v (want 1) and GPIO17 was requested as an input %d times (want 0)",
-			s.Value, sim.GPIO17.InputRequests()-requests)
-	}
-	waitFor(t, "device online", func() bool { v, _ := m.Device("default", "loop"); return v.State == device.StateOnline })
-	if sim.GPIO22.NegativeWaits() != 0 {
-		t.Error("WaitForEdge was called with a negative timeout")
-	}
-}
-
-func TestExampleCRDsReadTheSimsDocumentedValues(t *testing.T) {
-	m := manager(t)
-	set := devicetest.Deploy(t, m, "../../deploy/examples/gpio.yaml")
-	for _, d := range set.Devices {
-		waitFor(t, d.Name+" online", func() bool { v, _ := m.Device(d.Namespace, d.Name); return v.State == device.StateOnline })
-	}
-	is := func(want float64) func(float64) bool { return func(v float64) bool { return v == want } }
-
-	// pump-relay: GPIO17 drives GPIO27, so the feedback contact follows the
-	// relay, from the example's desired value on.
-	devicetest.LatestValue(t, m, "pump-relay", "relay", is(1))
-	devicetest.LatestValue(t, m, "pump-relay", "closed", is(1))
-	for _, v := range []string{"false", "true"} {
-		if err := m.SetDesired("default", "pump-relay", "relay", v); err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]float64{"false": 0, "true": 1}[v]
-		devicetest.LatestValue(t, m, "pump-relay", "relay", is(want))
-		devicetest.LatestValue(t, m, "pump-relay", "closed", is(want))
-	}
-
-	// flow-meter: GPIO22's pulse, one rising edge per PulsePeriod.
-	hz := float64(time.Second) / float64(sim.PulsePeriod)
-	devicetest.LatestValue(t, m, "flow-meter", "rate", func(v float64) bool { return math.Abs(v-hz) <= 1 })
-	first := devicetest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > 0 })
-	s1, _ := latest(m, "flow-meter", "pulses")
-	devicetest.LatestValue(t, m, "flow-meter", "pulses", func(v float64) bool { return v > first+hz })
-	s2, _ := latest(m, "flow-meter", "pulses")
-	dt := time.Duration(s2.Time - s1.Time).Seconds()
-	if rate := (s2.Value - s1.Value) / dt; math.Abs(rate-hz) > 2/dt {
-		t.Errorf("pulses went from %v to %v in %.1f s: %.1f Hz, want %v", s1.Value, s2.Value, dt, rate, hz)
 	}
 }
 
@@ -555,21 +372,5 @@ func BenchmarkWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 		v = 1 - v
-	}
-}
-
-func TestAnInputOfAPinAnotherDeviceDrivesDoesNotTakeItBack(t *testing.T) {
-	in := open(t, property("in", false, "pin", "GPIO17")).Points()[0]
-	out := open(t, property("out", true, "pin", "GPIO17", "mode", "output", "initial", 1)).Points()[0]
-	requests := sim.GPIO17.InputRequests()
-	if v := read(t, in); v != 1 {
-		t.Errorf("the input reads %v, want the 1 the other device drives", v)
-	}
-	write(t, out, 0)
-	if v := read(t, in); v != 0 {
-		t.Errorf("the input reads %v, want 0", v)
-	}
-	if sim.GPIO17.Dir() != pins.Output || sim.GPIO17.InputRequests() != requests {
-		t.Errorf("reading the input turned the other device's output into an input")
 	}
 }

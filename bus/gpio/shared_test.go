@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tinymapper/tinymapper/board/sim"
+	"github.com/tinymapper/tinymapper/board/sim/pins"
 	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/bus/gpio"
 )
@@ -47,4 +49,20 @@ func TestTwoDevicesCountingOnePin(t *testing.T) {
 		t.Fatalf("the same device changing its edges: %v", err)
 	}
 	changed.Close()
+}
+
+func TestAnInputOfAPinAnotherDeviceDrivesDoesNotTakeItBack(t *testing.T) {
+	in := open(t, property("in", false, "pin", "GPIO17")).Points()[0]
+	out := open(t, property("out", true, "pin", "GPIO17", "mode", "output", "initial", 1)).Points()[0]
+	requests := sim.GPIO17.InputRequests()
+	if v := read(t, in); v != 1 {
+		t.Errorf("the input reads %v, want the 1 the other device drives", v)
+	}
+	write(t, out, 0)
+	if v := read(t, in); v != 0 {
+		t.Errorf("the input reads %v, want 0", v)
+	}
+	if sim.GPIO17.Dir() != pins.Output || sim.GPIO17.InputRequests() != requests {
+		t.Errorf("reading the input turned the other device's output into an input")
+	}
 }
