@@ -138,7 +138,7 @@ func (d *DBMethod) check(field string) error {
 	return nil
 }
 
-// Broker returns the MQTT broker address as paho spells it,
+// Broker returns the MQTT broker address as data/sink/mqtt dials it,
 // "scheme://host:port": a bare "host:port" is tcp, a missing port is 1883
 // (8883 for ssl, tls and mqtts), and mqtt:// is tcp://.
 func (m *PushMQTT) Broker(field string) (string, error) {

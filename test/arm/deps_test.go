@@ -45,6 +45,7 @@ var needs = []need{
 	{"/usr/share/dbus-1/system.conf", "that D-Bus's configuration", "dbus-system-bus-common", true},
 	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
 	{"mosquitto_sub", "unit (data/sink/mqtt: the subscriber)", "mosquitto-clients", true},
+	{"mosquitto_passwd", "unit (data/sink/mqtt: the broker's password file)", "mosquitto", true},
 	{"victoria-metrics", "unit (data/sink/influxdb2: InfluxDB line protocol on /api/v2/write)", "victoria-metrics", true},
 	{"redis-server", "unit (data/sink/redis: the server)", "redis-server", true},
 	{"redis-cli", "unit (data/sink/redis: reading the streams back)", "redis-tools", true},

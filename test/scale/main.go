@@ -59,7 +59,7 @@ func main() {
 	mapperArgs := flag.String("args", "", "more mapper flags, space-separated (such as \"--report-parallel 1\")")
 	push := flag.String("push", "", "after the other runs, one more at the largest N (unlimited) with every property pushed: "+PushMQTT+" (to a mosquitto it starts)")
 	outageD := flag.Duration("outage", 30*time.Second, "with -push: stop the broker this long after the window and time the drain (0: no outage)")
-	allocs := flag.Bool("allocs", true, "with -push: run the ring→client and paho allocation benchmarks (go test -bench)")
+	allocs := flag.Bool("allocs", true, "with -push: run the ring→client and MQTT client allocation benchmarks (go test -bench)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

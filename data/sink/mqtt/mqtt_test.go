@@ -221,9 +221,11 @@ func TestAFullBufferDropsTheOldestAndCountsThem(t *testing.T) {
 
 // BenchmarkPublish is one message through Send to a real mosquitto (its
 // default configuration) at QoS 1, in batches of sink.DefaultBatch,
-// acknowledgements included. Our part (the
-// payload into a reused buffer) allocates nothing (sink's
-// BenchmarkRingToClient), so allocs/op is what paho allocates per message.
+// acknowledgements included: the batch's PUBLISHes in one write, the
+// PUBACKs read through the client's buffer. allocs/op is what the client
+// allocates per message (the payload goes into a reused buffer, and
+// sink's BenchmarkRingToClient covers the way to Send); the budget is 0.
+// BenchmarkSendLoopback measures the same against a loopback reader.
 func BenchmarkPublish(b *testing.B) {
 	if _, err := exec.LookPath("mosquitto"); err != nil {
 		b.Skip("mosquitto is not installed")
