@@ -16,6 +16,7 @@ import (
 	"github.com/tinymapper/tinymapper/data/sink"
 	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
+	"github.com/tinymapper/tinymapper/device/crd"
 	"github.com/tinymapper/tinymapper/internal/yamlkeys"
 )
 
@@ -85,8 +86,8 @@ type PushConfig struct {
 	MaxDestinations int `yaml:"max_destinations"`
 	// Default is the pushMethod of every property that has none, written
 	// as in a Device (for users without KubeEdge: "every property to this
-	// MQTT broker").
-	Default yaml.Node `yaml:"default"`
+	// MQTT broker"), and read as strictly as the rest of the file.
+	Default *crd.PushMethodDoc `yaml:"default"`
 	// Credentials maps a database destination ("redis 10.0.0.5:6379",
 	// "influxdb2 http://10.0.0.7:8086") to a file holding its password or
 	// token, so two databases can have different ones; without one, the

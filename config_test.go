@@ -63,6 +63,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	noFile := file("nofile.yaml", "push:\n  credentials:\n    \"mysql h:3306\": \"\"\n")
 	bigBuffer := file("buffer.yaml", "push:\n  buffer: 10000001\n")
 	manyDests := file("dests.yaml", "push:\n  max_destinations: -1\n")
+	defaultTypo := file("default.yaml", "log_level: info\npush:\n  default:\n    mqtt: {adress: tcp://b:1883}\n")
 	cases := []struct {
 		args []string
 		want string
@@ -78,6 +79,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--config", noFile}, `push.credentials["mysql h:3306"]: no file`},
 		{[]string{"--config", bigBuffer}, "push.buffer must be 0 (the default) to 10000000 samples, not 10000001"},
 		{[]string{"--config", manyDests}, "push.max_destinations must be 0 (the default, 100) to 10000, not -1"},
+		{[]string{"--config", defaultTypo}, "unknown key `adress` at line 4 (in push.default.mqtt); did you mean `address`?"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args)

@@ -21,7 +21,7 @@ var pushSecrets = &secret.Store{}
 
 // newSinks returns the push sinks of the push section.
 func newSinks(cfg PushConfig, mgr *device.Manager, log *slog.Logger) (*sink.Sinks, error) {
-	def, err := crd.DecodePushMethod("push.default", &cfg.Default)
+	def, err := crd.DecodePushMethod("push.default", cfg.Default)
 	if err != nil {
 		return nil, err
 	}

@@ -135,11 +135,11 @@ type deviceDoc struct {
 				Value    string            `yaml:"value"`
 				Metadata map[string]string `yaml:"metadata"`
 			} `yaml:"desired"`
-			Visitors      visitors `yaml:"visitors"`
-			ReportCycle   int64    `yaml:"reportCycle"`
-			CollectCycle  int64    `yaml:"collectCycle"`
-			ReportToCloud bool     `yaml:"reportToCloud"`
-			PushMethod    *pushDoc `yaml:"pushMethod"`
+			Visitors      visitors       `yaml:"visitors"`
+			ReportCycle   int64          `yaml:"reportCycle"`
+			CollectCycle  int64          `yaml:"collectCycle"`
+			ReportToCloud bool           `yaml:"reportToCloud"`
+			PushMethod    *PushMethodDoc `yaml:"pushMethod"`
 		} `yaml:"properties"`
 		Methods []struct {
 			Name          string   `yaml:"name"`

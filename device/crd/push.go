@@ -1,21 +1,18 @@
 package crd
 
 import (
-	"bytes"
-	"fmt"
 	"maps"
 	"math"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/tinymapper/tinymapper/device"
 )
 
-// pushDoc is spec.properties[].pushMethod, field for field as KubeEdge's
-// devices/v1beta1 types spell it (note TDEngine and TDEngineClientConfig).
-// Being typed, it is read strictly: a misspelt key is an error with its line.
-type pushDoc struct {
+// PushMethodDoc is spec.properties[].pushMethod, field for field as
+// KubeEdge's devices/v1beta1 types spell it (note TDEngine and
+// TDEngineClientConfig). Being typed, it is read strictly: a misspelt key is
+// an error with its line. The config file's push.default is one too.
+type PushMethodDoc struct {
 	HTTP *struct {
 		HostName    string `yaml:"hostName"`
 		Port        int64  `yaml:"port"`
@@ -72,7 +69,7 @@ type pushDoc struct {
 // pushMethod converts property's pushMethod. Like EdgeCore, it keeps a
 // pushMethod that is wrong; what device.PushMethod.Check finds is added to
 // warns (the sinks report it again, on the property).
-func pushMethod(property string, d *pushDoc, warns []string) (*device.PushMethod, []string) {
+func pushMethod(property string, d *PushMethodDoc, warns []string) (*device.PushMethod, []string) {
 	if d == nil || (d.HTTP == nil && d.MQTT == nil && d.OTEL == nil && d.DBMethod == nil) {
 		return nil, warns
 	}
@@ -127,23 +124,14 @@ func pushMethod(property string, d *pushDoc, warns []string) (*device.PushMethod
 	return p, warns
 }
 
-// DecodePushMethod reads a pushMethod written as in a Device, strictly (the
-// config file's push.default). Errors name fields under field.
-func DecodePushMethod(field string, n *yaml.Node) (*device.PushMethod, error) {
-	if n == nil || n.Kind == 0 {
+// DecodePushMethod converts a pushMethod written as in a Device and read
+// strictly by its caller (the config file's push.default); nil is none.
+// Errors name fields under field.
+func DecodePushMethod(field string, d *PushMethodDoc) (*device.PushMethod, error) {
+	if d == nil {
 		return nil, nil
 	}
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return nil, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var d pushDoc
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("%s: %w", field, err)
-	}
-	p, _ := pushMethod("", &d, nil)
+	p, _ := pushMethod("", d, nil)
 	if err := p.Check(field); err != nil {
 		return nil, err
 	}
