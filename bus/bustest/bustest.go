@@ -6,6 +6,7 @@
 package bustest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -52,6 +53,23 @@ func Open(t testing.TB, d bus.Driver, dev bus.Config, props ...bus.PropertyConfi
 	}
 	t.Cleanup(func() { opened.Close() })
 	return opened
+}
+
+// Refused opens cfg with d, which must refuse it with a *bus.FieldError
+// (the error naming the field), and returns that error. A device that opens
+// is closed, and fails the test.
+func Refused(t testing.TB, d bus.Driver, cfg bus.DeviceConfig) *bus.FieldError {
+	t.Helper()
+	opened, err := d.Open(cfg)
+	if err == nil {
+		opened.Close()
+		t.Fatal("Open succeeded, want an error naming the field")
+	}
+	var fe *bus.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Open error %v is not a *bus.FieldError", err)
+	}
+	return fe
 }
 
 // Read reads p, failing the test on an error.

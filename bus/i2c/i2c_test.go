@@ -291,24 +291,16 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := i2c.Driver{}.Open(bus.DeviceConfig{
+			fe := bustest.Refused(t, i2c.Driver{}, bus.DeviceConfig{
 				Name:       "default/bad",
 				Config:     config(devicePath, tt.dev...),
 				Properties: []bus.PropertyConfig{property("temperature", false, tt.prop...)},
 			})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("Open error %v is not a *bus.FieldError", err)
-			}
 			if fe.Field != tt.field {
 				t.Errorf("Field = %q, want %q", fe.Field, tt.field)
 			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not say %q", err, tt.msg)
+			if !strings.Contains(fe.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", fe, tt.msg)
 			}
 		})
 	}

@@ -381,18 +381,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := modbus.Driver{}.Open(bus.DeviceConfig{Name: "default/bad", Config: config(devicePath, tt.dev...),
+			fe := bustest.Refused(t, modbus.Driver{}, bus.DeviceConfig{Name: "default/bad", Config: config(devicePath, tt.dev...),
 				Properties: []bus.PropertyConfig{property("p", tt.writable, tt.prop...)}})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("%v is not a *bus.FieldError", err)
-			}
-			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q (field %s), want field %s saying %q", err, fe.Field, tt.field, tt.want)
+			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(fe.Error(), tt.want) {
+				t.Errorf("error %q (field %s), want field %s saying %q", fe, fe.Field, tt.field, tt.want)
 			}
 		})
 	}

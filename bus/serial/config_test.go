@@ -1,12 +1,12 @@
 package serial_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/serial"
 )
 
@@ -62,18 +62,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := serial.Driver{}.Open(bus.DeviceConfig{Name: "default/bad",
+			fe := bustest.Refused(t, serial.Driver{}, bus.DeviceConfig{Name: "default/bad",
 				Config: config(devicePath, tt.dev...), Properties: []bus.PropertyConfig{tt.prop}})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %v is not a *bus.FieldError", err)
-			}
-			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q (field %s), want field %s saying %q", err, fe.Field, tt.field, tt.want)
+			if !strings.Contains(fe.Field, tt.field) || !strings.Contains(fe.Error(), tt.want) {
+				t.Errorf("error %q (field %s), want field %s saying %q", fe, fe.Field, tt.field, tt.want)
 			}
 		})
 	}

@@ -1,12 +1,12 @@
 package spi_test
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/spi"
 )
 
@@ -72,24 +72,16 @@ func TestBadConfigDataNamesTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := spi.Driver{}.Open(bus.DeviceConfig{
+			fe := bustest.Refused(t, spi.Driver{}, bus.DeviceConfig{
 				Name:       "default/bad",
 				Config:     config(devicePath, tt.dev...),
 				Properties: []bus.PropertyConfig{property("v", true, tt.prop...)},
 			})
-			if err == nil {
-				d.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-			var fe *bus.FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("Open error %v is not a *bus.FieldError", err)
-			}
 			if fe.Field != tt.field {
-				t.Errorf("Field = %q, want %q (error: %v)", fe.Field, tt.field, err)
+				t.Errorf("Field = %q, want %q (error: %v)", fe.Field, tt.field, fe)
 			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not say %q", err, tt.msg)
+			if !strings.Contains(fe.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", fe, tt.msg)
 			}
 		})
 	}
