@@ -122,13 +122,40 @@ func TestClientRegistersAgainWhenAReportFindsEdgeCoreUnavailable(t *testing.T) {
 	edge.start(t, sock)
 	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
 	run(t, c)
-	await.Until(t, "registration", func() bool { return edge.registered() == 2 })
+	// The client's registration, not only EdgeCore's: a report that fails
+	// while the client is still taking the answers is news from before it.
+	await.Until(t, "registration", func() bool { return c.Registered() })
 
 	err := c.ReportStatus(context.Background(), "plant", "thermo", []device.Twin{{Property: "t", Reported: "1", Type: device.TypeInt}})
 	if status.Code(errors.Unwrap(err)) != codes.Unavailable {
 		t.Fatalf("ReportStatus = %v, want Unavailable", err)
 	}
 	await.Until(t, "registration again", func() bool { return edge.registered() == 4 })
+}
+
+// A report that finds EdgeCore unavailable once registration has succeeded
+// is kept for watch, even when Run has not started watching yet: it used to
+// be drained as stale news there, and the client never registered again.
+func TestAReportFailingRightAfterRegistrationIsNotLost(t *testing.T) {
+	sock := filepath.Join(socketDir(t), "dmi.sock")
+	edge := &fakeEdgeCore{answer: func(string) error { return status.Error(codes.Unavailable, "device twin module is restarting") }}
+	edge.start(t, sock)
+	c := newTestClient(t, ClientConfig{Socket: sock}, newFakeRegistry(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outage := false
+	if err := c.registerAll(ctx, &outage); err != nil {
+		t.Fatal(err)
+	}
+	err := c.ReportStatus(ctx, "plant", "thermo", []device.Twin{{Property: "t", Reported: "1", Type: device.TypeInt}})
+	if status.Code(errors.Unwrap(err)) != codes.Unavailable {
+		t.Fatalf("ReportStatus = %v, want Unavailable", err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer wcancel()
+	if err := c.watch(wctx); err != nil {
+		t.Fatalf("watch = %v; want nil (EdgeCore lost): the report's news was dropped", err)
+	}
 }
 
 func TestNewClientChecksItsConfig(t *testing.T) {

@@ -72,6 +72,14 @@ func (c *Client) registerAll(ctx context.Context, outage *bool) error {
 			break
 		}
 		if len(failed) == 0 {
+			// Reports that found EdgeCore unavailable until now found the
+			// EdgeCore this registration replaced: their news is stale. Once
+			// the client says it is registered, a report's news is kept for
+			// watch, even if watch has not started yet.
+			select {
+			case <-c.unavailable:
+			default:
+			}
 			c.log.Info("registered with EdgeCore", "socket", c.cfg.Socket, "protocols", c.cfg.Protocols)
 			c.registered.Store(true)
 			*outage = false
@@ -223,16 +231,11 @@ func (c *Client) putDevice(d *pb.Device, stamp uint64) error {
 }
 
 // watch returns nil when the connection to EdgeCore is lost (it leaves
-// READY, or a report found EdgeCore unavailable), and ctx's error when ctx
-// ends. Right after a registration the channel may still say CONNECTING or
-// IDLE for a moment; that is waited out, not taken for a loss, so a healthy
-// start does not register twice.
+// READY, or a report found EdgeCore unavailable since registerAll
+// succeeded), and ctx's error when ctx ends. Right after a registration the
+// channel may still say CONNECTING or IDLE for a moment; that is waited out,
+// not taken for a loss, so a healthy start does not register twice.
 func (c *Client) watch(ctx context.Context) error {
-	// Registration has just succeeded: earlier news is stale.
-	select {
-	case <-c.unavailable:
-	default:
-	}
 	wasReady := false
 	for {
 		st := c.conn.GetState()
