@@ -48,9 +48,9 @@ const (
 
 // Kind is the mqtt method. The zero value works.
 type Kind struct {
-	// Username and Password, when set, log in to every broker
-	// (main fills them from the environment: USERNAME, PASSWORD). MQTT
-	// 3.1.1 sends a password only with a user name.
+	// Username and Password, when set, log in to every broker (main
+	// sets none today: no Device field or variable carries MQTT
+	// credentials). MQTT 3.1.1 sends a password only with a user name.
 	Username, Password string
 
 	// Tests shorten these (export_test.go); zero is the default.
@@ -107,7 +107,7 @@ func (k Kind) Open(key string, log *slog.Logger) (sink.Client, error) {
 		return nil, fmt.Errorf("address %q is not tcp:// or ssl://", broker)
 	}
 	if k.Password != "" && k.Username == "" {
-		return nil, errors.New("a password is set (PASSWORD) but no user name (USERNAME): MQTT 3.1.1 sends a password only with a user name")
+		return nil, errors.New("a password but no user name: MQTT 3.1.1 sends a password only with a user name")
 	}
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("tinymapper-%s-%d-%d", host, os.Getpid(), clients.Add(1))

@@ -186,7 +186,7 @@ func connackError(code byte) error {
 	case 4:
 		return errors.New("refused: bad user name or password")
 	case 5:
-		return errors.New("refused: not authorized (check the user name and password: USERNAME, PASSWORD)")
+		return errors.New("refused: not authorized (a wrong or missing user name or password?)")
 	}
 	return fmt.Errorf("%w: CONNACK return code %d", errMalformed, code)
 }
