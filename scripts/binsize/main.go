@@ -100,7 +100,9 @@ func byPackage(f *elf.File) (map[string]int64, int64, error) {
 // "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders"
 // → "google.golang.org/grpc/internal/transport". Type descriptors
 // ("type:*foo/bar.T") count for their package; compiler-generated symbols
-// without one ("go:func.*", "type:int") are grouped by their prefix.
+// without one ("go:func.*", "type:int") are grouped by their prefix. The
+// standard library's vendored copies keep their "vendor/": net/http's
+// golang.org/x/net/idna is not the one x/net/http2 links.
 func packageOf(name string) string {
 	name = strings.TrimPrefix(name, "type:")
 	name = strings.TrimLeft(name, "*[]")
@@ -119,5 +121,5 @@ func packageOf(name string) string {
 	if strings.ContainsAny(p, "()[]{}*, ") {
 		return "(other)"
 	}
-	return strings.ReplaceAll(strings.TrimPrefix(p, "vendor/"), "%2e", ".")
+	return strings.ReplaceAll(p, "%2e", ".")
 }
