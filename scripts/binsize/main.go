@@ -1,9 +1,12 @@
 // Command binsize prints the size of Go binaries and, for an unstripped ELF
 // binary, the packages that contribute most to it: the sizes of the symbols
 // that occupy the file (text, rodata, data; not bss), summed by the package
-// they belong to. `make size` runs it.
+// they belong to; with -content, only the bytes each binary's sections hold
+// (contentOf), which measure what a build tag saves more finely than the
+// file size's 64 KiB steps. `make size` runs it.
 //
 //	go run ./scripts/binsize [-top 15] [-packages UNSTRIPPED] BINARY...
+//	go run ./scripts/binsize -content BINARY...
 package main
 
 import (
@@ -20,8 +23,15 @@ import (
 func main() {
 	top := flag.Int("top", 15, "how many packages to list")
 	unstripped := flag.String("packages", "", "unstripped ELF binary whose symbols to sum by package")
+	content := flag.Bool("content", false, "print only the content bytes of each binary, one number a line")
 	flag.Parse()
-	if err := run(os.Stdout, flag.Args(), *unstripped, *top); err != nil {
+	var err error
+	if *content {
+		err = printContent(os.Stdout, flag.Args())
+	} else {
+		err = run(os.Stdout, flag.Args(), *unstripped, *top)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "binsize:", err)
 		os.Exit(1)
 	}
@@ -33,7 +43,11 @@ func run(w io.Writer, binaries []string, unstripped string, top int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%-40s %10d bytes  %6.2f MiB\n", b, fi.Size(), mib(fi.Size()))
+		n, err := contentOf(b)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-40s %10d bytes  %6.2f MiB  (content %d)\n", b, fi.Size(), mib(fi.Size()), n)
 	}
 	if unstripped == "" {
 		return nil
@@ -72,6 +86,37 @@ func run(w io.Writer, binaries []string, unstripped string, top int) error {
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// contentOf returns the bytes of the sections an ELF binary loads from its
+// file (code, read-only data, pclntab, data): its size without the padding
+// the linker adds to align each segment to 64 KiB. Two builds' file sizes
+// differ in 64 KiB steps; their contents differ by what one links more.
+func contentOf(path string) (int64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var n int64
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS {
+			n += int64(s.Size)
+		}
+	}
+	return n, nil
+}
+
+// printContent writes contentOf of each binary, one a line.
+func printContent(w io.Writer, binaries []string) error {
+	for _, b := range binaries {
+		n, err := contentOf(b)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, n)
+	}
+	return nil
+}
 
 // byPackage sums the sizes of the symbols that take room in the file, by
 // package, and returns the sums and their total.
