@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"periph.io/x/conn/v3/driver/driverreg"
+
 	"github.com/tinymapper/tinymapper/board/sim"
 )
 
@@ -132,4 +134,26 @@ func TestOpenLinuxStartsHostDrivers(t *testing.T) {
 		t.Errorf("Name = %q, want linux", b.Name)
 	}
 	t.Logf("linux board: model %q, I2C %v, failed drivers %v", b.Model, b.I2C, b.Failed)
+	// Only the kernel's interfaces: no SoC driver mapping /dev/gpiomem
+	// (bcm283x, allwinner, ...), which host.Init would add (and 458 752
+	// bytes of the arm64 binary).
+	state, err := driverreg.Init() // returns the state Open's Init made
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range state.Loaded {
+		names = append(names, d.String())
+	}
+	for _, f := range append(state.Skipped, state.Failed...) {
+		names = append(names, f.D.String())
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "sysfs-") && n != "ioctl-gpio" {
+			t.Errorf("driver %q registered; want sysfs-* and ioctl-gpio only (all: %v)", n, names)
+		}
+	}
+	if !slices.Contains(names, "sysfs-i2c") || !slices.Contains(names, "ioctl-gpio") {
+		t.Errorf("drivers %v; want sysfs-i2c and ioctl-gpio among them", names)
+	}
 }
