@@ -85,3 +85,34 @@ func BenchmarkRingToClient(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReconcileUnchanged is one rebuild of the bindings when nothing
+// changed (the Generation moves for another device, say), at 1000 devices
+// × 5 properties pushed to one destination: what a loading mapper pays
+// every poll. One op is one rebuild.
+func BenchmarkReconcileUnchanged(b *testing.B) {
+	views := make(benchSource, 1000)
+	push := &device.PushMethod{MQTT: &device.PushMQTT{Address: "h:1"}}
+	for d := range views {
+		views[d] = device.DeviceView{Namespace: "plant", Name: "thermo-" + string(rune('a'+d%26)) + string(rune('a'+d/26%26)) + string(rune('a'+d/676))}
+		for p := range 5 {
+			views[d].Properties = append(views[d].Properties, device.PropertyView{Name: "p" + string(rune('a'+p)),
+				Type: device.TypeFloat, Unit: "Cel", Ring: ringbuf.New(64), Push: push})
+		}
+	}
+	s := New(views, Options{}, benchKind{})
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	s.reconcile(ctx, &wg)
+	if len(s.bindings) != 5000 || len(s.dests) != 1 {
+		b.Fatalf("%d bindings to %d destinations, want 5000 to 1", len(s.bindings), len(s.dests))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s.reconcile(ctx, &wg)
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+}

@@ -79,6 +79,21 @@ func methods(p *device.PushMethod) []string {
 	return m
 }
 
+// pick is a pushMethod at one property; chosen is what targets said of it.
+// A pushMethod is immutable, so reconcile keeps the answer while the
+// property keeps its pushMethod: an unchanged property costs a map lookup
+// per rebuild, not a fresh check of its fields.
+type (
+	pick struct {
+		push *device.PushMethod
+		at   Where
+	}
+	chosen struct {
+		ts  []target
+		bad []string
+	}
+)
+
 // reconcile rebuilds the bindings from the Source. A binding whose ring,
 // destination and pushMethod are unchanged keeps its cursor; a destination
 // still named keeps its client and buffer; one no longer named is stopped.
@@ -91,11 +106,11 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 		key  string
 		name string
 	}
+	// A want is one destination a property names: indices into views,
+	// not copies of them (5000 properties would copy megabytes).
 	type want struct {
-		v  device.DeviceView
-		p  device.PropertyView
-		dk string
-		t  target
+		v, p int
+		t    target
 	}
 	old := make(map[id]*bound, len(s.bindings))
 	for _, b := range s.bindings {
@@ -109,11 +124,14 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 		errs[dk] = append(errs[dk], e)
 	}
 	// First what every property names, and which destinations stay.
-	var wants []want
+	var views []device.DeviceView
+	wants := make([]want, 0, len(s.bindings))
 	newDests := map[string]*dest{}
+	picks := make(map[pick]chosen, len(s.picks))
 	for v := range s.src.Snapshot() {
+		views = append(views, v)
 		dk := device.Key(v.Namespace, v.Name)
-		for _, p := range v.Properties {
+		for pi, p := range v.Properties {
 			push := p.Push
 			if push == nil {
 				push = s.opt.Default
@@ -121,12 +139,18 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 			if push == nil || p.Ring == nil {
 				continue
 			}
-			ts, bad := s.targets(Where{v.Namespace, v.Name, p.Name}, push, device.PushField(p.Name))
+			at := Where{v.Namespace, v.Name, p.Name}
+			c, ok := s.picks[pick{push, at}]
+			if !ok {
+				c.ts, c.bad = s.targets(at, push, device.PushField(p.Name))
+			}
+			picks[pick{push, at}] = c
+			ts, bad := c.ts, c.bad
 			for _, e := range bad {
 				refuse(dk, e)
 			}
 			for _, t := range ts {
-				wants = append(wants, want{v, p, dk, t})
+				wants = append(wants, want{len(views) - 1, pi, t})
 				if d := s.dests[t.key]; d != nil {
 					newDests[t.key] = d
 				}
@@ -134,19 +158,20 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	// Then the bindings, starting the destinations that fit.
-	var next []*bound
+	next := make([]*bound, 0, len(wants))
 	for _, w := range wants {
-		t, p := w.t, w.p
+		v := &views[w.v]
+		t, p := w.t, &v.Properties[w.p]
 		d := newDests[t.key]
 		if d == nil && len(newDests) >= s.opt.MaxDestinations {
-			refuse(w.dk, fmt.Sprintf("%s: not started: %d push destinations run already, the most push.max_destinations allows; these samples are not sent",
+			refuse(device.Key(v.Namespace, v.Name), fmt.Sprintf("%s: not started: %d push destinations run already, the most push.max_destinations allows; these samples are not sent",
 				t.field, s.opt.MaxDestinations))
 			continue
 		}
 		if d == nil {
 			c, err := t.kind.Open(t.key, s.opt.Log)
 			if err != nil {
-				refuse(w.dk, t.field+": "+err.Error())
+				refuse(device.Key(v.Namespace, v.Name), t.field+": "+err.Error())
 				continue
 			}
 			d = newDest(t.key, c, s.opt)
@@ -160,7 +185,7 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		b := &bound{
-			Binding: newBinding(w.v, p, t.field, t.opts),
+			Binding: newBinding(*v, *p, t.field, t.opts),
 			ring:    p.Ring, dest: d, push: p.Push,
 		}
 		if ob := old[id{p.Ring, t.key, p.Name}]; ob != nil {
@@ -176,6 +201,7 @@ func (s *Sinks) reconcile(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	s.dests, s.bindings, s.errs = newDests, next, errs
+	s.picks = picks
 	s.mu.Unlock()
 }
 

@@ -141,6 +141,8 @@ type Sinks struct {
 	dests    map[string]*dest
 	bindings []*bound
 	errs     map[string][]string // "ns/device" -> errors found in the specs
+
+	picks map[pick]chosen // what reconcile found last time; Run owns it
 }
 
 // bound is a binding with its reader state; Run owns it.
