@@ -245,11 +245,14 @@ func checkCredentials(files map[string]string) error {
 		case "redis", "mysql":
 		case "influxdb2":
 			ok = server != "" && secret.Origin(server) == server
+		case "mqtt":
+			broker, err := (&device.PushMQTT{Address: server}).Broker("")
+			ok = err == nil && broker == server
 		default:
 			ok = false
 		}
 		if !ok {
-			return fmt.Errorf(`push.credentials[%q]: the key must be "redis host:port", "mysql host:port" or "influxdb2 scheme://host:port"`, k)
+			return fmt.Errorf(`push.credentials[%q]: the key must be "redis host:port", "mysql host:port", "influxdb2 scheme://host:port" or "mqtt tcp://host:port" (ssl:// for TLS)`, k)
 		}
 		if f == "" {
 			return fmt.Errorf("push.credentials[%q]: no file named", k)

@@ -61,6 +61,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	typo := file("typo.yaml", "common:\n  nmae: x\n")
 	creds := file("creds.yaml", "push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /a\n    \"influxdb2 http://h:8086/api\": /b\n")
 	noFile := file("nofile.yaml", "push:\n  credentials:\n    \"mysql h:3306\": \"\"\n")
+	mqttBare := file("mqtt.yaml", "push:\n  credentials:\n    \"mqtt broker:1883\": /q\n")
 	bigBuffer := file("buffer.yaml", "push:\n  buffer: 10000001\n")
 	manyDests := file("dests.yaml", "push:\n  max_destinations: -1\n")
 	defaultTypo := file("default.yaml", "log_level: info\npush:\n  default:\n    mqtt: {adress: tcp://b:1883}\n")
@@ -77,6 +78,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"stray"}, "stray"},
 		{[]string{"--config", creds}, `push.credentials["influxdb2 http://h:8086/api"]`},
 		{[]string{"--config", noFile}, `push.credentials["mysql h:3306"]: no file`},
+		{[]string{"--config", mqttBare}, `push.credentials["mqtt broker:1883"]: the key must be`},
 		{[]string{"--config", bigBuffer}, "push.buffer must be 0 (the default) to 10000000 samples, not 10000001"},
 		{[]string{"--config", manyDests}, "push.max_destinations must be 0 (the default, 100) to 10000, not -1"},
 		{[]string{"--config", defaultTypo}, "unknown key `adress` at line 4 (in push.default.mqtt); did you mean `address`?"},
@@ -102,7 +104,7 @@ func TestShippedConfigParses(t *testing.T) {
 
 func TestPushCredentialsAreRead(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "c.yaml")
-	yaml := "push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /etc/r\n    \"mysql [::1]:3306\": /etc/m\n    \"influxdb2 https://h:443\": /etc/i\n"
+	yaml := "push:\n  credentials:\n    \"redis 10.0.0.5:6379\": /etc/r\n    \"mysql [::1]:3306\": /etc/m\n    \"influxdb2 https://h:443\": /etc/i\n    \"mqtt ssl://broker:8883\": /etc/q\n"
 	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestPushCredentialsAreRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Push.Credentials) != 3 || c.Push.Credentials["mysql [::1]:3306"] != "/etc/m" {
+	if len(c.Push.Credentials) != 4 || c.Push.Credentials["mysql [::1]:3306"] != "/etc/m" || c.Push.Credentials["mqtt ssl://broker:8883"] != "/etc/q" {
 		t.Errorf("push.credentials = %v", c.Push.Credentials)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/tinymapper/tinymapper/data/sink"
 	"github.com/tinymapper/tinymapper/data/sink/dbtest"
 	"github.com/tinymapper/tinymapper/data/sink/mqtt"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/data/sink/sinktest"
 	"github.com/tinymapper/tinymapper/device"
 )
@@ -116,6 +117,18 @@ func TestCredentials(t *testing.T) {
 	}
 	port := mosquitto(t, "allow_anonymous false\npassword_file "+pw+"\n")
 	addr := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	// push.credentials files, which win over the Kind's user and password.
+	dir, n := t.TempDir(), 0
+	withFile := func(content string) mqtt.Kind {
+		t.Helper()
+		n++
+		f := filepath.Join(dir, fmt.Sprintf("cred%d", n))
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := &secret.Store{Files: map[string]string{"mqtt " + addr: f}}
+		return mqtt.Kind{Username: "nobody", Password: "guess", Secrets: s}
+	}
 	for _, tc := range []struct {
 		name string
 		k    mqtt.Kind
@@ -125,6 +138,9 @@ func TestCredentials(t *testing.T) {
 		{"wrong password", mqtt.Kind{Username: "gateway", Password: "guess"}, "not authorized"},
 		{"unknown user", mqtt.Kind{Username: "nobody", Password: "s3cret"}, "not authorized"},
 		{"anonymous", mqtt.Kind{}, "not authorized"},
+		{"right in its file", withFile("gateway:s3cret\n"), ""},
+		{"wrong in its file", withFile("gateway:guess\n"), "not authorized"},
+		{"no user name in its file", withFile(":s3cret\n"), "no user name before the"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, recs := open(t, tc.k, addr, 1, false, "temperature")
@@ -134,7 +150,7 @@ func TestCredentials(t *testing.T) {
 				t.Fatal(err)
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "connect to "+addr+": ")):
 				t.Fatalf("Send = %v, want an error naming %s and saying %q", err, addr, tc.err)
-			case tc.err != "" && tc.k.Password != "" && strings.Contains(err.Error(), tc.k.Password):
+			case tc.err != "" && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "guess")):
 				t.Fatalf("the error shows the password: %v", err)
 			}
 		})

@@ -81,9 +81,12 @@ func (c *client) connect(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	user, password, err := c.k.login(c.broker)
+	if err != nil {
+		return err
+	}
 	scheme, addr, _ := strings.Cut(c.broker, "://")
 	var nc net.Conn
-	var err error
 	switch {
 	case c.k.dial != nil:
 		nc, err = c.k.dial(ctx, addr)
@@ -103,7 +106,7 @@ func (c *client) connect(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	nc.SetDeadline(deadline)
-	c.out = appendConnect(c.out[:0], c.id, c.k.Username, c.k.Password, uint16(c.k.keepAlive()/time.Second))
+	c.out = appendConnect(c.out[:0], c.id, user, password, uint16(c.k.keepAlive()/time.Second))
 	if _, err := nc.Write(c.out); err != nil {
 		nc.Close()
 		return ctxErr(ctx, err)

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/tinymapper/tinymapper/data/sink"
+	"github.com/tinymapper/tinymapper/data/sink/secret"
 	"github.com/tinymapper/tinymapper/device"
 )
 
@@ -48,10 +49,13 @@ const (
 
 // Kind is the mqtt method. The zero value works.
 type Kind struct {
-	// Username and Password, when set, log in to every broker (main
-	// sets none today: no Device field or variable carries MQTT
-	// credentials). MQTT 3.1.1 sends a password only with a user name.
+	// Username and Password, when set, log in to every broker that
+	// Secrets has no file for (main fills them from MQTT_USERNAME and
+	// MQTT_PASSWORD). MQTT 3.1.1 sends a password only with a user name.
 	Username, Password string
+	// Secrets, when set, holds a file per broker ("mqtt tcp://host:port"
+	// in push.credentials) with "user:password", read at every connect.
+	Secrets *secret.Store
 
 	// Tests shorten these (export_test.go); zero is the default.
 	connectT, ackT, keepAliveT time.Duration
@@ -106,7 +110,7 @@ func (k Kind) Open(key string, log *slog.Logger) (sink.Client, error) {
 	if !strings.HasPrefix(broker, "tcp://") && !strings.HasPrefix(broker, "ssl://") {
 		return nil, fmt.Errorf("address %q is not tcp:// or ssl://", broker)
 	}
-	if k.Password != "" && k.Username == "" {
+	if _, ok, _ := k.Secrets.File(key); !ok && k.Password != "" && k.Username == "" {
 		return nil, errors.New("a password but no user name: MQTT 3.1.1 sends a password only with a user name")
 	}
 	host, _ := os.Hostname()
@@ -115,4 +119,19 @@ func (k Kind) Open(key string, log *slog.Logger) (sink.Client, error) {
 		id = id[len(id)-64:]
 	}
 	return &client{broker: broker, id: id, k: k}, nil
+}
+
+// login returns the user name and password to connect to broker with: from
+// its push.credentials file when there is one ("user:password", or a user
+// name alone), else the Kind's.
+func (k Kind) login(broker string) (user, password string, err error) {
+	v, ok, err := k.Secrets.File("mqtt " + broker)
+	if err != nil || !ok {
+		return k.Username, k.Password, err
+	}
+	user, password, _ = strings.Cut(v, ":")
+	if user == "" {
+		return "", "", fmt.Errorf(`push.credentials[%q]: no user name before the ":" (MQTT 3.1.1 sends a password only with a user name)`, "mqtt "+broker)
+	}
+	return user, password, nil
 }

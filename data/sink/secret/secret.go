@@ -9,10 +9,12 @@
 //	    "redis 10.0.0.5:6379": /etc/tinymapper/redis-password
 //	    "mysql 10.0.0.6:3306": /etc/tinymapper/mysql-password
 //	    "influxdb2 http://10.0.0.7:8086": /etc/tinymapper/influx-token
+//	    "mqtt tcp://10.0.0.8:1883": /etc/tinymapper/broker-login
 //
 // A destination is the method and the server: host:port for redis and
-// mysql, scheme://host:port of the URL for influxdb2 and otel. A file holds
-// the secret alone; a trailing newline is not part of it. Redis and MySQL
+// mysql, scheme://host:port of the URL for influxdb2 and otel, the broker
+// (tcp:// or ssl://host:port) for mqtt. A file holds the secret alone (for
+// mqtt, "user:password"); a trailing newline is not part of it. Redis and MySQL
 // read it at every connect, so a rotated password is taken without a
 // restart. No error of this package contains a secret.
 package secret
