@@ -10,6 +10,19 @@ import (
 	"github.com/tinymapper/tinymapper/bus"
 )
 
+// changeDesired makes s p's desired value and writes it (writeDesired).
+// Until the bus worker begins the write, no sample acknowledges s: the
+// reporter keeps sending the observedDesired it sent before, so that the
+// cloud never sees the new desired value acknowledged beside a value read
+// before it was written.
+func (m *Manager) changeDesired(key string, e *entry, p *prop, s string) <-chan error {
+	if p.writable {
+		p.desiredAt.Store(writePending)
+	}
+	p.setDesired(s)
+	return m.writeDesired(key, e, p, s)
+}
+
 // writeDesired writes a desired value on e's bus worker and reads it back,
 // without waiting. The outcome is kept as the property's write status and
 // sent on the returned channel (nil: written); a nil channel means nothing
@@ -24,18 +37,27 @@ func (m *Manager) writeDesired(key string, e *entry, p *prop, s string) <-chan e
 	v, err := p.parseDesired(s)
 	if err != nil {
 		// planProps and SetDesired check the value first; this is a slip.
+		p.desiredAt.CompareAndSwap(writePending, 0)
 		done <- m.wrote(key, w, p, s, err)
 		return done
 	}
 	wr, ok := p.point.(bus.Writer)
 	if !ok {
+		p.desiredAt.CompareAndSwap(writePending, 0)
 		done <- m.wrote(key, w, p, s, bus.ErrReadOnly)
 		return done
 	}
 	w.post(func() {
+		// From now on a read follows the write. An older write of a value
+		// since changed again leaves the wait to the newer one.
+		began := w.now().UnixNano()
+		ours := p.Desired() == s && p.desiredAt.CompareAndSwap(writePending, began)
 		err := m.wrote(key, w, p, s, wr.Write(v))
 		if err == nil {
 			w.readNow(p)
+		} else if ours {
+			// Nothing will be read back: acknowledge with what is read.
+			p.desiredAt.CompareAndSwap(began, 0)
 		}
 		m.notify() // the reporter acknowledges it with the value read back
 		done <- err
@@ -146,8 +168,7 @@ func (m *Manager) setDesired(key, property, value string, stamp uint64) (<-chan 
 	m.mu.Lock()
 	m.set(key, &e, true)
 	m.mu.Unlock()
-	p.setDesired(value)
-	return m.writeDesired(key, &e, p, value), nil
+	return m.changeDesired(key, &e, p, value), nil
 }
 
 // ErrNotFound is returned for unknown devices and properties.

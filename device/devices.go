@@ -188,8 +188,7 @@ func (m *Manager) putDesired(key string, old *entry, d Device) {
 	m.mu.Unlock()
 	for _, dp := range d.Properties {
 		if p := old.byName[dp.Name]; p != nil && dp.Desired != p.Desired() {
-			p.setDesired(dp.Desired)
-			m.writeDesired(key, &e, p, dp.Desired)
+			m.changeDesired(key, &e, p, dp.Desired)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package device
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -78,13 +79,31 @@ type prop struct {
 	task          *task       // owned by the worker goroutine
 
 	desired atomic.Pointer[string]
-	lastErr atomic.Pointer[string]      // the latest read's error
-	write   atomic.Pointer[writeStatus] // the latest write, when it failed
+	// desiredAt is when the bus worker began writing a changed desired value
+	// (the Manager's clock, Unix ns): a sample older than that was read
+	// before the write and does not acknowledge the value (see
+	// acknowledges). writePending while the write waits for the worker; 0
+	// when nothing is waited for.
+	desiredAt atomic.Int64
+	lastErr   atomic.Pointer[string]      // the latest read's error
+	write     atomic.Pointer[writeStatus] // the latest write, when it failed
 }
+
+// writePending is prop.desiredAt while a changed desired value waits for
+// its write: no sample acknowledges it yet.
+const writePending = math.MaxInt64
 
 func (p *prop) Desired() string { return *p.desired.Load() }
 
 func (p *prop) setDesired(s string) { p.desired.Store(&s) }
+
+// acknowledges reports whether s, p's latest good sample, may go with the
+// desired value d loaded before it as the twin's observedDesired: it was
+// read after d's write began (or d has no write to wait for). Load the
+// desired value first: changeDesired stores desiredAt before it.
+func (p *prop) acknowledges(s *ringbuf.Sample) bool {
+	return s.Time >= p.desiredAt.Load()
+}
 
 // writeStatus is a desired value the device did not take. It stays until a
 // write of the property succeeds; reads leave it alone.

@@ -322,8 +322,9 @@ func (rp *Reporter) scan(now time.Time) []due {
 			}
 			pr := &st.props[i]
 			// A new observedDesired goes with the next call, if the
-			// property has a value to send it with (see send).
-			if !desired && p.Desired() != pr.sentDesired && latestGood(p.ring, &s) {
+			// property has a value read since its write began to send it
+			// with (see send).
+			if !desired && p.Desired() != pr.sentDesired && latestGood(p.ring, &s) && p.acknowledges(&s) {
 				rp.scratch, desired = AppendValue(rp.scratch[:0], p.typ, s.Value)
 			}
 			n := p.ring.Len()
@@ -411,7 +412,8 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 	}
 	b.twins, b.values, b.text, b.ends = b.twins[:0], b.values[:0], b.text[:0], b.ends[:0]
 	var s ringbuf.Sample
-	for _, p := range d.e.props {
+	for j, p := range d.e.props {
+		desired := p.Desired() // before the sample: see acknowledges
 		if !p.reportToCloud || !latestGood(p.ring, &s) {
 			continue
 		}
@@ -419,10 +421,15 @@ func (rp *Reporter) send(ctx context.Context, d due, b *callBuf) error {
 		if b.text, ok = AppendValue(b.text, p.typ, s.Value); !ok {
 			continue
 		}
+		if !p.acknowledges(&s) {
+			// Read before the new desired value's write: keep what was
+			// acknowledged before.
+			desired = d.st.props[j].sentDesired
+		}
 		b.ends = append(b.ends, len(b.text))
 		b.values = append(b.values, s.Value)
 		b.twins = append(b.twins, Twin{Property: p.name,
-			ObservedDesired: p.Desired(), Type: p.typ, Time: time.Unix(0, s.Time)})
+			ObservedDesired: desired, Type: p.typ, Time: time.Unix(0, s.Time)})
 	}
 	if len(b.twins) == 0 {
 		return nil

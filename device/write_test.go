@@ -131,3 +131,52 @@ func TestADesiredValueForADeviceNotRunningIsWrittenWhenItStarts(t *testing.T) {
 		t.Errorf("writes %s; want the kept value written once", got)
 	}
 }
+
+// A changed desired value is acknowledged with the value read back after
+// its write, never beside one read before: while the write waits for the
+// bus, the reporter has nothing new to acknowledge, and a call it makes
+// keeps the observedDesired it sent before. (It used to send
+// "setpoint=10|42", and the read-back of 42 then waited behind every
+// ordinary change in line.)
+func TestAWriteIsAcknowledgedWithItsReadBack(t *testing.T) {
+	m, drv := startManager(t)
+	must(t, m.PutModel(testModel()))
+	drv.set("default/w/1", 20)
+	must(t, m.PutDevice(testDevice("w", "10")))
+	await.Until(t, "10 read back", func() bool { s, ok := latest(m, "w", "setpoint"); return ok && s.Value == 10 })
+	await.Until(t, "20 sampled", func() bool { s, ok := latest(m, "w", "temp"); return ok && s.Value == 20 })
+	s := &recordingSender{}
+	rp := NewReporter(m, s, nil)
+	ctx := context.Background()
+	rp.Flush(ctx)
+	if st, _ := s.sent(); len(st) != 1 || st[0] != "default/w temp=20| setpoint=10|10" {
+		t.Fatalf("first report %q; want the written 10 acknowledged", st)
+	}
+
+	drv.set("default/w/1", 21) // a change for the next call
+	await.Until(t, "21 sampled", func() bool { s, _ := latest(m, "w", "temp"); return s.Value == 21 })
+	gate := drv.hold(t, &drv.writeGate)
+	done := make(chan error, 1)
+	go func() { done <- m.SetDesired("default", "w", "setpoint", "42") }()
+	await.Until(t, "the write to be held", func() bool { return drv.gated.Load() == 1 })
+	for _, d := range rp.scan(time.Now()) {
+		if d.class == dueDesired {
+			t.Errorf("%s due to acknowledge a desired value not yet written", d.st.key)
+		}
+	}
+	rp.Flush(ctx)
+	if st, _ := s.sent(); st[len(st)-1] != "default/w temp=21| setpoint=10|10" {
+		t.Errorf("report while the write waits %q; want the 10 acknowledged before", st[len(st)-1])
+	}
+
+	drv.release(gate)
+	must(t, <-done)
+	due := rp.scan(time.Now())
+	if len(due) != 1 || due[0].class != dueDesired {
+		t.Errorf("after the read-back %d devices due (%+v); want w, to acknowledge 42", len(due), due)
+	}
+	rp.Flush(ctx)
+	if st, _ := s.sent(); st[len(st)-1] != "default/w temp=21| setpoint=42|42" {
+		t.Errorf("report after the read-back %q; want 42 acknowledged with 42", st[len(st)-1])
+	}
+}
