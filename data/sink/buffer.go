@@ -15,7 +15,8 @@ import "sync"
 type Buffer struct {
 	mu         sync.Mutex
 	recs       []Record
-	limit      uint64 // the bound
+	limit      uint64 // the bound, or with a spool where moving to disk starts
+	bound      uint64 // what it holds at most: limit, or limit+room with a spool
 	start, end uint64 // sequence numbers of the oldest and next record
 	dropped    uint64
 	// flight is the end of the batch peek handed out (0: none); a record
@@ -30,13 +31,27 @@ const firstRecords = 256
 // NewBuffer returns a buffer holding up to n records (at least 1).
 func NewBuffer(n int) *Buffer {
 	limit := uint64(max(n, 1))
-	return &Buffer{recs: make([]Record, min(limit, firstRecords)), limit: limit}
+	return &Buffer{recs: make([]Record, min(limit, firstRecords)), limit: limit, bound: limit}
+}
+
+// spillRoom is how many records beyond its limit a buffer with a spool
+// holds at most (at least): those wait in memory while the destination's
+// goroutine is busy in a send, before it moves them to disk.
+const spillRoom = 1024
+
+// setSpill lets the buffer hold room records beyond its limit for the
+// destination's goroutine to move to its spool (over); 0 turns that off,
+// and the next push drops what exceeds the limit.
+func (b *Buffer) setSpill(room uint64) {
+	b.mu.Lock()
+	b.bound = b.limit + room
+	b.mu.Unlock()
 }
 
 // grow doubles the records' room, up to the bound, keeping every record
 // at its sequence number modulo the new length.
 func (b *Buffer) grow() {
-	n := min(2*uint64(len(b.recs)), b.limit)
+	n := min(2*uint64(len(b.recs)), b.bound)
 	recs := make([]Record, n)
 	for s := b.start; s < b.end; s++ {
 		recs[s%n] = b.recs[s%uint64(len(b.recs))]
@@ -46,10 +61,10 @@ func (b *Buffer) grow() {
 
 func (b *Buffer) push(r Record) {
 	b.mu.Lock()
-	if b.end-b.start == uint64(len(b.recs)) && uint64(len(b.recs)) < b.limit {
+	if b.end-b.start == uint64(len(b.recs)) && uint64(len(b.recs)) < b.bound {
 		b.grow()
 	}
-	if b.end-b.start == uint64(len(b.recs)) {
+	for b.end-b.start >= min(uint64(len(b.recs)), b.bound) {
 		b.recs[b.start%uint64(len(b.recs))] = Record{}
 		if b.start < b.flight {
 			b.lost++
@@ -74,9 +89,27 @@ func (b *Buffer) drop(n uint64) {
 // peek copies the oldest records into dst and returns the sequence number
 // of the first and how many it copied.
 func (b *Buffer) peek(dst []Record) (from uint64, n int) {
+	return b.peekN(dst, ^uint64(0))
+}
+
+// over is peek of the records beyond the limit only: those the
+// destination's goroutine moves to its spool.
+func (b *Buffer) over(dst []Record) (from uint64, n int) {
+	return b.peekN(dst, b.limit)
+}
+
+// peekN is peek, leaving the newest keep records out.
+func (b *Buffer) peekN(dst []Record, keep uint64) (from uint64, n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for n < len(dst) && b.start+uint64(n) < b.end {
+	avail := uint64(0)
+	if c := b.end - b.start; c > keep {
+		avail = c - keep
+	}
+	if keep == ^uint64(0) {
+		avail = b.end - b.start
+	}
+	for n < len(dst) && uint64(n) < avail {
 		dst[n] = b.recs[(b.start+uint64(n))%uint64(len(b.recs))]
 		n++
 	}

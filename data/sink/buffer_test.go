@@ -120,3 +120,43 @@ func BenchmarkBufferKeptUp(b *testing.B) {
 		b.Fatalf("room %d records while kept up, want %d", len(buf.recs), firstRecords)
 	}
 }
+
+func TestABufferWithASpoolHandsOverWhatExceedsItsLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		pushed, pushedDuring int // before over, and while its batch is out
+		written              int // what the spool took of the batch
+		wantOver, wantDrop   int
+	}{
+		{"nothing over the limit", 10, 0, 0, 0, 0},
+		{"what is over goes, the newest stay", 25, 0, 15, 15, 0},
+		{"pushed out while being written: not dropped", 40, 10, 30, 30, 0},
+		{"pushed out while being written, then not written: dropped", 40, 10, 0, 30, 10},
+		{"partly written", 40, 10, 4, 30, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBuffer(10)
+			b.setSpill(30) // holds 40 at most
+			for i := range tc.pushed {
+				b.push(Record{Time: int64(i)})
+			}
+			dst := make([]Record, 64)
+			from, n := b.over(dst)
+			if n != tc.wantOver {
+				t.Fatalf("over = %d, want %d", n, tc.wantOver)
+			}
+			for i := range n {
+				if dst[i].Time != int64(i) {
+					t.Fatalf("over[%d] = %d: not the oldest", i, dst[i].Time)
+				}
+			}
+			for i := range tc.pushedDuring {
+				b.push(Record{Time: int64(tc.pushed + i)})
+			}
+			b.finish(from, tc.written)
+			if got, _, dropped := b.state(); dropped != uint64(tc.wantDrop) || got+tc.written+tc.wantDrop != tc.pushed+tc.pushedDuring {
+				t.Errorf("%d buffered, %d dropped, %d written of %d", got, dropped, tc.written, tc.pushed+tc.pushedDuring)
+			}
+		})
+	}
+}

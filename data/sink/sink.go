@@ -116,6 +116,12 @@ type Options struct {
 	// MaxDestinations bounds the destinations that run at once, each
 	// with its goroutine, client and buffer (default 100).
 	MaxDestinations int
+	// SpoolDir, when set, is where each destination spools to disk what
+	// its full buffer cannot hold, up to SpoolBytes per destination
+	// (DefaultSpoolBytes; bounded by MinSpoolBytes and MaxSpoolBytes).
+	// The spool does not survive a restart: Run clears it.
+	SpoolDir   string
+	SpoolBytes int64
 	// Default is the pushMethod of properties that have none (standalone
 	// mode's push.default); nil sends those nowhere.
 	Default *device.PushMethod
@@ -181,6 +187,9 @@ func New(src Source, opt Options, kinds ...Kind) *Sinks {
 // gets up to a second to send what it holds) and returns.
 func (s *Sinks) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if s.opt.SpoolDir != "" {
+		s.clearSpool()
+	}
 	gen := ^uint64(0)
 	t := time.NewTicker(s.opt.Poll)
 	defer t.Stop()
@@ -279,6 +288,7 @@ func (s *Sinks) WritePushMetrics(w io.Writer) {
 		{"tinymapper_push_failed_total", "counter", "Delivery attempts that failed (retried unless rejected).", func(s Stats) string { return strconv.FormatUint(s.Failed, 10) }},
 		{"tinymapper_push_dropped_total", "counter", "Samples lost: pushed out of a full buffer, or rejected by the server.", func(s Stats) string { return strconv.FormatUint(s.Dropped, 10) }},
 		{"tinymapper_push_buffered", "gauge", "Samples waiting in the destination's buffer.", func(s Stats) string { return strconv.Itoa(s.Buffered) }},
+		{"tinymapper_push_spooled", "gauge", "Samples waiting in the destination's spool on disk (push.spool).", func(s Stats) string { return strconv.Itoa(s.Spooled) }},
 		{"tinymapper_push_lag_seconds", "gauge", "Age of the oldest buffered sample.", func(s Stats) string { return strconv.FormatFloat(s.Lag.Seconds(), 'f', 3, 64) }},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
