@@ -11,6 +11,7 @@ import (
 
 	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
+	"github.com/tinymapper/tinymapper/board/sim/bme280"
 	"github.com/tinymapper/tinymapper/board/sim/sht3x"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 	"github.com/tinymapper/tinymapper/bus"
@@ -18,7 +19,8 @@ import (
 	"github.com/tinymapper/tinymapper/bus/i2c"
 )
 
-// fuzzBus is a bus of its own (a TMP102 at 0x48, a 24C02 at 0x50, an SHT3x at 0x44) that the
+// fuzzBus is a bus of its own (a TMP102 at 0x48, a 24C02 at 0x50, an SHT3x
+// at 0x44, a BME280 at 0x76, a BMP280 at 0x77) that the
 // fuzz target may write to: writes to the board's bus 1 would change what
 // the other tests of this package read.
 const fuzzBus = "FUZZ-I2C"
@@ -32,6 +34,12 @@ var registerFuzzBus = sync.OnceValue(func() error {
 		return err
 	}
 	if err := b.Attach(sht3x.Address, sht3x.New(time.Now)); err != nil {
+		return err
+	}
+	if err := b.Attach(0x76, bme280.New(bme280.ChipIDBME280, time.Now)); err != nil {
+		return err
+	}
+	if err := b.Attach(0x77, bme280.New(bme280.ChipIDBMP280, time.Now)); err != nil {
 		return err
 	}
 	return i2creg.Register(fuzzBus, nil, -1, b.Open)
@@ -154,6 +162,58 @@ func FuzzI2CCommandConfig(f *testing.F) {
 		}
 		defer d.Close()
 		d.Points()[0].Read()
+		vals, errs := make([]float64, 2), make([]error, 2)
+		d.(bus.Batcher).ReadPoints([]int{0, 1}, vals, errs)
+	})
+}
+
+// fuzzPartAddrs are the addresses FuzzI2CPartConfig opens: a BME280, a
+// BMP280, a TMP102, an EEPROM, nobody.
+var fuzzPartAddrs = [...]float64{0x76, 0x77, 0x48, 0x50, 0x23}
+
+// FuzzI2CPartConfig opens two part properties (part, field, scale, offset
+// and a key of its own choosing) at one of fuzzPartAddrs: Open must return
+// a device or a *bus.FieldError naming a key of a property, never panic;
+// an opened device must read its points alone and together.
+func FuzzI2CPartConfig(f *testing.F) {
+	if err := registerFuzzBus(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(0), uint8(2), "bme280", uint8(2), "humidity", 0.0, uint8(0), 0.0, uint8(0), "", 0.0, false)
+	f.Add(uint8(1), uint8(2), "bmp280", uint8(2), "humidity", 1.8, uint8(1), 32.0, uint8(1), "register", 250.0, true)
+	f.Fuzz(func(t *testing.T, addr uint8, partKind uint8, part string, fieldKind uint8, field string,
+		scale float64, scaleKind uint8, offset float64, offsetKind uint8, key string, keyValue float64, writable bool) {
+		prop := bus.Config{Path: "p", Values: map[string]bus.Value{}}
+		if v, ok := bustest.FuzzValue(partKind, keyValue, part); ok {
+			prop.Values["part"] = v
+		}
+		if v, ok := bustest.FuzzValue(fieldKind, keyValue, field); ok {
+			prop.Values["field"] = v
+		}
+		if v, ok := bustest.FuzzValue(scaleKind, scale, field); ok {
+			prop.Values["scale"] = v
+		}
+		if v, ok := bustest.FuzzValue(offsetKind, offset, part); ok {
+			prop.Values["offset"] = v
+		}
+		if key != "" {
+			prop.Values[key] = bus.NumberValue(keyValue)
+		}
+		other := bus.Config{Path: "q", Values: map[string]bus.Value{"part": bus.StringValue("bme280"), "field": bus.StringValue("temperature")}}
+		dev := bus.Config{Path: "d", Values: map[string]bus.Value{"bus": bus.StringValue(fuzzBus),
+			"address": bus.NumberValue(fuzzPartAddrs[int(addr)%len(fuzzPartAddrs)])}}
+		d, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "fuzz", Config: dev,
+			Properties: []bus.PropertyConfig{{Name: "v", Writable: writable, Config: prop}, {Name: "w", Config: other}}})
+		if err != nil {
+			fe, ok := err.(*bus.FieldError)
+			if !ok || !strings.HasPrefix(fe.Field, "p.") && !strings.HasPrefix(fe.Field, "q.") {
+				t.Fatalf("Open error %v is not a *bus.FieldError naming a key of a property", err)
+			}
+			return
+		}
+		defer d.Close()
+		d.Points()[0].Read()
+		d.Points()[1].Read()
 		vals, errs := make([]float64, 2), make([]error, 2)
 		d.(bus.Batcher).ReadPoints([]int{0, 1}, vals, errs)
 	})

@@ -59,6 +59,12 @@
 // Properties of one device that send the same command and are due together
 // share one exchange. Command properties are read only.
 //
+// A Bosch BME280 or BMP280 is read by part instead: part bme280 (or
+// bmp280), field temperature (°C), pressure (hPa) or humidity (%RH), and
+// optionally scale and offset. The driver identifies the part by its chip
+// ID before it writes anything, reads its calibration, keeps it measuring,
+// and compensates the readings (see part.go and package bmx280).
+//
 // A ReadWrite property's Point is a bus.Writer. When shift or mask leave part
 // of the register to other fields, Write reads the register first and changes
 // only the field's bits.
@@ -90,7 +96,7 @@ func (Driver) Protocol() string { return "i2c" }
 
 var (
 	deviceKeys   = []string{"bus", "address", "autoIncrement", "pageSize"}
-	propertyKeys = append([]string{"register", "command", "readLength", "delayMs", "rxStart", "crc8"}, bus.CodecKeys()...)
+	propertyKeys = append([]string{"register", "command", "readLength", "delayMs", "rxStart", "crc8", "part", "field"}, bus.CodecKeys()...)
 )
 
 // Open checks cfg, opens the device's bus through hal (shared with every other
@@ -132,6 +138,9 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		if p.Writable && points[i].cmd.hasValue {
 			return nil, pc.Errorf("command", "a command property is read only: set the property's accessMode to ReadOnly")
 		}
+		if p.Writable && points[i].part.name != "" {
+			return nil, pc.Errorf("part", "a part property is read only: set the property's accessMode to ReadOnly")
+		}
 		d.warn(pc, propertyKeys)
 	}
 
@@ -148,6 +157,16 @@ func (Driver) Open(cfg bus.DeviceConfig) (bus.Device, error) {
 		if cfg.Properties[i].Writable {
 			d.points[i] = writer{p}
 		}
+		if p.part.name != "" {
+			if d.bme == nil {
+				d.bme = &bmePart{bus: h, addr: d.addr}
+			}
+			p.bme = d.bme
+		}
+	}
+	if err := d.openPart(cfg); err != nil {
+		h.Close()
+		return nil, err
 	}
 	return d, nil
 }
@@ -193,6 +212,7 @@ type Device struct {
 	points        []bus.Point
 	regs          []*point
 	warnings      []string
+	bme           *bmePart      // the BME280/BMP280 of part properties
 	span          [maxSpan]byte // one coalesced read
 	start         [1]byte       // its first register
 }
@@ -204,7 +224,7 @@ const maxSpan = 32
 // and when they fit in maxSpan bytes, that is one transaction from the lowest
 // register; otherwise each is read alone. It does not allocate.
 func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
-	if d.readShared(idx, vals, errs) {
+	if d.readShared(idx, vals, errs) || d.readPart(idx, vals, errs) {
 		return
 	}
 	lo, hi, alone := 256, 0, false
@@ -212,7 +232,7 @@ func (d *Device) ReadPoints(idx []int, vals []float64, errs []error) {
 		p := d.regs[i]
 		lo = min(lo, int(p.reg[0]))
 		hi = max(hi, int(p.reg[0])+p.size)
-		alone = alone || p.cmd.hasValue
+		alone = alone || p.cmd.hasValue || p.part.name != ""
 	}
 	if alone || !d.autoIncrement || hi-lo > maxSpan || len(idx) < 2 {
 		for k, i := range idx {
@@ -299,6 +319,9 @@ type point struct {
 	cmd     command // cmd.hasValue: a command property, read by exchange
 	rxStart int     // the value's first byte in reply
 	reply   []byte  // cmd.readLen bytes, allocated once by newPoint
+
+	part partSpec // part.name != "": a part property, read through bme
+	bme  *bmePart
 }
 
 // propertyConfig returns p's configData, with a path naming the property when
@@ -312,6 +335,10 @@ func propertyConfig(p bus.PropertyConfig) bus.Config {
 }
 
 func newPoint(c bus.Config) (*point, error) {
+	part, err := parsePart(c)
+	if err != nil || part.name != "" {
+		return &point{part: part, size: 1}, err
+	}
 	codec, err := bus.ParseCodec(c, "uint8")
 	if err != nil {
 		return nil, err
@@ -342,6 +369,9 @@ func newPoint(c bus.Config) (*point, error) {
 
 // Read reads the register and decodes it.
 func (p *point) Read() (float64, error) {
+	if p.part.name != "" {
+		return p.readPartPoint()
+	}
 	if p.cmd.hasValue {
 		if err := p.cmd.exchange(p.bus, p.addr, p.reply); err != nil {
 			return 0, p.errorf("read", err)
