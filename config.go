@@ -93,6 +93,19 @@ type PushConfig struct {
 	// token, so two databases can have different ones; without one, the
 	// sink reads PASSWORD or TOKEN from the environment (README, Data plane).
 	Credentials map[string]string `yaml:"credentials"`
+	// Spool puts on disk what a destination's full buffer cannot hold,
+	// for gateways that must ride out hours (README, Data plane).
+	Spool SpoolConfig `yaml:"spool"`
+}
+
+// SpoolConfig is push.spool.
+type SpoolConfig struct {
+	// Dir is where each destination spools (a directory per destination,
+	// created 0700); "" (the default) turns the spool off.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds each destination's spool (default 64 MiB); past
+	// it the oldest spooled samples are dropped and counted.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // flagHelp is returned when -h was asked for: usage was printed, exit 0.
@@ -229,6 +242,8 @@ func (c Config) check() error {
 		return fmt.Errorf("push.buffer must be 0 (the default) to 10000000 samples, not %d", c.Push.Buffer)
 	case c.Push.MaxDestinations < 0 || c.Push.MaxDestinations > 10_000:
 		return fmt.Errorf("push.max_destinations must be 0 (the default, %d) to 10000, not %d", sink.DefaultMaxDestinations, c.Push.MaxDestinations)
+	case c.Push.Spool.MaxBytes != 0 && (c.Push.Spool.MaxBytes < sink.MinSpoolBytes || c.Push.Spool.MaxBytes > sink.MaxSpoolBytes):
+		return fmt.Errorf("push.spool.max_bytes must be 0 (the default, %d) or %d to %d, not %d", sink.DefaultSpoolBytes, sink.MinSpoolBytes, int64(sink.MaxSpoolBytes), c.Push.Spool.MaxBytes)
 	case c.Devices == "" && c.GRPCServer.SocketPath == "":
 		return errors.New("grpc_server.socket_path (--sock) must be set unless --devices is")
 	}

@@ -64,6 +64,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	mqttBare := file("mqtt.yaml", "push:\n  credentials:\n    \"mqtt broker:1883\": /q\n")
 	bigBuffer := file("buffer.yaml", "push:\n  buffer: 10000001\n")
 	manyDests := file("dests.yaml", "push:\n  max_destinations: -1\n")
+	tinySpool := file("spool.yaml", "push:\n  spool: {dir: /var/spool/tinymapper, max_bytes: 4095}\n")
 	defaultTypo := file("default.yaml", "log_level: info\npush:\n  default:\n    mqtt: {adress: tcp://b:1883}\n")
 	cases := []struct {
 		args []string
@@ -81,6 +82,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--config", mqttBare}, `push.credentials["mqtt broker:1883"]: the key must be`},
 		{[]string{"--config", bigBuffer}, "push.buffer must be 0 (the default) to 10000000 samples, not 10000001"},
 		{[]string{"--config", manyDests}, "push.max_destinations must be 0 (the default, 100) to 10000, not -1"},
+		{[]string{"--config", tinySpool}, "push.spool.max_bytes must be 0 (the default, 67108864) or 4096 to 1099511627776, not 4095"},
 		{[]string{"--config", defaultTypo}, "unknown key `adress` at line 4 (in push.default.mqtt); did you mean `address`?"},
 	}
 	for _, tc := range cases {
@@ -114,5 +116,19 @@ func TestPushCredentialsAreRead(t *testing.T) {
 	}
 	if len(c.Push.Credentials) != 4 || c.Push.Credentials["mysql [::1]:3306"] != "/etc/m" || c.Push.Credentials["mqtt ssl://broker:8883"] != "/etc/q" {
 		t.Errorf("push.credentials = %v", c.Push.Credentials)
+	}
+}
+
+func TestPushSpoolIsRead(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(f, []byte("push:\n  spool:\n    dir: /var/lib/tinymapper/spool\n    max_bytes: 1048576\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig([]string{"--config", f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Push.Spool != (SpoolConfig{Dir: "/var/lib/tinymapper/spool", MaxBytes: 1 << 20}) {
+		t.Errorf("push.spool = %+v", c.Push.Spool)
 	}
 }

@@ -29,7 +29,11 @@ func newSinks(cfg PushConfig, mgr *device.Manager, log *slog.Logger) (*sink.Sink
 	if def != nil {
 		log.Info("push.default: properties without a pushMethod are pushed too")
 	}
-	return sink.New(mgr, sink.Options{Buffer: cfg.Buffer, MaxDestinations: cfg.MaxDestinations, Default: def, Log: log}, sinkKinds...), nil
+	if cfg.Spool.Dir != "" {
+		log.Info("push.spool: what a full buffer cannot hold goes to disk (cleared at every start)", "dir", cfg.Spool.Dir)
+	}
+	return sink.New(mgr, sink.Options{Buffer: cfg.Buffer, MaxDestinations: cfg.MaxDestinations, Default: def, Log: log,
+		SpoolDir: cfg.Spool.Dir, SpoolBytes: cfg.Spool.MaxBytes}, sinkKinds...), nil
 }
 
 // plane is what the REST API serves: the devices, plus the sinks' errors
