@@ -43,8 +43,8 @@ func TestDiscoverI2CNamesTheSimParts(t *testing.T) {
 // the checked-in example, and run standalone it reads what the sim's parts
 // document: the TMP102's and MCP9808's temperatures, the SHT3x's
 // temperature and humidity (read by command, CRCs checked), the ADS1115's AIN0
-// once the config is written, the BME280's raw temperature once it
-// measures, the EEPROM's erased first byte.
+// once the config is written, the BME280's temperature, pressure and
+// humidity in °C, hPa and %RH, the EEPROM's erased first byte.
 func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
 	var out bytes.Buffer
 	if err := run([]string{"discover", "i2c", "--board", "sim", "--yaml", "--node", "edge-node-1"}, &out, &out); err != nil {
@@ -76,13 +76,18 @@ func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
 		{"sht3x-1-44", "temperature", sht3x.Temperature, 0.01},
 		{"sht3x-1-44", "humidity", sht3x.Humidity, 0.01},
 		{"ads1115-1-49", "ain0", func(t time.Time) float64 { return ads1115.Input(0, t) }, 0.000125},
-		{"bme280-1-76", "temperature-raw", func(t time.Time) float64 { return float64(bme280.RawTemperature(bme280.Temperature(t))) }, 0},
+		// The BME280 is read by part: compensated with its calibration
+		// (0.01 °C, 1/256 Pa and 1/1024 % steps; the integer formulas
+		// against the sim's double-precision ones).
+		{"bme280-1-76", "temperature", bme280.Temperature, 0.01},
+		{"bme280-1-76", "pressure", bme280.Pressure, 0.01},
+		{"bme280-1-76", "humidity", bme280.Humidity, 0.05},
 		{"24cxx-1-50", "byte-0", func(time.Time) float64 { return 255 }, 0},
 	} {
 		t.Run(tc.device+"/"+tc.property, func(t *testing.T) {
 			var last string
 			// The value at a sample's timestamp, once the device runs (the
-			// ADS1115 and BME280 after their desired config is written).
+			// ADS1115 after its desired config is written).
 			await.Within(t, 10*time.Second, tc.device+" "+tc.property+" matching the sim", func() bool {
 				v, ts, ok := sample(base + tc.device + "/" + tc.property)
 				last = ""

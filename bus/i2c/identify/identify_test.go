@@ -125,3 +125,30 @@ func TestDeviceNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBoschPartsAreReadInUnits: a BME280's Device reads temperature,
+// pressure and humidity by part; a BMP280's has no humidity to read.
+func TestBoschPartsAreReadInUnits(t *testing.T) {
+	for _, tc := range []struct {
+		kind       Kind
+		want, none []string
+	}{
+		{BME280, []string{"part: bme280\n          field: temperature", "field: pressure", "field: humidity", "unit: hectopascal"}, []string{"register"}},
+		{BMP280, []string{"part: bmp280\n          field: temperature", "field: pressure"}, []string{"humidity", "register"}},
+	} {
+		var b bytes.Buffer
+		if err := WriteYAML(&b, []Part{{Addr: 0x77, Kind: tc.kind}}, "1", "n"); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: no %q in\n%s", tc.kind, w, b.String())
+			}
+		}
+		for _, n := range tc.none {
+			if strings.Contains(b.String(), n) {
+				t.Errorf("%s: %q in\n%s", tc.kind, n, b.String())
+			}
+		}
+	}
+}

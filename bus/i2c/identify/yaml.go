@@ -154,8 +154,8 @@ var models = map[Kind]model{
           scale: 0.000125
 `,
 	},
-	BME280: bmx280("discovered-bme280", "BME280"),
-	BMP280: bmx280("discovered-bmp280", "BMP280"),
+	BME280: bmx280("discovered-bme280", "BME280", true),
+	BMP280: bmx280("discovered-bmp280", "BMP280", false),
 	EEPROM24: {
 		name:    "discovered-24cxx",
 		comment: "24Cxx EEPROM, taken as a 24C02 (8-byte pages): its first byte",
@@ -180,45 +180,55 @@ var models = map[Kind]model{
 	},
 }
 
-func bmx280(name, part string) model {
-	return model{
+// bmx280 is the model of a BME280 (humidity true) or BMP280, read by the
+// i2c protocol's part keys: compensated with the part's own calibration.
+func bmx280(name, part string, humidity bool) model {
+	m := model{
 		name: name,
-		comment: part + ": ctrl_meas set to normal mode, ×1 oversampling (0x27); temperature-raw is the " +
-			"uncompensated 20-bit adc_T (°C needs the part's calibration words at 0x88..0x8D, which the i2c protocol does not apply)",
-		properties: `    - name: ctrl-meas
-      description: ctrl_meas register 0xF4; 39 (0x27) measures continuously at ×1 oversampling
-      type: INT
-      accessMode: ReadWrite
-      minimum: "0"
-      maximum: "255"
-    - name: temperature-raw
-      description: uncompensated temperature ADC value adc_T (20 bits)
-      type: INT
+		comment: part + ": read by part " + strings.ToLower(part) + " (chip id checked before any write, calibration read, " +
+			"normal mode at ×1 oversampling, 62.5 ms standby); compensated with the part's calibration by Bosch's integer formulas",
+		properties: `    - name: temperature
+      description: ` + part + ` temperature, compensated with the part's calibration
+      type: FLOAT
       accessMode: ReadOnly
+      minimum: "-40"
+      maximum: "85"
+      unit: celsius
+    - name: pressure
+      description: ` + part + ` barometric pressure, compensated with the part's calibration
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "300"
+      maximum: "1100"
+      unit: hectopascal
 `,
-		visitors: `    - name: ctrl-meas
-      collectCycle: 10000
-      reportCycle: 60000
-      reportToCloud: true
-      desired:
-        value: "39"
-      visitors:
-        protocolName: i2c
-        configData:
-          register: 0xF4
-          dataType: uint8
-    - name: temperature-raw
+		visitors: bmx280Visitor(part, "temperature") + bmx280Visitor(part, "pressure"),
+	}
+	if humidity {
+		m.properties += `    - name: humidity
+      description: ` + part + ` relative humidity, compensated with the part's calibration
+      type: FLOAT
+      accessMode: ReadOnly
+      minimum: "0"
+      maximum: "100"
+      unit: percent
+`
+		m.visitors += bmx280Visitor(part, "humidity")
+	}
+	return m
+}
+
+func bmx280Visitor(part, field string) string {
+	return `    - name: ` + field + `
       collectCycle: 1000
       reportCycle: 10000
       reportToCloud: true
       visitors:
         protocolName: i2c
         configData:
-          register: 0xFA
-          dataType: uint32
-          shift: 12
-`,
-	}
+          part: ` + strings.ToLower(part) + `
+          field: ` + field + `
+`
 }
 
 // WriteYAML writes a DeviceModel per kind found and a Device per part, for
