@@ -41,6 +41,11 @@ func BenchmarkSamplingPath(b *testing.B) {
 		{"i2c-tmp102/1-property", i2c.Driver{}, i2cDev, tmp102[:1], 1},
 		{"i2c-tmp102/5-properties", i2c.Driver{}, i2cDev, tmp102, 1},
 		{"i2c-tmp102/1000-devices-x5", i2c.Driver{}, i2cDev, tmp102, 1000},
+		{"i2c-bme280/3-fields-one-burst", i2c.Driver{}, []any{"bus", 1, "address", 0x76}, []benchProp{
+			{"temperature", TypeFloat, []any{"part", "bme280", "field", "temperature"}},
+			{"pressure", TypeFloat, []any{"part", "bme280", "field", "pressure"}},
+			{"humidity", TypeFloat, []any{"part", "bme280", "field", "humidity"}},
+		}, 1},
 		{"spi-mcp3008/1-property", spi.Driver{}, []any{"bus", "0.0"}, []benchProp{mcp3008}, 1},
 		{"gpio-input/1-property", gpio.Driver{}, nil, []benchProp{{"in", TypeBoolean, []any{"pin", "GPIO27"}}}, 1},
 	} {
