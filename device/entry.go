@@ -97,10 +97,11 @@ func (p *prop) Desired() string { return *p.desired.Load() }
 
 func (p *prop) setDesired(s string) { p.desired.Store(&s) }
 
-// acknowledges reports whether s, p's latest good sample, may go with the
-// desired value d loaded before it as the twin's observedDesired: it was
-// read after d's write began (or d has no write to wait for). Load the
-// desired value first: changeDesired stores desiredAt before it.
+// acknowledges reports whether s, p's latest good sample, may go with p's
+// desired value as the twin's observedDesired: s was read after the value's
+// write began, or the value has no write to wait for. Load the desired value
+// before calling: changeDesired stores desiredAt before the value, so a
+// desired value seen is never newer than the desiredAt seen after it.
 func (p *prop) acknowledges(s *ringbuf.Sample) bool {
 	return s.Time >= p.desiredAt.Load()
 }
