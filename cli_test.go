@@ -18,7 +18,7 @@ func TestSubcommandsOnTheSimBoard(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"scan", "i2c", "--board", "sim", "--bus", "1"}, []string{"10: -- -- -- -- -- -- -- -- 18 --", "40: -- -- -- -- -- -- -- -- 48 49 --", "50: 50 --", "70: -- -- -- -- -- -- 76 --"}},
+		{[]string{"scan", "i2c", "--board", "sim", "--bus", "1"}, []string{"10: -- -- -- -- -- -- -- -- 18 --", "40: -- -- -- -- -- -- -- -- 48 49 --", "50: 50 --", "70: -- -- -- -- -- -- 76 77"}},
 		{[]string{"board", "--board", "sim"}, []string{"board: sim", "SIM-I2C1", "/dev/i2c-1", "SIM-SPI0.0", "GPIO17       P1_11"}},
 		{[]string{"version"}, []string{"tinymapper dev"}},
 	}

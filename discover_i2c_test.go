@@ -31,7 +31,7 @@ func TestDiscoverI2CNamesTheSimParts(t *testing.T) {
 	}
 	for _, want := range []string{
 		"0x18     MCP9808", "0x44     SHT3x    serial number 0x1A2B3C4D", "0x48     TMP102   config 0x60A0",
-		"0x49     ADS1115  config 0x8583", "0x50     24Cxx", "0x76     BME280   chip id 0x60",
+		"0x49     ADS1115  config 0x8583", "0x50     24Cxx", "0x76     BME280   chip id 0x60", "0x77     BMP280   chip id 0x58",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("discover i2c: no %q in\n%s", want, out.String())
@@ -82,6 +82,8 @@ func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
 		{"bme280-1-76", "temperature", bme280.Temperature, 0.01},
 		{"bme280-1-76", "pressure", bme280.Pressure, 0.01},
 		{"bme280-1-76", "humidity", bme280.Humidity, 0.05},
+		{"bmp280-1-77", "temperature", bme280.Temperature, 0.01},
+		{"bmp280-1-77", "pressure", bme280.Pressure, 0.01},
 		{"24cxx-1-50", "byte-0", func(time.Time) float64 { return 255 }, 0},
 	} {
 		t.Run(tc.device+"/"+tc.property, func(t *testing.T) {

@@ -22,8 +22,8 @@ const I2C1 = "SIM-I2C1"
 
 // Register puts the simulated board into periph's registries: I²C bus 1 with a
 // TMP102 at 0x48, a 24C02 at 0x50, an MCP9808 at 0x18, an SHT3x at 0x44, an
-// ADS1115 at 0x49 and a BME280 at 0x76, SPI port 0.0 with an MCP3008, and GPIO
-// pins 4, 17, 22 and 27; and, in hal's serial registry, /dev/ttyUSB0 (Modbus
+// ADS1115 at 0x49, a BME280 at 0x76 and a BMP280 at 0x77, SPI port 0.0 with
+// an MCP3008, and GPIO pins 4, 17, 22 and 27; and, in hal's serial registry, /dev/ttyUSB0 (Modbus
 // RTU slaves 1 and 2) and /dev/ttyACM0 (a line sensor), pseudo-terminals with
 // the simulated devices on their far side (board/sim/serialsim). The first
 // call registers; later calls
@@ -62,6 +62,7 @@ var register = sync.OnceValue(func() error {
 		{sht3x.Address, sht3x.New(time.Now)},
 		{ads1115.Address, ads1115.New(time.Now)},
 		{bme280.Address, bme280.New(bme280.ChipIDBME280, time.Now)},
+		{bme280.Address + 1, bme280.New(bme280.ChipIDBMP280, time.Now)},
 	} {
 		if err := bus.Attach(p.addr, p.part); err != nil {
 			return err
