@@ -15,9 +15,17 @@
 //
 // # I²C bus 1 ("SIM-I2C1", also "1", "I2C1", "/dev/i2c-1")
 //
-//	address  part     what it is
-//	0x48     TMP102   temperature sensor, 12-bit, 0.0625 °C per LSB
-//	0x50     24C02    2-Kbit EEPROM, 256 bytes, 8-byte pages
+//	address  part     what it is (folder)
+//	0x18     MCP9808  temperature sensor, 0.0625 °C per LSB (mcp9808)
+//	0x44     SHT3x    humidity and temperature by command, CRC-8 (sht3x)
+//	0x48     TMP102   temperature sensor, 12-bit, 0.0625 °C per LSB (tmp102)
+//	0x49     ADS1115  16-bit ADC (ads1115)
+//	0x50     24C02    2-Kbit EEPROM, 256 bytes, 8-byte pages (at24c02)
+//	0x76     BME280   temperature, pressure, humidity (bme280)
+//	0x77     BMP280   temperature, pressure (bme280)
+//
+// The README's "Simulated board" table gives every part's registers; the
+// TMP102 and the 24C02 are described below.
 //
 // Any other address does not acknowledge: the transaction fails with an error
 // that names the address and wraps ErrNACK, as a real bus fails with "remote
