@@ -24,7 +24,7 @@
 //	0x76     BME280   temperature, pressure, humidity (bme280)
 //	0x77     BMP280   temperature, pressure (bme280)
 //
-// The README's "Simulated board" table gives every part's registers; the
+// The README's "The simulated board" table gives every part's registers; the
 // TMP102 and the 24C02 are described below.
 //
 // Any other address does not acknowledge: the transaction fails with an error
