@@ -79,8 +79,11 @@ func spoolDir(dir, key string) string {
 }
 
 // newSpool returns the spool of a destination, not yet open: max bytes on
-// disk, batches of up to batch records.
+// disk (0: DefaultSpoolBytes), batches of up to batch records.
 func newSpool(dir string, maxBytes int64, batch int) *spool {
+	if maxBytes <= 0 {
+		maxBytes = DefaultSpoolBytes
+	}
 	maxBytes = min(max(maxBytes, MinSpoolBytes), MaxSpoolBytes)
 	segBytes := min(maxBytes/8, maxSegmentBytes)
 	segRecs := int((segBytes - int64(spoolHead)) / spoolRec)
