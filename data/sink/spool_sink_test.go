@@ -117,3 +117,31 @@ func TestAnUnusableSpoolFallsBackToDroppingAndSaysWhy(t *testing.T) {
 		t.Errorf("received %v, want 41..50", got)
 	}
 }
+
+func TestASpoolDoesNotOutliveItsRunOrItsDestination(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "mqtt-0123456789abcdef", "0000000000000000.seg")
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("TMSPOOL1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, k, rs := &source{}, newKind(), rings(1)
+	k.setFail("mqtt a:1", errors.New("connection refused"))
+	src.set(thermo("t1", rs, "a:1", "x"))
+	s := run(t, src, sink.Options{Buffer: 10, SpoolDir: dir}, k)
+	pushPaced(t, s, rs[0], 1, 41)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("a previous run's segment is still there: %v", err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "mqtt-*", "*.seg"))
+	if st := s.Stats()[0]; st.Spooled != 30 || len(segs) != 1 || st.Lag <= 0 {
+		t.Fatalf("stats %+v, segments %q: want 30 spooled in one segment, and a lag", st, segs)
+	}
+	src.set(thermo("t1", rs, "b:1", "x"))
+	waitFor(t, "a:1 to stop", func() bool { _, c := k.openedAndClosed(); return len(c) == 1 })
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(segs[0]), "*.seg")); len(left) != 0 {
+		t.Errorf("a stopped destination leaves %q", left)
+	}
+}

@@ -298,3 +298,24 @@ func BenchmarkSpoolOverflowAndReadBack(b *testing.B) {
 		}
 	}
 }
+
+func TestASpoolsSegmentsFollowItsBound(t *testing.T) {
+	for _, tc := range []struct {
+		maxBytes        int64
+		segRecs, segs   int
+		bytesAtMostUsed int64
+	}{
+		{0, (4<<20 - 8) / 20, 16, DefaultSpoolBytes},
+		{1, 25, 8, MinSpoolBytes},
+		{MinSpoolBytes, 25, 8, MinSpoolBytes},
+		{1 << 20, (128<<10 - 8) / 20, 8, 1 << 20},
+		{1 << 41, (4<<20 - 8) / 20, 1 << 40 / (8 + (4<<20-8)/20*20), MaxSpoolBytes},
+	} {
+		s := newSpool(t.TempDir(), tc.maxBytes, 16)
+		used := int64(s.maxSegs) * int64(spoolHead+s.segRecs*spoolRec)
+		if s.segRecs != tc.segRecs || s.maxSegs != tc.segs || used > tc.bytesAtMostUsed {
+			t.Errorf("max_bytes %d: %d segments of %d records (%d bytes); want %d of %d, at most %d bytes",
+				tc.maxBytes, s.maxSegs, s.segRecs, used, tc.segs, tc.segRecs, tc.bytesAtMostUsed)
+		}
+	}
+}
