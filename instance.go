@@ -36,6 +36,29 @@ func lockInstance(cfg Config) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance lock: %w", err)
 	}
+	return flock(f, what)
+}
+
+// lockSpool takes the lock of push.spool.dir, a .lock file in it: each
+// start clears the spool, so two instances sharing one directory would
+// clear each other's. Nothing when dir is "".
+func lockSpool(dir string) (release func(), err error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("push.spool.dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("push.spool.dir: %w", err)
+	}
+	return flock(f, "push.spool.dir "+dir)
+}
+
+// flock takes an exclusive lock on f, at once or not at all; releasing
+// closes f.
+func flock(f *os.File, what string) (release func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {

@@ -66,6 +66,23 @@ func TestASecondInstanceExitsTouchingNothing(t *testing.T) {
 			t.Errorf("the second instance opened the board:\n%s", log)
 		}
 	})
+	t.Run("same push spool", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "spool.yaml")
+		if err := os.WriteFile(conf, []byte("push:\n  spool:\n    dir: "+filepath.Join(dir, "spool")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		first := startMapper(t, "--config", conf, "--http", "127.0.0.1:0", "--devices", "deploy/examples/i2c.yaml")
+		first.dataPlane(t)
+		err, log := runOnce(t, "--config", conf, "--board", "sim", "--devices", "deploy/examples/gpio.yaml", "--http", "127.0.0.1:0",
+			"--token-file", filepath.Join(t.TempDir(), "token"))
+		if err == nil || !strings.Contains(err.Error(), "another tinymapper is running for push.spool.dir "+filepath.Join(dir, "spool")) {
+			t.Errorf("second instance: %v", err)
+		}
+		if strings.Contains(log, "tinymapper starting") {
+			t.Errorf("the second instance opened the board:\n%s", log)
+		}
+	})
 	t.Run("same REST address", func(t *testing.T) {
 		first := startMapper(t, "--http", "127.0.0.1:0", "--devices", "deploy/examples/i2c.yaml")
 		u, err := url.Parse(first.dataPlane(t))

@@ -136,6 +136,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer unlock()
+	unlockSpool, err := lockSpool(cfg.Push.Spool.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlockSpool()
 	ls, err := listen(cfg, log)
 	if err != nil {
 		return err
