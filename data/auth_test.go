@@ -146,16 +146,18 @@ func TestLoopback(t *testing.T) {
 	}
 }
 
-// TestServerServesTLS: with a certificate the server speaks HTTPS only,
-// and the connection cap still holds.
-func TestServerServesTLS(t *testing.T) {
-	dir := t.TempDir()
+// serveTLS serves the REST handler over HTTPS with a self-signed
+// certificate until the test ends; it returns the listener, the pool that
+// trusts the certificate, its directory and the certificate file.
+func serveTLS(t *testing.T) (ln net.Listener, pool *x509.CertPool, dir, certFile string) {
+	t.Helper()
+	dir = t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
 	conf, err := data.LoadTLS(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +166,13 @@ func TestServerServesTLS(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close(); <-done })
+	return ln, pool, dir, certFile
+}
+
+// TestServerServesTLS: with a certificate the server speaks HTTPS only,
+// and the connection cap still holds.
+func TestServerServesTLS(t *testing.T) {
+	ln, pool, dir, certFile := serveTLS(t)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
 	resp, err := client.Get("https://" + ln.Addr().String() + "/healthz")
 	if err != nil {
@@ -185,21 +194,7 @@ func TestServerServesTLS(t *testing.T) {
 // in HTTP/1.1, with or without net/http's bundled HTTP/2 (the release build
 // leaves it out: -tags nethttpomithttp2), never offered an h2 that fails.
 func TestServerSpeaksHTTP1OverTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
-	conf, err := data.LoadTLS(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := data.NewServer(data.Handler(newFake(), nil, nil), data.Limits{})
-	srv.TLSConfig = conf
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
+	ln, pool, _, _ := serveTLS(t)
 	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
