@@ -15,6 +15,7 @@ import (
 	"github.com/tinymapper/tinymapper/board/sim/bme280"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 	"github.com/tinymapper/tinymapper/bus"
+	"github.com/tinymapper/tinymapper/bus/bustest"
 	"github.com/tinymapper/tinymapper/bus/i2c"
 )
 
@@ -222,16 +223,7 @@ func TestPartAbsentAtOpenOrResetLater(t *testing.T) {
 
 func refused(t *testing.T, dev bus.Config, props ...bus.PropertyConfig) *bus.FieldError {
 	t.Helper()
-	opened, err := i2c.Driver{}.Open(bus.DeviceConfig{Name: "d", Config: dev, Properties: props})
-	if err == nil {
-		opened.Close()
-		t.Fatal("Open succeeded, want an error naming the field")
-	}
-	var fe *bus.FieldError
-	if !errors.As(err, &fe) {
-		t.Fatalf("Open error %v is not a *bus.FieldError", err)
-	}
-	return fe
+	return bustest.Refused(t, i2c.Driver{}, bus.DeviceConfig{Name: "d", Config: dev, Properties: props})
 }
 
 func BenchmarkReadPart(b *testing.B) {
