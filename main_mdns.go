@@ -57,7 +57,9 @@ func startMDNS(cfg Config, addr net.Addr, boardName string, mgr *device.Manager,
 			log.Error("mdns: not advertising", "err", err)
 		}
 	}()
-	log.Info("mdns: advertising the data plane", "service", mdns.ServiceType, "instance", name, "port", tcp.Port)
+	// The names announced (renamed if another host holds them) are logged
+	// by the advertiser once probing is done: "mdns: announcing".
+	log.Info("mdns: probing for the data plane's names", "service", mdns.ServiceType, "instance", name, "port", tcp.Port)
 	return func(wait context.Context) {
 		cancel()
 		select {

@@ -9,8 +9,9 @@
 // Browse is the other side: a one-shot querier that lists the instances
 // that answer within a bounded time.
 //
-// It speaks IPv4 only, and does not probe for name conflicts: the instance
-// name is the node's name, unique on a cluster's networks.
+// Before it answers or announces, an Advertiser probes for its instance
+// and host names and renames itself when another host holds them (see
+// probe.go). It speaks IPv4 only.
 package mdns
 
 import (
@@ -76,6 +77,7 @@ type Advertiser struct {
 
 	zone   atomic.Pointer[zone]
 	ifaces atomic.Pointer[map[int]ifaceAddr] // by index; written by Run only
+	events chan clashEvent                   // conflicts, from serve to the loop
 }
 
 // ifaceAddr is an interface advertised on, and the address its A record has.
@@ -126,14 +128,7 @@ func (a *Advertiser) Run(ctx context.Context) error {
 	if a.Info.Port <= 0 || a.Info.Port > 65535 {
 		return fmt.Errorf("mdns: port %d", a.Info.Port)
 	}
-	host := a.Info.Host
-	if host == "" {
-		host = a.Info.Instance
-	}
-	n, gen := a.count()
-	a.zone.Store(newZone(a.Info.Instance, host, uint16(a.Info.Port), a.Info.txt(n)))
-	a.ifaces.Store(&map[int]ifaceAddr{})
-
+	a.reset()
 	pc, err := listen()
 	if err != nil {
 		return err
@@ -144,78 +139,45 @@ func (a *Advertiser) Run(ctx context.Context) error {
 		pc.Close()
 		wg.Wait()
 	}()
+	a.loop(ctx, socketWire{a, pc, log}, log)
+	return nil
+}
 
-	rescan := a.Rescan
-	if rescan <= 0 {
-		rescan = 2 * time.Second
+// reset sets the state serve reads before the loop runs: no interface
+// yet, and the unclaimed zone of the base names.
+func (a *Advertiser) reset() {
+	host := a.Info.Host
+	if host == "" {
+		host = a.Info.Instance
 	}
-	tick := time.NewTicker(rescan)
-	defer tick.Stop()
-	announce := time.NewTimer(time.Hour)
-	announce.Stop()
-	defer announce.Stop()
-	var buf [MaxPacket]byte
-	warned := false
-	// repeat is the set of interfaces whose announcement is due again a
-	// second later: RFC 6762 §8.3 asks for at least two.
-	repeat := map[int]bool{}
-	send := func(idx int, ia ifaceAddr, set kinds, mode ttlMode) {
-		b, err := a.zone.Load().pack(buf[:], set, 0, ia.ip, mode, 0, nil)
-		if err == nil {
-			_, err = pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: idx}, group)
-		}
-		if err != nil {
-			log.Debug("mdns: send", "interface", ia.name, "err", err)
-		}
+	a.zone.Store(newZone(a.Info.Instance, host, uint16(a.Info.Port), nil))
+	a.ifaces.Store(&map[int]ifaceAddr{})
+	a.events = make(chan clashEvent, 16)
+}
+
+// socketWire is the loop's wire on the mDNS socket.
+type socketWire struct {
+	a   *Advertiser
+	pc  *ipv4.PacketConn
+	log *slog.Logger
+}
+
+func (w socketWire) scan() (map[int]ifaceAddr, []int) { return w.a.scan(w.pc, w.log) }
+
+func (w socketWire) send(idx int, b []byte) {
+	if _, err := w.pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: idx}, group); err != nil {
+		w.log.Debug("mdns: send", "interface", idx, "err", err)
 	}
-	update := func() {
-		now, changed := a.scan(pc, log)
-		if len(now) == 0 && !warned {
-			log.Warn("mdns: no interface to advertise on yet (up, multicast, IPv4, not loopback)", "interfaces", strings.Join(a.Interfaces, ","))
-		}
-		warned = len(now) == 0
-		for _, idx := range changed {
-			send(idx, now[idx], kindsAll, ttlNormal)
-			repeat[idx] = true
-		}
-		if len(changed) > 0 {
-			announce.Reset(time.Second)
+}
+
+// mine says whether ip is the address of an interface we advertise on.
+func (a *Advertiser) mine(ip [4]byte) bool {
+	for _, ia := range *a.ifaces.Load() {
+		if ia.ip == ip {
+			return true
 		}
 	}
-	update()
-	for {
-		select {
-		case <-ctx.Done():
-			for idx, ia := range *a.ifaces.Load() {
-				send(idx, ia, kindsService, ttlGoodbye)
-			}
-			return nil
-		case <-tick.C:
-			if a.Devices != nil && a.Devices.Generation() != gen {
-				var m int
-				if m, gen = a.count(); m != n {
-					n = m
-					z := *a.zone.Load()
-					z.txt = a.Info.txt(n)
-					a.zone.Store(&z)
-					for idx, ia := range *a.ifaces.Load() {
-						send(idx, ia, kindTXT, ttlNormal)
-						repeat[idx] = true
-					}
-					announce.Reset(time.Second)
-				}
-			}
-			update()
-		case <-announce.C:
-			ifs := *a.ifaces.Load()
-			for idx := range repeat {
-				if ia, ok := ifs[idx]; ok {
-					send(idx, ia, kindsAll, ttlNormal)
-				}
-			}
-			clear(repeat)
-		}
-	}
+	return false
 }
 
 // scan lists the interfaces to advertise on, joins the group on new ones
@@ -332,16 +294,18 @@ func listen() (*ipv4.PacketConn, error) {
 	return pc, nil
 }
 
-// serve answers queries until pc is closed. Answers are rate limited, and a
-// record set is multicast on an interface at most once a second (RFC 6762
-// §6), so a flood of queries is not amplified.
+// serve answers queries until pc is closed, and passes what clashes with
+// our names to the loop. Answers are rate limited, a record is multicast
+// on an interface at most once a second (RFC 6762 §6) except to a probe, so
+// a flood of queries is not amplified, and records the querier lists as
+// known answers are left out (§7.1).
 func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 	var in, out [MaxPacket]byte
 	var p packet
 	limit := rate.NewLimiter(20, 40)
 	type key struct {
-		idx int
-		set kinds
+		idx  int
+		kind kinds
 	}
 	last := map[key]time.Time{}
 	for {
@@ -353,7 +317,7 @@ func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 			time.Sleep(10 * time.Millisecond) // a failing socket must not spin
 			continue
 		}
-		if cm == nil || parse(in[:n], &p) != nil || p.response || len(p.questions) == 0 {
+		if cm == nil || parse(in[:n], &p) != nil {
 			continue
 		}
 		ia, ok := (*a.ifaces.Load())[cm.IfIndex]
@@ -361,26 +325,53 @@ func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 			continue // not an interface we advertise on
 		}
 		z := a.zone.Load()
+		if c := z.judge(&p, ia.ip, a.mine); c != 0 {
+			select {
+			case a.events <- clashEvent{z, c}:
+			default: // the loop has enough to act on
+			}
+		}
+		if p.response || len(p.questions) == 0 || !z.claimed {
+			continue
+		}
 		answer, additional := z.answer(p.questions)
+		known := z.known(&p, ia.ip)
+		answer &^= known
+		additional &^= known
 		if answer == 0 || !limit.Allow() {
 			continue
 		}
+		probe := isProbe(&p)
 		udp, _ := src.(*net.UDPAddr)
 		mode, dst := ttlNormal, net.Addr(group)
 		switch {
 		case udp != nil && udp.Port != Port: // one-shot querier (§6.7)
 			mode, dst = ttlLegacy, udp
+		case probe: // multicast, so that every socket on the prober's host hears it
 		case udp != nil && allUnicast(p.questions):
 			dst = udp
-		default:
-			k := key{cm.IfIndex, answer}
-			if t, ok := last[k]; ok && time.Since(t) < time.Second {
+		}
+		if dst == net.Addr(group) && !probe {
+			now := time.Now()
+			for k := kindPTR; k <= kindServices; k <<= 1 {
+				if answer&k == 0 {
+					continue
+				}
+				if t, ok := last[key{cm.IfIndex, k}]; ok && now.Sub(t) < time.Second {
+					answer &^= k
+				}
+			}
+			if answer == 0 {
 				continue
 			}
 			if len(last) > 256 {
 				clear(last)
 			}
-			last[k] = time.Now()
+			for k := kindPTR; k <= kindServices; k <<= 1 {
+				if answer&k != 0 {
+					last[key{cm.IfIndex, k}] = now
+				}
+			}
 		}
 		b, err := z.pack(out[:], answer, additional, ia.ip, mode, p.id, p.questions)
 		if err != nil {
@@ -389,6 +380,16 @@ func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 		}
 		pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: cm.IfIndex}, dst)
 	}
+}
+
+// isProbe: a query with proposed records in its authority section (§8.1).
+func isProbe(p *packet) bool {
+	for _, r := range p.records {
+		if r.sec == secAuthority {
+			return true
+		}
+	}
+	return false
 }
 
 func allUnicast(qs []question) bool {

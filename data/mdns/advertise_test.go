@@ -47,8 +47,8 @@ func loopback(t *testing.T) string {
 	return ""
 }
 
-// startAdvertiser runs a on lo until the test ends; stop stops it and
-// waits for Run to return.
+// startAdvertiser runs a until the test ends and waits until it has
+// probed and claimed its names; stop stops it and waits for Run to return.
 func startAdvertiser(t *testing.T, a *Advertiser) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,6 +64,13 @@ func startAdvertiser(t *testing.T, a *Advertiser) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for z := a.zone.Load(); z == nil || !z.claimed; z = a.zone.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the advertiser did not claim its names within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return stop
 }
 

@@ -56,6 +56,7 @@ type question struct {
 // record is one parsed resource record of the types DNS-SD uses. Other
 // types are skipped.
 type record struct {
+	sec    section
 	name   string // as received, with the trailing dot
 	typ    dnsmessage.Type
 	ttl    uint32
@@ -65,12 +66,21 @@ type record struct {
 	a      [4]byte  // A
 }
 
+// section is where a record was in its packet.
+type section uint8
+
+const (
+	secAnswer     section = iota // a response's answer, or a query's known answer (RFC 6762 §7.1)
+	secAuthority                 // a probe's proposed record (RFC 6762 §8.2)
+	secAdditional                // a response's additional record
+)
+
 // packet is one parsed mDNS message.
 type packet struct {
 	id        uint16
 	response  bool
 	questions []question
-	records   []record // answers and additional records of a response
+	records   []record // a response's answers and additional records; a query's known answers and proposed records
 }
 
 var (
@@ -80,8 +90,11 @@ var (
 )
 
 // parse reads b into p, reusing p's slices. It never reads more than
-// maxQuestions questions or maxRecords records: a packet asking for more is
-// refused as a whole. Authority records are skipped.
+// maxQuestions questions or maxRecords records: a response or a query
+// asking more questions is refused as a whole; a query's records past
+// maxRecords are dropped (it is still answered, perhaps with what the
+// querier knew). A response's authority records and a query's additional
+// records are skipped.
 func parse(b []byte, p *packet) error {
 	p.questions = p.questions[:0]
 	p.records = p.records[:0]
@@ -115,23 +128,30 @@ func parse(b []byte, p *packet) error {
 		})
 	}
 	if !p.response {
-		return nil // known answers are not used: every query is answered
+		// Known answers, then a probe's proposed records.
+		if err := parseSection(&ps, p, secAnswer, false); err != nil {
+			return err
+		}
+		return parseSection(&ps, p, secAuthority, false)
 	}
-	if err := parseSection(&ps, p, true); err != nil {
+	if err := parseSection(&ps, p, secAnswer, true); err != nil {
 		return err
 	}
 	if err := ps.SkipAllAuthorities(); err != nil {
 		return err
 	}
-	return parseSection(&ps, p, false)
+	return parseSection(&ps, p, secAdditional, true)
 }
 
-// parseSection reads the records of the answer section (answers) or of the
-// additional section.
-func parseSection(ps *dnsmessage.Parser, p *packet, answers bool) error {
+// parseSection reads the records of section sec. Past maxRecords, strict
+// refuses the packet; otherwise the rest are skipped.
+func parseSection(ps *dnsmessage.Parser, p *packet, sec section, strict bool) error {
 	next, skip := (*dnsmessage.Parser).AdditionalHeader, (*dnsmessage.Parser).SkipAdditional
-	if answers {
+	switch sec {
+	case secAnswer:
 		next, skip = (*dnsmessage.Parser).AnswerHeader, (*dnsmessage.Parser).SkipAnswer
+	case secAuthority:
+		next, skip = (*dnsmessage.Parser).AuthorityHeader, (*dnsmessage.Parser).SkipAuthority
 	}
 	for {
 		h, err := next(ps)
@@ -142,9 +162,15 @@ func parseSection(ps *dnsmessage.Parser, p *packet, answers bool) error {
 			return err
 		}
 		if len(p.records) == maxRecords {
-			return errTooManyRecords
+			if strict {
+				return errTooManyRecords
+			}
+			if err := skip(ps); err != nil {
+				return err
+			}
+			continue
 		}
-		r := record{name: h.Name.String(), typ: h.Type, ttl: h.TTL}
+		r := record{sec: sec, name: h.Name.String(), typ: h.Type, ttl: h.TTL}
 		switch h.Type {
 		case dnsmessage.TypePTR:
 			v, err := ps.PTRResource()

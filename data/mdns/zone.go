@@ -27,6 +27,7 @@ const (
 	ttlNormal  ttlMode = iota // RFC 6762 §10
 	ttlLegacy                 // capped at 10 s, no cache-flush bit (§6.7)
 	ttlGoodbye                // 0: withdraw the records (§10.1)
+	ttlProbe                  // a probe's proposed records: no cache-flush bit (§8.1)
 )
 
 // zone is what one advertiser answers for. It is immutable: a change builds
@@ -36,6 +37,9 @@ type zone struct {
 	host     string // "<host>.local."
 	port     uint16
 	txt      []string
+	// claimed: probing found no other owner of the instance and host
+	// names, so the zone's records are answered (RFC 6762 §8).
+	claimed bool
 }
 
 func newZone(instance, host string, port uint16, txt []string) *zone {
@@ -128,7 +132,7 @@ func (z *zone) add(b *dnsmessage.Builder, set kinds, ip [4]byte, mode ttlMode) e
 		case ttlGoodbye:
 			ttl = 0
 		}
-		if unique && mode != ttlLegacy {
+		if unique && mode != ttlLegacy && mode != ttlProbe {
 			class |= cacheFlush
 		}
 		return dnsmessage.ResourceHeader{Name: n, Class: class, TTL: ttl}, err
