@@ -15,8 +15,9 @@ package mdns
 // answers it. After the names are claimed, a response with other data for
 // them (§9) sends the Advertiser back to probing, under the same names.
 //
-// Bounds (§8.1): after 15 conflicts within 10 s, each further probe round
-// waits 5 s; after maxRename renames a name stays as it is.
+// Bounds (§8.1): after 15 conflicts, each within 10 s of the one before (as
+// mDNSResponder counts them), each further probe round waits 5 s, until
+// 10 s pass without one; after maxRename renames a name stays as it is.
 
 import (
 	"bytes"
@@ -102,20 +103,21 @@ func (n names) hostName() string {
 // prober is the probing state the loop keeps.
 type prober struct {
 	names
-	sent   int                      // probes sent in this round
-	recent [conflictBurst]time.Time // the times of the last conflicts, a ring
-	next   int
-	capped bool // warned that maxRename is reached
+	sent      int       // probes sent in this round
+	conflicts int       // in a row, each within conflictWindow of the one before
+	lastAt    time.Time // the last conflict
+	capped    bool      // warned that maxRename is reached
 }
 
 // conflict notes a conflict at now and returns the least wait before the
-// next probe: conflictWait once conflictBurst conflicts fell within
-// conflictWindow.
+// next probe: conflictWait from the conflictBurst-th conflict in a row.
 func (p *prober) conflict(now time.Time) time.Duration {
-	oldest := p.recent[p.next]
-	p.recent[p.next] = now
-	p.next = (p.next + 1) % conflictBurst
-	if !oldest.IsZero() && now.Sub(oldest) < conflictWindow {
+	if now.Sub(p.lastAt) >= conflictWindow {
+		p.conflicts = 0
+	}
+	p.conflicts = min(p.conflicts+1, conflictBurst)
+	p.lastAt = now
+	if p.conflicts >= conflictBurst {
 		return conflictWait
 	}
 	return 0
