@@ -3,6 +3,7 @@ package mdns
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -155,6 +156,27 @@ func TestParseRefusesHostilePackets(t *testing.T) {
 	}
 }
 
+// TestAQueryWithManyKnownAnswersIsStillAnswered: past maxRecords, a
+// query's known answers are dropped, not the query.
+func TestAQueryWithManyKnownAnswersIsStillAnswered(t *testing.T) {
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{})
+	b.StartQuestions()
+	b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(serviceName), Type: dnsmessage.TypePTR, Class: dnsmessage.ClassINET})
+	b.StartAnswers()
+	for i := range maxRecords + 10 {
+		h := dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(serviceName), Class: dnsmessage.ClassINET, TTL: otherTTL}
+		b.PTRResource(h, dnsmessage.PTRResource{PTR: dnsmessage.MustNewName(fmt.Sprintf("gw-%d.%s", i, serviceName))})
+	}
+	q, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p packet
+	if err := parse(q, &p); err != nil || len(p.questions) != 1 || len(p.records) != maxRecords {
+		t.Errorf("parse: %v, %d questions, %d records", err, len(p.questions), len(p.records))
+	}
+}
+
 func TestLabelsAreMadeSafe(t *testing.T) {
 	for _, tc := range []struct{ in, instance, host string }{
 		{"gw-1", "gw-1", "gw-1"},
@@ -184,6 +206,9 @@ func FuzzParse(f *testing.F) {
 	if b, err := newFinds().query(7); err == nil {
 		f.Add(b)
 	}
+	if b, err := z.probe(buf[:], [4]byte{192, 0, 2, 1}); err == nil {
+		f.Add(bytes.Clone(b))
+	}
 	for _, b := range hostile() {
 		f.Add(b)
 	}
@@ -201,8 +226,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("TXT of %d strings", len(r.txt))
 			}
 		}
-		// What parses can be answered without trouble.
+		// What parses can be judged and answered without trouble.
 		// (A reply that does not fit is an error, not a crash.)
+		z.judge(&p, [4]byte{192, 0, 2, 1}, func([4]byte) bool { return false })
+		z.known(&p, [4]byte{192, 0, 2, 1})
 		a, add := z.answer(p.questions)
 		z.pack(buf[:], a, add, [4]byte{}, ttlLegacy, p.id, p.questions)
 	})
