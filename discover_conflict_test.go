@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tinymapper/tinymapper/internal/await"
 )
 
 // netnsSegment is n network namespaces on one Ethernet segment: a bridge
@@ -141,4 +143,102 @@ func TestTwoGatewaysFlashedWithOneNameAreBothFound(t *testing.T) {
 		got[0].Host != "raspberrypi" || got[1].Host != "raspberrypi-2" {
 		t.Errorf("discover --json lists %+v; python3-zeroconf saw raspberrypi at %v, raspberrypi (2) at %v", got, a.Addresses, b.Addresses)
 	}
+}
+
+// TestAvahiAndTinymapperSettleAClashingInstanceName: avahi (an
+// independent responder, in the other namespace) publishes "gw-clash"
+// first; tinymapper starting with that name hears avahi answer its probe
+// and becomes "gw-clash (2)". Then avahi-publish asks for "gw-clash (2)",
+// which tinymapper holds: tinymapper answers avahi's probe and avahi picks
+// another name. avahi-browse resolves each instance to its own host.
+func TestAvahiAndTinymapperSettleAClashingInstanceName(t *testing.T) {
+	p := newNetnsPair(t)
+	av := startAvahi(t, p.b)
+	publish := func(name string) *syncBuffer {
+		pub := av.command("avahi-publish", "-s", name, "_tinymapper._tcp", "8081", "board=avahi")
+		out := &syncBuffer{}
+		pub.Stdout, pub.Stderr = out, out
+		if err := pub.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			pub.Process.Kill()
+			pub.Wait()
+			if t.Failed() {
+				t.Logf("avahi-publish %s:\n%s", name, out.String())
+			}
+		})
+		return out
+	}
+	first := publish("gw-clash")
+	await.Within(t, 10*time.Second, "avahi-publish established", func() bool {
+		return strings.Contains(first.String(), "Established")
+	})
+
+	dir := t.TempDir()
+	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-clash"}, "--board", "sim", "--http", "192.0.2.1:7777",
+		"--token-file", filepath.Join(dir, "token"), "--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
+	logs := &syncBuffer{}
+	gw.Stdout, gw.Stderr = io.Discard, logs
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		gw.Wait()
+		if t.Failed() {
+			t.Logf("tinymapper log:\n%s", logs.String())
+		}
+	})
+	await.Within(t, 10*time.Second, "tinymapper renamed and announcing", func() bool {
+		return strings.Contains(logs.String(), `announcing" instance="gw-clash (2)" host=gw-clash.local`)
+	})
+	if !strings.Contains(logs.String(), `renamed" from=gw-clash to="gw-clash (2)"`) {
+		t.Errorf("no rename logged")
+	}
+
+	second := publish("gw-clash (2)")
+	await.Within(t, 10*time.Second, "avahi-publish giving way to tinymapper", func() bool {
+		return strings.Contains(second.String(), "collision") && strings.Contains(second.String(), "Established")
+	})
+	// =;IFACE;IPv4;NAME;TYPE;DOMAIN;HOST;ADDRESS;PORT;TXT
+	want := map[string]string{"gw-clash": "192.0.2.2;8081", "gw-clash (2)": "192.0.2.1;7777"}
+	var lines []string
+	await.Within(t, 10*time.Second, "avahi-browse resolving three instances on the veth, two of them as above", func() bool {
+		lines = lines[:0]
+		ok := 0
+		for _, l := range av.browse(t, false) {
+			f := strings.Split(l, ";")
+			if len(f) < 9 || f[1] == "lo" { // avahi lists its own services on lo too
+				continue
+			}
+			lines = append(lines, l)
+			if want[unescapeAvahi(f[3])] == f[7]+";"+f[8] {
+				ok++
+			}
+		}
+		if len(lines) != 3 || ok != 2 {
+			t.Logf("avahi-browse:\n%s", strings.Join(lines, "\n"))
+			return false
+		}
+		return true
+	})
+}
+
+// unescapeAvahi undoes avahi-browse -p's escapes of a name ("\032" for a
+// space, "\040" for "(", "\041" for ")"): decimal, three digits.
+func unescapeAvahi(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var n int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03d", &n); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
