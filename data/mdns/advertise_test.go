@@ -1,11 +1,13 @@
 package mdns
 
 import (
+	"bytes"
 	"context"
 	"iter"
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,5 +216,92 @@ func TestBrowseCyclesLeakNothing(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if g, f := runtime.NumGoroutine(), fds(); g > g0 || f > f0 {
 		t.Errorf("after 1000 browses: %d goroutines (was %d), %d fds (was %d)", g, g0, f, f0)
+	}
+}
+
+// TestMulticastAnswersAreRateLimitedExceptToProbes asks a running
+// advertiser from port 5353 (so its answers are multicast): a question
+// repeated within a second is answered once (RFC 6762 §6), a probe every
+// time, and a query that lists our records as known answers not at all.
+func TestMulticastAnswersAreRateLimitedExceptToProbes(t *testing.T) {
+	lo := loopback(t)
+	ifi, err := net.InterfaceByName(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "limit-" + time.Now().Format("150405.000000")
+	a := &Advertiser{Info: Info{Instance: name, Port: 7777}, Interfaces: []string{lo}, Rescan: time.Hour}
+	startAdvertiser(t, a)
+	time.Sleep(1200 * time.Millisecond) // the second announcement is out
+	pc, err := listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := pc.JoinGroup(ifi, group); err != nil {
+		t.Fatal(err)
+	}
+	z := a.zone.Load()
+	ptrQuery := func(known kinds) []byte {
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{})
+		b.StartQuestions()
+		b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(serviceName), Type: dnsmessage.TypePTR, Class: dnsmessage.ClassINET})
+		b.StartAnswers()
+		if err := z.add(&b, known, [4]byte{127, 0, 0, 1}, ttlNormal); err != nil {
+			t.Fatal(err)
+		}
+		q, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	var buf [MaxPacket]byte
+	probe, err := newZone(name, name, 8080, nil).probe(buf[:], [4]byte{192, 0, 2, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe = bytes.Clone(probe)
+	// answers sends q twice, 100 ms apart, and counts our answers.
+	answers := func(q []byte) int {
+		n := 0
+		for range 2 {
+			if _, err := pc.WriteTo(q, &ipv4.ControlMessage{IfIndex: ifi.Index}, group); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var p packet
+		pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for {
+			m, _, _, err := pc.ReadFrom(buf[:])
+			if err != nil {
+				return n
+			}
+			if parse(buf[:m], &p) != nil || !p.response {
+				continue
+			}
+			for _, r := range p.records {
+				if r.sec == secAnswer && strings.EqualFold(r.name, z.instance) && r.typ == dnsmessage.TypeSRV ||
+					r.sec == secAnswer && r.typ == dnsmessage.TypePTR && strings.EqualFold(r.target, z.instance) {
+					n++
+					break
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		q    []byte
+		want int
+	}{
+		{"a browse asked twice is answered once", ptrQuery(0), 1},
+		{"a probe is answered every time", probe, 2},
+		{"every record known: no answer", ptrQuery(kindsAll), 0},
+	} {
+		time.Sleep(1100 * time.Millisecond) // past the last answer's second
+		if got := answers(tc.q); got != tc.want {
+			t.Errorf("%s: %d answers, want %d", tc.name, got, tc.want)
+		}
 	}
 }
