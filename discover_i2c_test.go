@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinymapper/tinymapper/board/sim"
 	"github.com/tinymapper/tinymapper/board/sim/ads1115"
 	"github.com/tinymapper/tinymapper/board/sim/bme280"
 	"github.com/tinymapper/tinymapper/board/sim/mcp9808"
@@ -24,7 +25,18 @@ import (
 // that test/kubeedge converts it as it does every example.
 const discoveredYAML = "deploy/examples/discovered-i2c.yaml"
 
+// powerCycle puts the sim's I²C parts in their power-on state, which is
+// what discover reports: another test's devices (or this test's, in a
+// -count=2 run) may have written their configuration.
+func powerCycle(t *testing.T) {
+	t.Helper()
+	if err := sim.PowerCycle(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDiscoverI2CNamesTheSimParts(t *testing.T) {
+	powerCycle(t)
 	var out bytes.Buffer
 	if err := run([]string{"discover", "i2c", "--board", "sim", "--bus", "1"}, &out, &out); err != nil {
 		t.Fatal(err)
@@ -46,6 +58,7 @@ func TestDiscoverI2CNamesTheSimParts(t *testing.T) {
 // once the config is written, the BME280's temperature, pressure and
 // humidity in °C, hPa and %RH, the EEPROM's erased first byte.
 func TestDiscoveredYAMLRunsOnTheSim(t *testing.T) {
+	powerCycle(t)
 	var out bytes.Buffer
 	if err := run([]string{"discover", "i2c", "--board", "sim", "--yaml", "--node", "edge-node-1"}, &out, &out); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,9 @@
 //
 // Values are deterministic functions of wall time, so two runs, or a test and a
 // dashboard, agree.
+// What is written to a part (a configuration register, the EEPROM) stays for
+// the process, as on a powered board; PowerCycle puts bus 1's parts back in
+// their power-on state.
 //
 // # I²C bus 1 ("SIM-I2C1", also "1", "I2C1", "/dev/i2c-1")
 //

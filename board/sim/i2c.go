@@ -47,6 +47,14 @@ func (b *I2CBus) Attach(addr uint16, p Part) error {
 	return nil
 }
 
+// replace puts p at addr in place of the part there, between two
+// transactions.
+func (b *I2CBus) replace(addr uint16, p Part) {
+	b.mu.Lock()
+	b.parts[addr] = p
+	b.mu.Unlock()
+}
+
 // Tx does one transaction with the part at addr: the write, then, when r is
 // not empty, a repeated START and the read. An address with no part fails
 // with an error wrapping ErrNACK. A Tx with nothing to write or read does

@@ -46,28 +46,46 @@ func Warnings() []string {
 	return nil
 }
 
+// bus1Parts are the parts of I²C bus 1, each made in its power-on state.
+var bus1Parts = []struct {
+	addr uint16
+	make func() Part
+}{
+	{tmp102.Address, func() Part { return tmp102.New(time.Now) }},
+	{at24c02.Address, func() Part { return at24c02.New() }},
+	{mcp9808.Address, func() Part { return mcp9808.New(time.Now) }},
+	{sht3x.Address, func() Part { return sht3x.New(time.Now) }},
+	{ads1115.Address, func() Part { return ads1115.New(time.Now) }},
+	{bme280.Address, func() Part { return bme280.New(bme280.ChipIDBME280, time.Now) }},
+	{bme280.Address + 1, func() Part { return bme280.New(bme280.ChipIDBMP280, time.Now) }},
+}
+
+// bus1 is I²C bus 1 once Register made it.
+var bus1 *I2CBus
+
+// PowerCycle puts every part on I²C bus 1 back in its power-on state, as
+// switching the board off and on would: configuration registers at their
+// reset values, the EEPROM erased. It fails before Register succeeded.
+// Tests call it so that what one test wrote to a part does not leak into
+// the next.
+func PowerCycle() error {
+	if err := Register(); err != nil {
+		return err
+	}
+	for _, p := range bus1Parts {
+		bus1.replace(p.addr, p.make())
+	}
+	return nil
+}
+
 var register = sync.OnceValue(func() error {
 	bus := NewI2CBus(I2C1)
-	if err := bus.Attach(tmp102.Address, tmp102.New(time.Now)); err != nil {
-		return err
-	}
-	if err := bus.Attach(at24c02.Address, at24c02.New()); err != nil {
-		return err
-	}
-	for _, p := range []struct {
-		addr uint16
-		part Part
-	}{
-		{mcp9808.Address, mcp9808.New(time.Now)},
-		{sht3x.Address, sht3x.New(time.Now)},
-		{ads1115.Address, ads1115.New(time.Now)},
-		{bme280.Address, bme280.New(bme280.ChipIDBME280, time.Now)},
-		{bme280.Address + 1, bme280.New(bme280.ChipIDBMP280, time.Now)},
-	} {
-		if err := bus.Attach(p.addr, p.part); err != nil {
+	for _, p := range bus1Parts {
+		if err := bus.Attach(p.addr, p.make()); err != nil {
 			return err
 		}
 	}
+	bus1 = bus
 	if err := i2creg.Register(I2C1, []string{"I2C1", "/dev/i2c-1"}, 1, bus.Open); err != nil {
 		return fmt.Errorf("sim: register I²C bus 1: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 
 	"github.com/tinymapper/tinymapper/board/sim"
+	"github.com/tinymapper/tinymapper/board/sim/ads1115"
 	"github.com/tinymapper/tinymapper/board/sim/at24c02"
 	"github.com/tinymapper/tinymapper/board/sim/tmp102"
 )
@@ -168,6 +169,44 @@ func TestRegisterServesBus1UnderEveryName(t *testing.T) {
 			t.Errorf("%q: String() = %q, want %q", name, b.String(), sim.I2C1)
 		}
 		b.Close()
+	}
+}
+
+// TestPowerCycleResetsEveryPart: what was written to bus 1's parts is
+// gone after a power cycle, as on a board switched off and on.
+func TestPowerCycleResetsEveryPart(t *testing.T) {
+	b, err := i2creg.Open("1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	tx := func(addr uint16, w []byte, n int) []byte {
+		t.Helper()
+		r := make([]byte, n)
+		if err := (&i2c.Dev{Bus: b, Addr: addr}).Tx(w, r); err != nil {
+			t.Fatalf("0x%02x: %v", addr, err)
+		}
+		return r
+	}
+	tx(tmp102.Address, []byte{tmp102.RegConfig, 0x61, 0xB0}, 0)
+	tx(ads1115.Address, []byte{ads1115.RegConfig, 0x42, 0x83}, 0)
+	tx(at24c02.Address, []byte{0x00, 0x5A}, 0)
+	if err := sim.PowerCycle(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		part string
+		addr uint16
+		w    []byte
+		want []byte
+	}{
+		{"TMP102 config", tmp102.Address, []byte{tmp102.RegConfig}, []byte{0x60, 0xA0}},
+		{"ADS1115 config", ads1115.Address, []byte{ads1115.RegConfig}, []byte{0x85, 0x83}},
+		{"24C02 byte 0", at24c02.Address, []byte{0x00}, []byte{0xFF}},
+	} {
+		if got := tx(tc.addr, tc.w, len(tc.want)); string(got) != string(tc.want) {
+			t.Errorf("%s after a power cycle = % x, want % x", tc.part, got, tc.want)
+		}
 	}
 }
 
