@@ -84,6 +84,9 @@ type Advertiser struct {
 type ifaceAddr struct {
 	name string
 	ip   [4]byte
+	// pending: the interface appeared after the names were claimed, and
+	// is being probed on before it is answered on.
+	pending bool
 }
 
 // txt returns the TXT strings for n devices.
@@ -182,7 +185,7 @@ func (a *Advertiser) mine(ip [4]byte) bool {
 
 // scan lists the interfaces to advertise on, joins the group on new ones
 // and leaves it on those gone. It returns the new set and the indexes that
-// are new or whose address changed.
+// are new or whose address changed; the loop stores the set.
 func (a *Advertiser) scan(pc *ipv4.PacketConn, log *slog.Logger) (map[int]ifaceAddr, []int) {
 	old := *a.ifaces.Load()
 	now := map[int]ifaceAddr{}
@@ -201,7 +204,7 @@ func (a *Advertiser) scan(pc *ipv4.PacketConn, log *slog.Logger) (map[int]ifaceA
 			log.Info("mdns: advertising", "interface", ifi.Name, "address", net.IP(ip[:]).String())
 		}
 		now[ifi.Index] = ifaceAddr{name: ifi.Name, ip: ip}
-		if !had || prev != now[ifi.Index] {
+		if !had || prev.name != ifi.Name || prev.ip != ip {
 			changed = append(changed, ifi.Index)
 		}
 	}
@@ -213,8 +216,7 @@ func (a *Advertiser) scan(pc *ipv4.PacketConn, log *slog.Logger) (map[int]ifaceA
 			log.Info("mdns: interface gone", "interface", ia.name)
 		}
 	}
-	a.ifaces.Store(&now)
-	return now, changed
+	return now, changed // the loop stores them
 }
 
 // interfaces returns the named interfaces that are up, or by default every
@@ -331,7 +333,7 @@ func (a *Advertiser) serve(pc *ipv4.PacketConn, log *slog.Logger) {
 			default: // the loop has enough to act on
 			}
 		}
-		if p.response || len(p.questions) == 0 || !z.claimed {
+		if p.response || len(p.questions) == 0 || !z.claimed || ia.pending {
 			continue
 		}
 		answer, additional := z.answer(p.questions)

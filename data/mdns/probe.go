@@ -24,6 +24,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -174,8 +175,27 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 		}
 		w.send(idx, b)
 	}
+	// pending marks the interfaces that appeared after the names were
+	// claimed: they are probed on alone, then announced on.
+	// serve reads the stored map: a change stores a copy.
+	setPending := func(idx []int, on bool) {
+		m := maps.Clone(ifs)
+		for _, i := range idx {
+			if ia, ok := m[i]; ok {
+				ia.pending = on
+				m[i] = ia
+			}
+		}
+		ifs = m
+		a.ifaces.Store(&m)
+	}
 	update := func() {
+		old := ifs
 		now, changed := w.scan()
+		for idx, ia := range now {
+			ia.pending = old[idx].pending && old[idx].ip == ia.ip
+			now[idx] = ia
+		}
 		ifs = now
 		a.ifaces.Store(&now)
 		if len(now) == 0 && !warned {
@@ -188,14 +208,23 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 			}
 			return
 		}
-		// An interface that appears after the names are claimed is
-		// announced at once; a clash there comes back as a conflict (§9).
+		// A new interface is probed on before it is answered on; one whose
+		// address changed is announced at once.
+		var fresh []int
 		for _, idx := range changed {
+			if _, had := old[idx]; !had {
+				fresh = append(fresh, idx)
+				continue
+			}
 			send(idx, now[idx], kindsAll, ttlNormal)
 			repeat[idx] = true
-		}
-		if len(changed) > 0 {
 			announce.Reset(time.Second)
+		}
+		if len(fresh) > 0 {
+			setPending(fresh, true)
+			if !probing {
+				restart(jitter())
+			}
 		}
 	}
 	update()
@@ -237,14 +266,21 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 			clear(repeat)
 		case <-probe.C:
 			probing = false
-			if len(ifs) == 0 {
+			claimed := a.zone.Load().claimed
+			var to []int // where this round probes: everywhere, or the pending interfaces
+			for idx, ia := range ifs {
+				if !claimed || ia.pending {
+					to = append(to, idx)
+				}
+			}
+			if len(to) == 0 {
 				pr.sent = 0 // update starts again when an interface appears
 				continue
 			}
 			if pr.sent < probes {
 				z := a.zone.Load()
-				for idx, ia := range ifs {
-					b, err := z.probe(buf[:], ia.ip)
+				for _, idx := range to {
+					b, err := z.probe(buf[:], ifs[idx].ip)
 					if err != nil {
 						log.Debug("mdns: pack a probe", "err", err)
 						continue
@@ -256,11 +292,15 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 				probing = true
 				continue
 			}
-			// Three probes and no answer: the names are ours.
-			setZone(true)
-			log.Info("mdns: announcing", "instance", pr.instanceName(), "host", pr.hostName()+".local")
-			for idx, ia := range ifs {
-				send(idx, ia, kindsAll, ttlNormal)
+			// Three probes and no answer: the names are ours (there too).
+			pr.sent = 0
+			if !claimed {
+				setZone(true)
+				log.Info("mdns: announcing", "instance", pr.instanceName(), "host", pr.hostName()+".local")
+			}
+			setPending(to, false)
+			for _, idx := range to {
+				send(idx, ifs[idx], kindsAll, ttlNormal)
 				repeat[idx] = true
 			}
 			announce.Reset(time.Second)
@@ -281,6 +321,7 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 			setZone(false)
 			announce.Stop()
 			clear(repeat)
+			setPending(slices.Collect(maps.Keys(ifs)), false) // the next round probes everywhere
 			restart(wait)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,22 +16,39 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// fakeWire is one interface (index 1, 192.0.2.1) that keeps what is sent.
+// fakeWire is one interface (index 1, 192.0.2.1), or those in more,
+// and keeps what is sent.
 type fakeWire struct {
 	mu   sync.Mutex
 	sent []sentPacket
+	more map[int]ifaceAddr
+	last map[int]ifaceAddr
 }
 
 type sentPacket struct {
-	at time.Time
-	p  packet
+	at  time.Time
+	idx int
+	p   packet
 }
 
 func (w *fakeWire) scan() (map[int]ifaceAddr, []int) {
-	return map[int]ifaceAddr{1: {name: "eth0", ip: [4]byte{192, 0, 2, 1}}}, nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := map[int]ifaceAddr{1: {name: "eth0", ip: [4]byte{192, 0, 2, 1}}}
+	for idx, ia := range w.more {
+		now[idx] = ia
+	}
+	var changed []int
+	for idx, ia := range now {
+		if prev, ok := w.last[idx]; !ok || prev != ia {
+			changed = append(changed, idx)
+		}
+	}
+	w.last = maps.Clone(now)
+	return now, changed
 }
 
-func (w *fakeWire) send(_ int, b []byte) {
+func (w *fakeWire) send(idx int, b []byte) {
 	var p packet
 	if err := parse(b, &p); err != nil {
 		panic(err)
@@ -37,7 +56,7 @@ func (w *fakeWire) send(_ int, b []byte) {
 	p.questions = append([]question(nil), p.questions...)
 	p.records = append([]record(nil), p.records...)
 	w.mu.Lock()
-	w.sent = append(w.sent, sentPacket{time.Now(), p})
+	w.sent = append(w.sent, sentPacket{time.Now(), idx, p})
 	w.mu.Unlock()
 }
 
@@ -65,9 +84,9 @@ func (w *fakeWire) take(t0 time.Time) []string {
 }
 
 // runLoop runs an advertiser's loop for instance gw on the fake wire, in
-// the current synctest bubble, until the test's bubble ends.
-func runLoop(t *testing.T, logs *lockedBuffer) (*Advertiser, *fakeWire, context.CancelFunc) {
-	a := &Advertiser{Info: Info{Instance: "gw", Port: 7777}, Rescan: time.Hour}
+// the current synctest bubble, looking at interfaces every rescan.
+func runLoop(t *testing.T, logs *lockedBuffer, rescan time.Duration) (*Advertiser, *fakeWire, context.CancelFunc) {
+	a := &Advertiser{Info: Info{Instance: "gw", Port: 7777}, Rescan: rescan}
 	a.reset()
 	w := &fakeWire{}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -105,7 +124,7 @@ func clashNow(a *Advertiser, c clash) { a.events <- clashEvent{a.zone.Load(), c}
 func TestProbeScheduleThenAnnouncements(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		a, w, cancel := runLoop(t, &logs)
+		a, w, cancel := runLoop(t, &logs, time.Hour)
 		t0 := time.Now()
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
@@ -145,10 +164,50 @@ func w0(t *testing.T, line string) time.Duration {
 	return d
 }
 
+// TestAnInterfaceThatAppearsLaterIsProbedOnFirst: with the names claimed
+// on eth0, a new interface gets three probes of its own and no answers
+// until they pass; eth0 is left alone.
+func TestAnInterfaceThatAppearsLaterIsProbedOnFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs lockedBuffer
+		a, w, _ := runLoop(t, &logs, time.Second)
+		t0 := time.Now()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		w.take(t0)
+		w.mu.Lock()
+		w.more = map[int]ifaceAddr{2: {name: "wlan0", ip: [4]byte{198, 51, 100, 1}}}
+		w.mu.Unlock()
+		time.Sleep(time.Second) // the next rescan
+		synctest.Wait()
+		if ia := (*a.ifaces.Load())[2]; !ia.pending || !a.zone.Load().claimed {
+			t.Errorf("wlan0 %+v, claimed %v: want wlan0 pending, the names still claimed", ia, a.zone.Load().claimed)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		w.mu.Lock()
+		var got []string
+		for _, s := range w.sent {
+			kind := "announce"
+			if !s.p.response {
+				kind = "probe"
+			}
+			got = append(got, fmt.Sprintf("%d %s", s.idx, kind))
+		}
+		w.mu.Unlock()
+		if want := []string{"2 probe", "2 probe", "2 probe", "2 announce", "2 announce"}; !slices.Equal(got, want) {
+			t.Errorf("sent %q, want %q", got, want)
+		}
+		if (*a.ifaces.Load())[2].pending {
+			t.Error("wlan0 still pending after three quiet probes")
+		}
+	})
+}
+
 func TestConflictsRenameHostThenInstance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		a, w, _ := runLoop(t, &logs)
+		a, w, _ := runLoop(t, &logs, time.Hour)
 		t0 := time.Now()
 		time.Sleep(300 * time.Millisecond) // one or two probes out
 		synctest.Wait()
@@ -184,7 +243,7 @@ func TestConflictsRenameHostThenInstance(t *testing.T) {
 func TestATieLostWaitsASecondAndProbesTheSameNames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		a, w, _ := runLoop(t, &logs)
+		a, w, _ := runLoop(t, &logs, time.Hour)
 		t0 := time.Now()
 		time.Sleep(probeInterval) // the first probe is out
 		synctest.Wait()
@@ -212,7 +271,7 @@ func TestATieLostWaitsASecondAndProbesTheSameNames(t *testing.T) {
 func TestAConflictAfterClaimingProbesAgainUnderTheSameNames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		a, w, _ := runLoop(t, &logs)
+		a, w, _ := runLoop(t, &logs, time.Hour)
 		t0 := time.Now()
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
@@ -240,7 +299,7 @@ func TestAConflictAfterClaimingProbesAgainUnderTheSameNames(t *testing.T) {
 func TestAFloodOfConflictsBacksOffAndStopsRenaming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		a, w, _ := runLoop(t, &logs)
+		a, w, _ := runLoop(t, &logs, time.Hour)
 		t0 := time.Now()
 		var at []time.Duration // when each round's first probe went
 		for range 200 {
