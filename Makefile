@@ -80,7 +80,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 # implementations, for the mDNS tests;
 # curl for the tests that try the REST API as another user. make and Go (go.mod's
 # version) must be there first; the rest (diff, tar, nproc, ...) is Essential.
-APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf avahi-daemon avahi-utils dbus-daemon dbus-system-bus-common curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools mariadb-server mariadb-server-core mariadb-client-core
+APT_PACKAGES := gcc libc6-dev protobuf-compiler libprotobuf-dev qemu-user-static buildah skopeo ca-certificates systemd git iproute2 python3-zeroconf avahi-daemon avahi-utils mount dbus-daemon dbus-system-bus-common curl mosquitto mosquitto-clients victoria-metrics redis-server redis-tools mariadb-server mariadb-server-core mariadb-client-core
 
 export PATH := $(TOOLS):$(PATH)
 

@@ -23,7 +23,7 @@ type avahi struct {
 // startAvahi starts dbus-daemon and avahi-daemon in ns until the test ends.
 func startAvahi(t *testing.T, ns string) avahi {
 	t.Helper()
-	for _, c := range []string{"dbus-daemon", "avahi-daemon", "avahi-browse", "avahi-publish"} {
+	for _, c := range []string{"dbus-daemon", "avahi-daemon", "avahi-browse", "avahi-publish", "unshare"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Fatalf("%s (dbus-daemon, avahi-daemon, avahi-utils in the Makefile's APT_PACKAGES) not found: %v", c, err)
 		}
@@ -55,7 +55,12 @@ func startAvahi(t *testing.T, ns string) avahi {
 		_, err := os.Stat(filepath.Join(dir, "bus"))
 		return err == nil
 	})
-	start("avahi-daemon", "-f", conf, "--no-drop-root", "--no-chroot", "--no-rlimits")
+	// avahi-daemon refuses to start while /run/avahi-daemon/pid names a
+	// live daemon, and /run is shared by every namespace: each test's
+	// daemon gets a /run/avahi-daemon of its own, so test runs in parallel
+	// (two go test processes) do not clash.
+	start("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mkdir -p /run/avahi-daemon && mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits`, conf)
 	await.Within(t, 10*time.Second, "avahi-daemon on D-Bus", func() bool {
 		return a.command("avahi-browse", "-apt").Run() == nil
 	})

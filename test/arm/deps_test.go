@@ -41,6 +41,8 @@ var needs = []need{
 	{"avahi-daemon", "the mDNS tests' avahi (discover_avahi_test.go)", "avahi-daemon", true},
 	{"avahi-browse", "the mDNS tests' avahi browser", "avahi-utils", true},
 	{"avahi-publish", "the mDNS tests' avahi publisher", "avahi-utils", true},
+	{"unshare", "a /run/avahi-daemon of its own for each test's avahi-daemon", "util-linux", true},
+	{"mount", "that /run/avahi-daemon (a tmpfs)", "mount", true},
 	{"dbus-daemon", "the D-Bus the mDNS tests' avahi tools talk over", "dbus-daemon", true},
 	{"/usr/share/dbus-1/system.conf", "that D-Bus's configuration", "dbus-system-bus-common", true},
 	{"mosquitto", "unit (data/sink/mqtt: the broker)", "mosquitto", true},
