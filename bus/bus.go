@@ -127,3 +127,10 @@ type Writer interface {
 // ErrReadOnly is returned when a desired value is set on a property that the
 // protocol cannot write.
 var ErrReadOnly = errors.New("property cannot be written")
+
+// ErrNoValueYet is wrapped by a Read error that means the part has not
+// produced its first value and is not late yet: a serial sensor that sends
+// lines on its own, within its maxAgeMs of opening. The device manager
+// records no sample for such a read and leaves the device's state alone,
+// so a device is not reported unhealthy for the moment it takes to speak.
+var ErrNoValueYet = errors.New("no value yet")

@@ -3,10 +3,12 @@ package device
 import (
 	"cmp"
 	"container/heap"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
@@ -165,6 +167,9 @@ func (w *worker) sampleBatch(tasks []*task) {
 func (w *worker) push(p *prop, v float64, err error, now int64) {
 	w.reads.Add(1)
 	if err != nil {
+		if errors.Is(err, bus.ErrNoValueYet) {
+			return // no sample, and no change of state (see bus.ErrNoValueYet)
+		}
 		w.failures.Add(1)
 		p.setErr(err)
 		p.ring.Push(ringbuf.Sample{Time: now, Err: 1})

@@ -2,9 +2,11 @@ package device
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/ringbuf"
 )
 
@@ -106,6 +108,44 @@ func TestSamplesCarryTheTimeTheirOwnReadCompleted(t *testing.T) {
 			}
 			if batch != nil && len(batch.done) != 1 {
 				t.Errorf("%d transactions; want 1", len(batch.done))
+			}
+		})
+	}
+}
+
+// A read that says the part has no value yet (bus.ErrNoValueYet: a serial
+// sensor before its first line) leaves no sample and no error, so the
+// device's state is not changed by it; any other error is a failed sample.
+func TestAPartWithNoValueYetLeavesNoSample(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		wantSample bool
+		wantErr    string
+	}{
+		{"no value yet", fmt.Errorf("serial ttyACM0 t: no line matching T= yet: %w", bus.ErrNoValueYet), false, ""},
+		{"a failure", errors.New("serial ttyACM0 t: no line matching T= yet"), true, "serial ttyACM0 t: no line matching T= yet"},
+		{"a value", nil, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := time.Unix(1_700_000_000, 0)
+			w := newWorker("fake:1", func() time.Time { return clock })
+			p := &prop{point: &slowPart{clock: &clock, err: tc.err}, device: 1, ring: ringbuf.New(4)}
+			w.add(p, time.Second)
+			w.readDue()
+			var s ringbuf.Sample
+			if got := p.ring.Latest(&s); got != tc.wantSample {
+				t.Errorf("a sample in the ring: %v, want %v", got, tc.wantSample)
+			}
+			got := ""
+			if e := p.lastErr.Load(); e != nil {
+				got = *e
+			}
+			if got != tc.wantErr {
+				t.Errorf("the property's error %q, want %q", got, tc.wantErr)
+			}
+			if failures := w.failures.Load(); (failures != 0) != (tc.wantErr != "") {
+				t.Errorf("%d failures counted", failures)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/hal"
 	"github.com/tinymapper/tinymapper/ringbuf"
 )
@@ -22,6 +23,7 @@ type point struct {
 	maxAge  time.Duration
 	refusal *regexp.Regexp // the device's error reply (Config.ErrorPattern)
 	latest  latest
+	opened  time.Time // when the point was built; see readLatest
 
 	// The exchange under way: lines hands reply each line of the answer;
 	// want is the matcher of the reply, v and verr what it found.
@@ -39,7 +41,7 @@ type point struct {
 }
 
 func newPoint(d *Device, name string, dc Config, pr Property) *point {
-	p := &point{d: d, name: name, timeout: dc.Timeout, maxAge: pr.MaxAge, refusal: dc.ErrorPattern,
+	p := &point{d: d, name: name, timeout: dc.Timeout, maxAge: pr.MaxAge, refusal: dc.ErrorPattern, opened: time.Now(),
 		m: matcher{re: pr.Pattern, kind: kindNames[pr.DataType], scale: pr.Scale, offset: pr.Offset}}
 	if pr.Command != "" {
 		p.cmd = []byte(withEOL(pr.Command, dc.EOL))
@@ -80,8 +82,13 @@ func (p *point) readLatest() (float64, error) {
 	v, at := p.latest.load()
 	if at == 0 {
 		why := ""
-		if e := p.latest.err.Load(); e != nil {
+		e := p.latest.err.Load()
+		if e != nil {
 			why = " (last match: " + *e + ")"
+		}
+		if e == nil && time.Since(p.opened) <= p.maxAge {
+			// Not late yet: a sensor may take its first period to speak.
+			return 0, fmt.Errorf("serial %s %s: no line matching %s yet: %w", p.d.h.Port(), p.name, p.m.re, bus.ErrNoValueYet)
 		}
 		return 0, fmt.Errorf("serial %s %s: no line matching %s yet%s", p.d.h.Port(), p.name, p.m.re, why)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinymapper/tinymapper/bus"
 	"github.com/tinymapper/tinymapper/hal"
 	"github.com/tinymapper/tinymapper/internal/await"
 )
@@ -20,8 +21,8 @@ func TestUnsolicitedLinesKeepTheNewestValue(t *testing.T) {
 		property("h", false, "pattern", `H=([\d.]+)`),
 	)
 	tp, hp := d.Points()[0], d.Points()[1]
-	if _, err := tp.Read(); err == nil || !strings.Contains(err.Error(), "no line matching") {
-		t.Errorf("Read before any line = %v, want no line yet", err)
+	if _, err := tp.Read(); err == nil || !strings.Contains(err.Error(), "no line matching") || !errors.Is(err, bus.ErrNoValueYet) {
+		t.Errorf("Read before any line = %v, want no line yet, wrapping bus.ErrNoValueYet", err)
 	}
 	dev.say("T=1.5 H=40.0\r\n")
 	eventually(t, tp, 1.5)
@@ -30,6 +31,26 @@ func TestUnsolicitedLinesKeepTheNewestValue(t *testing.T) {
 	eventually(t, tp, -2.5)
 	if v := read(t, hp); v != 40 {
 		t.Errorf("humidity %v, want the 40 it last saw", v)
+	}
+}
+
+// A sensor that has said nothing for maxAgeMs since its port opened is
+// late: its read fails as any other, not as "no value yet".
+func TestASilentSensorIsLateAfterMaxAge(t *testing.T) {
+	dev := newScripted(t, silent)
+	d := open(t, config(devicePath, "port", dev.path),
+		property("t", false, "pattern", `T=([\d.]+)`, "maxAgeMs", 300))
+	start := time.Now()
+	await.Until(t, "the first read to be late", func() bool {
+		_, err := d.Points()[0].Read()
+		return err != nil && !errors.Is(err, bus.ErrNoValueYet)
+	})
+	if age := time.Since(start); age < 250*time.Millisecond {
+		t.Errorf("late after %v, before maxAgeMs 300", age)
+	}
+	_, err := d.Points()[0].Read()
+	if err == nil || !strings.Contains(err.Error(), "no line matching") {
+		t.Errorf("Read of a silent sensor = %v, want no line matching", err)
 	}
 }
 
