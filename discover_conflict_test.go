@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +243,84 @@ func unescapeAvahi(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// TestThreeGatewaysFlashedWithOneNameGetThreeNames: a batch of three on one
+// segment, started together. Each announces names no other has, and
+// python3-zeroconf and discover resolve each instance to the address of
+// the gateway whose log announced it.
+func TestThreeGatewaysFlashedWithOneNameGetThreeNames(t *testing.T) {
+	const n = 3
+	ns := newNetnsSegment(t, n+1)
+	browser := ns[n]
+	events := startZeroconfBrowser(t, browser)
+	next(t, events, 10*time.Second, "ready")
+	logs := make([]*syncBuffer, n)
+	for i := range n {
+		dir := t.TempDir()
+		gw := tinymapperIn(ns[i], []string{"NODE_NAME=raspberrypi"}, "--board", "sim",
+			"--http", fmt.Sprintf("192.0.2.%d:7777", i+1), "--token-file", filepath.Join(dir, "token"),
+			"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
+		logs[i] = &syncBuffer{}
+		gw.Stdout, gw.Stderr = io.Discard, logs[i]
+		if err := gw.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			gw.Process.Kill()
+			gw.Wait()
+			if t.Failed() {
+				t.Logf("tinymapper %d log:\n%s", i+1, logs[i].String())
+			}
+		})
+	}
+	// instance → the address of the gateway that announced it, from the logs.
+	want := map[string]string{}
+	hosts := map[string]bool{}
+	await.Within(t, 20*time.Second, "three gateways announcing", func() bool {
+		clear(want)
+		clear(hosts)
+		for i, l := range logs {
+			for line := range strings.SplitSeq(l.String(), "\n") {
+				if _, rest, ok := strings.Cut(line, `msg="mdns: announcing" instance=`); ok {
+					inst, host, _ := strings.Cut(rest, " host=")
+					if u, err := strconv.Unquote(inst); err == nil {
+						inst = u
+					}
+					want[inst] = fmt.Sprintf("192.0.2.%d", i+1) // the last one counts
+					hosts[host] = true
+				}
+			}
+		}
+		return len(want) == n && len(hosts) == n
+	})
+	seen := map[string]string{}
+	for len(seen) < n {
+		e := next(t, events, 15*time.Second, "added", "updated")
+		inst := strings.TrimSuffix(e.Name, "._tinymapper._tcp.local.")
+		if _, ok := want[inst]; !ok || len(e.Addresses) != 1 {
+			t.Fatalf("python3-zeroconf saw %+v; the gateways announced %v", e, want)
+		}
+		seen[inst] = e.Addresses[0]
+	}
+	for inst, addr := range want {
+		if seen[inst] != addr {
+			t.Errorf("python3-zeroconf resolved %q to %s, announced by %s", inst, seen[inst], addr)
+		}
+	}
+	out, err := tinymapperIn(browser, nil, "discover", "--timeout", "2s", "--json").Output()
+	if err != nil {
+		t.Fatalf("discover: %v", err)
+	}
+	var got []discoveredGateway
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("discover --json: %v: %s", err, out)
+	}
+	listed := map[string]string{}
+	for _, g := range got {
+		listed[g.Name] = strings.TrimSuffix(g.Address, ":7777")
+	}
+	if len(got) != n || !maps.Equal(listed, want) {
+		t.Errorf("discover --json lists %v, the gateways announced %v", listed, want)
+	}
 }
