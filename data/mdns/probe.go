@@ -247,6 +247,9 @@ func (a *Advertiser) loop(ctx context.Context, w wire, log *slog.Logger) {
 					a.zone.Store(&z)
 					if z.claimed {
 						for idx, ia := range ifs {
+							if ia.pending {
+								continue // announced with the new TXT once probed on
+							}
 							send(idx, ia, kindTXT, ttlNormal)
 							repeat[idx] = true
 						}
