@@ -3,11 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,22 +80,7 @@ func TestTwoGatewaysFlashedWithOneNameAreBothFound(t *testing.T) {
 
 	logs := make([]*syncBuffer, 2)
 	for i := range 2 {
-		dir := t.TempDir()
-		gw := tinymapperIn(ns[i], []string{"NODE_NAME=raspberrypi"}, "--board", "sim",
-			"--http", fmt.Sprintf("192.0.2.%d:7777", i+1), "--token-file", filepath.Join(dir, "token"),
-			"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
-		logs[i] = &syncBuffer{}
-		gw.Stdout, gw.Stderr = io.Discard, logs[i]
-		if err := gw.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			gw.Process.Kill()
-			gw.Wait()
-			if t.Failed() {
-				t.Logf("tinymapper %d log:\n%s", i+1, logs[i].String())
-			}
-		})
+		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1))
 	}
 
 	// The address each instance resolves to, as python3-zeroconf saw it.
@@ -177,21 +160,7 @@ func TestAvahiAndTinymapperSettleAClashingInstanceName(t *testing.T) {
 		return strings.Contains(first.String(), "Established")
 	})
 
-	dir := t.TempDir()
-	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-clash"}, "--board", "sim", "--http", "192.0.2.1:7777",
-		"--token-file", filepath.Join(dir, "token"), "--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
-	logs := &syncBuffer{}
-	gw.Stdout, gw.Stderr = io.Discard, logs
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		gw.Process.Kill()
-		gw.Wait()
-		if t.Failed() {
-			t.Logf("tinymapper log:\n%s", logs.String())
-		}
-	})
+	logs := gatewayIn(t, p.a, "gw-clash", "192.0.2.1:7777")
 	await.Within(t, 10*time.Second, "tinymapper renamed and announcing", func() bool {
 		return strings.Contains(logs.String(), `announcing" instance="gw-clash (2)" host=gw-clash.local`)
 	})
@@ -257,22 +226,7 @@ func TestThreeGatewaysFlashedWithOneNameGetThreeNames(t *testing.T) {
 	next(t, events, 10*time.Second, "ready")
 	logs := make([]*syncBuffer, n)
 	for i := range n {
-		dir := t.TempDir()
-		gw := tinymapperIn(ns[i], []string{"NODE_NAME=raspberrypi"}, "--board", "sim",
-			"--http", fmt.Sprintf("192.0.2.%d:7777", i+1), "--token-file", filepath.Join(dir, "token"),
-			"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
-		logs[i] = &syncBuffer{}
-		gw.Stdout, gw.Stderr = io.Discard, logs[i]
-		if err := gw.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			gw.Process.Kill()
-			gw.Wait()
-			if t.Failed() {
-				t.Logf("tinymapper %d log:\n%s", i+1, logs[i].String())
-			}
-		})
+		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1))
 	}
 	// instance → the address of the gateway that announced it, from the logs.
 	want := map[string]string{}

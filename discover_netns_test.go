@@ -88,6 +88,31 @@ func tinymapperIn(ns string, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// gatewayIn starts tinymapper in ns as node NODE_NAME on the sim board
+// under EdgeCore (sockets in a temporary directory; no EdgeCore answers),
+// its data plane at httpAddr, until the test ends: then it is killed, and
+// its log shown if the test failed. It returns the log.
+func gatewayIn(t *testing.T, ns, node, httpAddr string) *syncBuffer {
+	t.Helper()
+	dir := t.TempDir()
+	gw := tinymapperIn(ns, []string{"NODE_NAME=" + node}, "--board", "sim", "--http", httpAddr,
+		"--token-file", filepath.Join(dir, "token"),
+		"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
+	logs := &syncBuffer{}
+	gw.Stdout, gw.Stderr = io.Discard, logs
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		gw.Wait()
+		if t.Failed() {
+			t.Logf("tinymapper %s in %s, log:\n%s", node, ns, logs.String())
+		}
+	})
+	return logs
+}
+
 // zeroconfBrowser is python3-zeroconf's ServiceBrowser: one JSON line per
 // event (added, updated, removed), the added ones resolved.
 const zeroconfBrowser = `
@@ -314,22 +339,7 @@ func TestDiscoverListsAServiceAnotherImplementationPublishes(t *testing.T) {
 // namespace sees the instance on it.
 func TestAGatewayStartedWithoutANetworkAdvertisesOnceItHasOne(t *testing.T) {
 	p := newNetnsHosts(t)
-	dir := t.TempDir() // its own DMI socket: the default is /etc/kubeedge's, one instance's
-	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-late"}, "--board", "sim", "--http", "0.0.0.0:7777",
-		"--token-file", filepath.Join(dir, "token"),
-		"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
-	logs := &syncBuffer{}
-	gw.Stdout, gw.Stderr = io.Discard, logs
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		gw.Process.Kill()
-		gw.Wait()
-		if t.Failed() {
-			t.Logf("tinymapper log:\n%s", logs.String())
-		}
-	})
+	logs := gatewayIn(t, p.a, "gw-late", "0.0.0.0:7777")
 	time.Sleep(time.Second) // started, and found no interface
 	p.link(t)
 	events := startZeroconfBrowser(t, p.b)
