@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,25 +100,7 @@ func (a avahi) browse(t *testing.T, cacheOnly bool) []string {
 func TestAvahiSeesTheGatewayAndForgetsItAfterTheGoodbye(t *testing.T) {
 	p := newNetnsPair(t)
 	av := startAvahi(t, p.b)
-	devices, err := filepath.Abs("deploy/examples/i2c.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-avahi"}, "--board", "sim", "--devices", devices, "--http", "192.0.2.1:7777",
-		"--token-file", filepath.Join(t.TempDir(), "token"))
-	logs := &syncBuffer{}
-	gw.Stdout, gw.Stderr = io.Discard, logs
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- gw.Wait() }()
-	t.Cleanup(func() {
-		gw.Process.Kill()
-		if t.Failed() {
-			t.Logf("tinymapper log:\n%s", logs.String())
-		}
-	})
+	gw := gatewayIn(t, p.a, "gw-avahi", "192.0.2.1:7777", "deploy/examples/i2c.yaml")
 	var seen []string
 	await.Within(t, 10*time.Second, "avahi-browse resolving gw-avahi", func() bool {
 		seen = av.browse(t, false)
@@ -138,17 +119,7 @@ func TestAvahiSeesTheGatewayAndForgetsItAfterTheGoodbye(t *testing.T) {
 	if got := av.browse(t, true); len(got) != 1 {
 		t.Fatalf("avahi's cache before the goodbye: %q", got)
 	}
-	if err := gw.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("tinymapper exited: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("tinymapper still running 5 s after SIGTERM")
-	}
+	gw.stop(t)
 	await.Within(t, 3*time.Second, "avahi's cache dropping gw-avahi after the goodbye", func() bool {
 		return len(av.browse(t, true)) == 0
 	})

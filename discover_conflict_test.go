@@ -80,7 +80,7 @@ func TestTwoGatewaysFlashedWithOneNameAreBothFound(t *testing.T) {
 
 	logs := make([]*syncBuffer, 2)
 	for i := range 2 {
-		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1))
+		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1), "").logs
 	}
 
 	// The address each instance resolves to, as python3-zeroconf saw it.
@@ -160,7 +160,7 @@ func TestAvahiAndTinymapperSettleAClashingInstanceName(t *testing.T) {
 		return strings.Contains(first.String(), "Established")
 	})
 
-	logs := gatewayIn(t, p.a, "gw-clash", "192.0.2.1:7777")
+	logs := gatewayIn(t, p.a, "gw-clash", "192.0.2.1:7777", "").logs
 	await.Within(t, 10*time.Second, "tinymapper renamed and announcing", func() bool {
 		return strings.Contains(logs.String(), `announcing" instance="gw-clash (2)" host=gw-clash.local`)
 	})
@@ -226,7 +226,7 @@ func TestThreeGatewaysFlashedWithOneNameGetThreeNames(t *testing.T) {
 	next(t, events, 10*time.Second, "ready")
 	logs := make([]*syncBuffer, n)
 	for i := range n {
-		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1))
+		logs[i] = gatewayIn(t, ns[i], "raspberrypi", fmt.Sprintf("192.0.2.%d:7777", i+1), "").logs
 	}
 	// instance → the address of the gateway that announced it, from the logs.
 	want := map[string]string{}

@@ -88,29 +88,62 @@ func tinymapperIn(ns string, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// gatewayIn starts tinymapper in ns as node NODE_NAME on the sim board
-// under EdgeCore (sockets in a temporary directory; no EdgeCore answers),
-// its data plane at httpAddr, until the test ends: then it is killed, and
-// its log shown if the test failed. It returns the log.
-func gatewayIn(t *testing.T, ns, node, httpAddr string) *syncBuffer {
+// gateway is a tinymapper started by gatewayIn.
+type gateway struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{} // closed once it exited; err is how
+	err  error
+}
+
+// gatewayIn starts tinymapper in ns as node NODE_NAME on the sim board, its
+// data plane at httpAddr: standalone on the devices file when devices is
+// not "", else under EdgeCore (sockets in a temporary directory; no
+// EdgeCore answers). When the test ends it is killed, and its log shown if
+// the test failed.
+func gatewayIn(t *testing.T, ns, node, httpAddr, devices string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
-	gw := tinymapperIn(ns, []string{"NODE_NAME=" + node}, "--board", "sim", "--http", httpAddr,
-		"--token-file", filepath.Join(dir, "token"),
-		"--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
-	logs := &syncBuffer{}
-	gw.Stdout, gw.Stderr = io.Discard, logs
-	if err := gw.Start(); err != nil {
+	args := []string{"--board", "sim", "--http", httpAddr, "--token-file", filepath.Join(dir, "token")}
+	if devices != "" {
+		abs, err := filepath.Abs(devices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--devices", abs)
+	} else {
+		args = append(args, "--sock", filepath.Join(dir, "tm.sock"), "--edgecore-sock", filepath.Join(dir, "dmi.sock"))
+	}
+	g := &gateway{cmd: tinymapperIn(ns, []string{"NODE_NAME=" + node}, args...), logs: &syncBuffer{}, done: make(chan struct{})}
+	g.cmd.Stdout, g.cmd.Stderr = io.Discard, g.logs
+	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() { g.err = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(func() {
-		gw.Process.Kill()
-		gw.Wait()
+		g.cmd.Process.Kill()
+		<-g.done
 		if t.Failed() {
-			t.Logf("tinymapper %s in %s, log:\n%s", node, ns, logs.String())
+			t.Logf("tinymapper %s in %s, log:\n%s", node, ns, g.logs.String())
 		}
 	})
-	return logs
+	return g
+}
+
+// stop sends SIGTERM and wants a clean exit within 5 s.
+func (g *gateway) stop(t *testing.T) {
+	t.Helper()
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.done:
+		if g.err != nil {
+			t.Errorf("tinymapper exited: %v", g.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("tinymapper still running 5 s after SIGTERM")
+	}
 }
 
 // zeroconfBrowser is python3-zeroconf's ServiceBrowser: one JSON line per
@@ -218,25 +251,7 @@ func TestAnotherHostSeesTheGatewayAndItsGoodbye(t *testing.T) {
 	events := startZeroconfBrowser(t, p.b)
 	next(t, events, 10*time.Second, "ready")
 
-	devices, err := filepath.Abs("deploy/examples/i2c.yaml") // two Devices
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := tinymapperIn(p.a, []string{"NODE_NAME=gw-netns"}, "--board", "sim", "--devices", devices, "--http", "192.0.2.1:7777",
-		"--token-file", filepath.Join(t.TempDir(), "token"))
-	logs := &syncBuffer{}
-	gw.Stdout, gw.Stderr = io.Discard, logs
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- gw.Wait() }()
-	t.Cleanup(func() {
-		gw.Process.Kill()
-		if t.Failed() {
-			t.Logf("tinymapper log:\n%s", logs.String())
-		}
-	})
+	gw := gatewayIn(t, p.a, "gw-netns", "192.0.2.1:7777", "deploy/examples/i2c.yaml") // two Devices
 
 	e := next(t, events, 10*time.Second, "added")
 	if e.Name != "gw-netns._tinymapper._tcp.local." || e.Port != 7777 || len(e.Addresses) != 1 || e.Addresses[0] != "192.0.2.1" {
@@ -272,21 +287,11 @@ func TestAnotherHostSeesTheGatewayAndItsGoodbye(t *testing.T) {
 		}
 	})
 
-	if err := gw.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	gw.stop(t)
 	// python-zeroconf drops a record a second after its goodbye; without
 	// one it would keep it for the TTL (120 s for the SRV, 75 min for the PTR).
 	if e := next(t, events, 5*time.Second, "removed"); e.Name != "gw-netns._tinymapper._tcp.local." {
 		t.Errorf("removed %+v", e)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("tinymapper exited: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("tinymapper still running 5 s after SIGTERM")
 	}
 }
 
@@ -339,7 +344,7 @@ func TestDiscoverListsAServiceAnotherImplementationPublishes(t *testing.T) {
 // namespace sees the instance on it.
 func TestAGatewayStartedWithoutANetworkAdvertisesOnceItHasOne(t *testing.T) {
 	p := newNetnsHosts(t)
-	logs := gatewayIn(t, p.a, "gw-late", "0.0.0.0:7777")
+	logs := gatewayIn(t, p.a, "gw-late", "0.0.0.0:7777", "").logs
 	time.Sleep(time.Second) // started, and found no interface
 	p.link(t)
 	events := startZeroconfBrowser(t, p.b)
