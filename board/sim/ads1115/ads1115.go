@@ -15,7 +15,6 @@
 package ads1115
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -79,18 +78,15 @@ func (d *Device) String() string { return "ADS1115" }
 // Tx: a write of 1 byte sets the pointer, 3 bytes set it and write the
 // register (MSB first); a read returns the pointed register.
 func (d *Device) Tx(w, r []byte) error {
-	switch len(w) {
-	case 0:
-	case 1, 3:
-		if w[0] > RegHiThresh {
-			return fmt.Errorf("ads1115: pointer 0x%02x: registers are 0x00 to 0x03", w[0])
+	if len(w) > 0 {
+		p, v, written, err := word.Write("ads1115", RegHiThresh, w)
+		if err != nil {
+			return err
 		}
-		d.pointer = w[0]
-		if len(w) == 3 {
-			d.write(uint16(w[1])<<8 | uint16(w[2]))
+		d.pointer = p
+		if written {
+			d.write(v)
 		}
-	default:
-		return fmt.Errorf("ads1115: write of %d bytes: want 1 (pointer) or 3 (pointer and 16-bit value)", len(w))
 	}
 	if len(r) > 0 {
 		word.Put(r, d.read())

@@ -19,7 +19,6 @@
 package tmp102
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -61,18 +60,15 @@ func (d *Device) String() string { return "TMP102" }
 // register (MSB first), and a read returns the pointed register MSB first. A
 // read past the register's 2 bytes gets 0xFF, as from a released bus.
 func (d *Device) Tx(w, r []byte) error {
-	switch len(w) {
-	case 0:
-	case 1, 3:
-		if w[0] > RegTHigh {
-			return fmt.Errorf("tmp102: pointer 0x%02x: registers are 0x00 to 0x03", w[0])
+	if len(w) > 0 {
+		p, v, written, err := word.Write("tmp102", RegTHigh, w)
+		if err != nil {
+			return err
 		}
-		d.pointer = w[0]
-		if len(w) == 3 {
-			d.write(uint16(w[1])<<8 | uint16(w[2]))
+		d.pointer = p
+		if written {
+			d.write(v)
 		}
-	default:
-		return fmt.Errorf("tmp102: write of %d bytes: want 1 (pointer) or 3 (pointer and 16-bit value)", len(w))
 	}
 	if len(r) > 0 {
 		word.Put(r, d.read())
