@@ -83,7 +83,7 @@ func (c *client) post(ctx context.Context, r sink.Record) error {
 	switch {
 	case status >= 200 && status < 300:
 		return nil
-	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+	case post.Refused(status):
 		return fmt.Errorf("POST %s: %d %s: %w", c.url, status, http.StatusText(status), sink.ErrRejected)
 	}
 	return fmt.Errorf("POST %s: %d %s", c.url, status, http.StatusText(status))

@@ -162,7 +162,7 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	switch {
 	case status >= 200 && status < 300:
 		return len(recs), nil
-	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+	case post.Refused(status):
 		return 0, fmt.Errorf("write: %s %q: %w", http.StatusText(status), strings.TrimSpace(string(msg)), sink.ErrRejected)
 	}
 	return 0, fmt.Errorf("write: %s %q", http.StatusText(status), strings.TrimSpace(string(msg)))

@@ -168,7 +168,7 @@ func (c *client) Send(ctx context.Context, recs []sink.Record) (int, error) {
 	switch {
 	case status >= 200 && status < 300:
 		return len(recs), nil
-	case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+	case post.Refused(status):
 		return 0, fmt.Errorf("export: %s %q: %w", http.StatusText(status), msg, sink.ErrRejected)
 	}
 	return 0, fmt.Errorf("export: %s", http.StatusText(status))

@@ -250,6 +250,14 @@ func (c *Client) line() (string, error) {
 	return string(bytes.TrimRight(b, "\r\n")), nil
 }
 
+// Refused reports whether an answer's status refuses the request for good:
+// a 4xx other than 408 (Request Timeout) and 429 (Too Many Requests), which
+// sending it again cannot mend. The sinks drop such a record (wrapping
+// sink.ErrRejected) and retry every other failure.
+func Refused(status int) bool {
+	return status >= 400 && status < 500 && status != 408 && status != 429
+}
+
 // Close drops the connection.
 func (c *Client) Close() {
 	if c.conn != nil {

@@ -147,3 +147,14 @@ func FuzzReadAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestRefusedIsA4xxThatARetryCannotMend(t *testing.T) {
+	for status, want := range map[int]bool{
+		200: false, 204: false, 301: false, 400: true, 401: true, 404: true, 413: true,
+		408: false, 429: false, 499: true, 500: false, 503: false,
+	} {
+		if got := Refused(status); got != want {
+			t.Errorf("Refused(%d) = %v, want %v", status, got, want)
+		}
+	}
+}
