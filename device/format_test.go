@@ -344,3 +344,14 @@ func FuzzParseValue(f *testing.F) {
 		}
 	})
 }
+
+func TestTypeNameIsTheTypeInLowerCase(t *testing.T) {
+	for _, typ := range []string{device.TypeInt, device.TypeFloat, device.TypeDouble, device.TypeBoolean, device.TypeString, device.TypeBytes, device.TypeStream, "Custom"} {
+		if got, want := device.TypeName(typ), strings.ToLower(typ); got != want {
+			t.Errorf("device.TypeName(%q) = %q, want %q", typ, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = device.TypeName(device.TypeFloat) }); n != 0 {
+		t.Errorf("TypeName of a known type allocates %v times", n)
+	}
+}

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"strings"
 	"time"
 
 	"github.com/tinymapper/tinymapper/bus"
@@ -26,6 +27,29 @@ const (
 	TypeBytes   = string(bus.TypeBytes)
 	TypeStream  = string(bus.TypeStream)
 )
+
+// TypeName returns a property type as twin metadata and the push payloads
+// spell it, in lower case ("float"), without allocating for the types
+// above.
+func TypeName(t string) string {
+	switch t {
+	case TypeInt:
+		return "int"
+	case TypeFloat:
+		return "float"
+	case TypeDouble:
+		return "double"
+	case TypeBoolean:
+		return "boolean"
+	case TypeString:
+		return "string"
+	case TypeBytes:
+		return "bytes"
+	case TypeStream:
+		return "stream"
+	}
+	return strings.ToLower(t)
+}
 
 // Access modes.
 const (

@@ -250,28 +250,8 @@ func TwinToProto(t device.Twin) *pb.Twin {
 		ObservedDesired: &pb.TwinProperty{Value: t.ObservedDesired},
 		Reported: &pb.TwinProperty{Value: t.Reported, Metadata: map[string]string{
 			metadataTimestamp: strconv.FormatInt(timestamp(t), 10),
-			metadataType:      lowerType(t.Type),
+			metadataType:      device.TypeName(t.Type),
 		}},
 	}
 }
 
-// lowerType returns a property type as twin metadata spells it.
-func lowerType(t string) string {
-	switch t {
-	case device.TypeInt:
-		return "int"
-	case device.TypeFloat:
-		return "float"
-	case device.TypeDouble:
-		return "double"
-	case device.TypeBoolean:
-		return "boolean"
-	case device.TypeString:
-		return "string"
-	case device.TypeBytes:
-		return "bytes"
-	case device.TypeStream:
-		return "stream"
-	}
-	return strings.ToLower(t)
-}

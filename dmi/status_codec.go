@@ -83,7 +83,7 @@ func decimalLen(n int64) int {
 // reportedSize is the size of a twin's reported TwinProperty contents.
 func reportedSize(t device.Twin) int {
 	ts := entrySize(metadataTimestamp, decimalLen(timestamp(t)))
-	typ := entrySize(metadataType, len(lowerType(t.Type)))
+	typ := entrySize(metadataType, len(device.TypeName(t.Type)))
 	return stringField(t.Reported) +
 		protowire.SizeTag(fieldPropertyMetadata) + protowire.SizeBytes(ts) +
 		protowire.SizeTag(fieldPropertyMetadata) + protowire.SizeBytes(typ)
@@ -146,7 +146,7 @@ func (c *statusCall) appendTo(b []byte) []byte {
 		b = protowire.AppendVarint(b, uint64(decimalLen(ts)))
 		b = strconv.AppendInt(b, ts, 10)
 
-		typ := lowerType(t.Type)
+		typ := device.TypeName(t.Type)
 		b = appendMessageHeader(b, fieldPropertyMetadata, entrySize(metadataType, len(typ)))
 		b = appendString(b, fieldMapKey, metadataType)
 		b = protowire.AppendTag(b, fieldMapValue, protowire.BytesType)

@@ -36,7 +36,7 @@ func newBinding(v device.DeviceView, p device.PropertyView, field string, opts a
 		Type: strings.ToUpper(p.Type), Unit: p.Unit, Field: field, Opts: opts}
 	q := func(s string) string { j, _ := json.Marshal(s); return string(j) }
 	b.prefix = []byte(`{"namespace":` + q(b.Namespace) + `,"device":` + q(b.Device) + `,"property":` + q(b.Property) +
-		`,"type":` + q(strings.ToLower(b.Type)) + `,"unit":` + q(b.Unit) + `,"value":`)
+		`,"type":` + q(device.TypeName(b.Type)) + `,"unit":` + q(b.Unit) + `,"value":`)
 	return b
 }
 

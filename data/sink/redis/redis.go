@@ -177,7 +177,7 @@ func appendXAdd(dst []byte, r sink.Record) []byte {
 	dst = append(dst, "$5\r\nvalue\r\n"...)
 	dst = appendBulkBytes(dst, v)
 	dst = append(dst, "$4\r\ntype\r\n"...)
-	dst = appendBulk(dst, lowerType(b.Type))
+	dst = appendBulk(dst, device.TypeName(b.Type))
 	dst = append(dst, "$4\r\nunit\r\n"...)
 	return appendBulk(dst, b.Unit)
 }
@@ -280,18 +280,3 @@ func (c *client) Close() error {
 	return nil
 }
 
-// lowerType returns the type field: the model's type in lower case, as the
-// JSON payload and twin metadata spell it.
-func lowerType(t string) string {
-	switch t {
-	case device.TypeInt:
-		return "int"
-	case device.TypeFloat:
-		return "float"
-	case device.TypeDouble:
-		return "double"
-	case device.TypeBoolean:
-		return "boolean"
-	}
-	return strings.ToLower(t)
-}
