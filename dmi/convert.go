@@ -254,4 +254,3 @@ func TwinToProto(t device.Twin) *pb.Twin {
 		}},
 	}
 }
-

@@ -279,4 +279,3 @@ func (c *client) Close() error {
 	c.close()
 	return nil
 }
-
